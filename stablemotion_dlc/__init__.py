@@ -1,0 +1,49 @@
+"""stablemotion-dlc: learned cleaning of DeepLabCut pose tracks.
+
+The top-level names are imported lazily, so ``import stablemotion_dlc`` is fast and never
+imports torch, deeplabcut, napari or Qt.
+
+Examples
+--------
+>>> import stablemotion_dlc as sm
+>>> tracks = sm.read_tracks("videoDLC_Resnet50_taskJan1shuffle1_snapshot_200.h5")  # doctest: +SKIP
+>>> out = sm.clean_h5("project/config.yaml", "project/videos/video.mp4")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "Tracks": "stablemotion_dlc.dlc.io",
+    "read_tracks": "stablemotion_dlc.dlc.io",
+    "write_tracks": "stablemotion_dlc.dlc.io",
+    "find_analyzed": "stablemotion_dlc.dlc.io",
+    "read_dlc_config": "stablemotion_dlc.dlc.io",
+    "suspect_mask": "stablemotion_dlc.dlc.labels",
+    "make_sample_project": "stablemotion_dlc.dlc.sample",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dlc.io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
+    from .dlc.labels import suspect_mask
+    from .dlc.sample import make_sample_project
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stablemotion_dlc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
