@@ -1,0 +1,1391 @@
+"""Read and write DeepLabCut pose files (``.h5`` / ``.csv``) without losing data.
+
+The data model is :class:`Tracks`. :func:`read_tracks` understands every DLC layout we have
+met (single-animal, multi-animal, unique bodyparts, tracklet ``_el.h5`` files, labelled data
+with image-path or 3-level row indices, CSVs with de-duplicated scorer rows, ``-1`` and
+``(0, 0[, 0])`` missing placeholders) and :func:`write_tracks` writes it back so that
+``read -> write -> read`` gives bit-identical arrays.
+
+Choices
+-------
+* Missing points are NaN in :attr:`Tracks.xy`. The placeholder style of the file is kept in
+  ``meta["placeholder"]`` (``"nan"``, ``"-1"`` or ``"zero"``) and used for missing points on
+  write; the exact raw values of every missing point that the style alone would not
+  reproduce are kept in ``meta["raw_points"]`` and restored on write while the point is still
+  missing. For ``"-1"`` files a likelihood of ``-1`` at a placeholder point becomes NaN; for
+  ``"zero"`` files the likelihood (usually 0) is kept as read.
+* HDF5 output always uses the key ``df_with_missing`` in ``format="table"`` (what DLC's
+  ``filterpredictions`` writes and what DLC's readers expect), also for data read from a
+  tracklet ``_el.h5`` (key ``tracks``), ``df`` or ``calib`` file; the key read is kept in
+  ``meta["hdf_key"]`` and ``meta["write_key"]`` (or ``write_tracks(key=...)``) overrides it.
+* CSV output has DLC's 3 or 4 header rows and one index column (or one per level of a row
+  MultiIndex, as DLC writes labelled data); the scorer row is written normalised (without
+  ``.1`` suffixes); index names are not written (DLC never writes them).
+* Values are float64 in memory; the file's column dtype (``meta["dtype"]``, e.g. float32
+  labels) is used again for HDF5 output (integer columns only while they hold no NaN);
+  CSV text is always written as float64 shortest round-trip text.
+* Single-animal files have one individual named ``"animal"`` (DeepLabCut's own name when it
+  converts single-animal tables); unique bodyparts live under ``"single"``.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import csv
+import logging
+import pickle
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stablemotion_dlc._atomic import atomic_path
+from stablemotion_dlc.errors import AnalyzedDataNotFoundError, ConfigError, DLCFileError
+
+__all__ = [
+    "SINGLE_ANIMAL_NAME",
+    "UNIQUE_NAME",
+    "TRACK_METHODS",
+    "Tracks",
+    "read_tracks",
+    "write_tracks",
+    "read_dlc_config",
+    "find_analyzed",
+    "dlc_output_name",
+    "scorer_pattern",
+]
+
+logger = logging.getLogger(__name__)
+
+SINGLE_ANIMAL_NAME = "animal"
+UNIQUE_NAME = "single"
+#: DeepLabCut 3.0 tracker name -> file-name suffix (deeplabcut/core/trackingutils.py).
+TRACK_METHODS: dict[str, str] = {
+    "box": "_bx",
+    "ctd": "_ctd",
+    "skeleton": "_sk",
+    "ellipse": "_el",
+    "transformer": "_tr",
+}
+_COORDS_FULL = ("x", "y", "likelihood")
+_COORDS_XY = ("x", "y")
+_LEVELS_SINGLE = ["scorer", "bodyparts", "coords"]
+_LEVELS_MULTI = ["scorer", "individuals", "bodyparts", "coords"]
+_PLACEHOLDERS = ("nan", "-1", "zero")
+_INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
+_FAR_OUTSIDE = 0.5  # a point more than half a frame outside the frame is "far outside"
+_ABSURD = 1e5  # without a frame size, |coordinate| above this is reported
+
+
+@dataclass
+class Tracks:
+    """Pose tracks of one DLC output file.
+
+    Attributes
+    ----------
+    xy : np.ndarray
+        ``(frames, individuals, keypoints, 2)`` float64 pixel coordinates; NaN where missing
+        (placeholders such as ``-1`` or ``(0, 0, 0)`` are turned into NaN on read and restored
+        on write by ``meta``).
+    likelihood : np.ndarray or None
+        ``(frames, individuals, keypoints)`` float64, or None for layouts without likelihood
+        (labelled data). Values outside [0, 1] are kept as read.
+    bodyparts : list of str
+        Keypoint names along axis 2 (multi-animal bodyparts first, then unique bodyparts).
+    individuals : list of str
+        Individual names along axis 1; single-animal files have one individual (named
+        after the file layout, see ``multianimal``); unique bodyparts live under ``"single"``.
+    scorer : str
+        The DLC scorer (network) name.
+    index : pd.Index
+        The frame index exactly as read (integers, image paths, or a MultiIndex).
+    present : np.ndarray
+        ``(individuals, keypoints)`` bool: which (individual, bodypart) columns exist in the
+        file. Unique bodyparts exist only for ``"single"``; no point is ever invented.
+    multianimal : bool
+        True for the 4-level ``(scorer, individuals, bodyparts, coords)`` column layout.
+    meta : dict
+        Everything else needed to write the file back exactly (HDF key, placeholder style and
+        the raw values of placeholder points, column order, dtypes, cropping offsets, fps,
+        source path, warnings found while reading).
+    """
+
+    xy: np.ndarray
+    likelihood: np.ndarray | None
+    bodyparts: list[str]
+    individuals: list[str]
+    scorer: str
+    index: pd.Index
+    present: np.ndarray
+    multianimal: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames (rows)."""
+        return int(self.xy.shape[0])
+
+    @property
+    def n_individuals(self) -> int:
+        """Number of individuals (including ``"single"`` when present)."""
+        return int(self.xy.shape[1])
+
+    @property
+    def n_keypoints(self) -> int:
+        """Number of keypoints (bodyparts) along axis 2."""
+        return int(self.xy.shape[2])
+
+    # ------------------------------------------------------------------ extras
+    @property
+    def crop_offset(self) -> tuple[float, float]:
+        """``(x1, y1)``: add to :attr:`xy` to get full-frame coordinates.
+
+        DeepLabCut stores coordinates of a cropped analysis relative to the crop window
+        (``make_labeled_video`` adds ``x1``/``y1`` of ``cropping_parameters`` when drawing on
+        the full frame). ``(0, 0)`` when the analysis was not cropped or nothing is known.
+        """
+        if self.meta.get("cropping") and self.meta.get("cropping_parameters") is not None:
+            x1, _, y1, _ = self.meta["cropping_parameters"]
+            return float(x1), float(y1)
+        return 0.0, 0.0
+
+    @property
+    def animals(self) -> list[str]:
+        """Individuals other than the unique-bodypart pseudo-individual ``"single"``."""
+        return [i for i in self.individuals if i != UNIQUE_NAME or not self.multianimal]
+
+    @property
+    def unique_bodyparts(self) -> list[str]:
+        """Bodyparts that exist only for ``"single"`` (empty without unique bodyparts)."""
+        if not self.multianimal or UNIQUE_NAME not in self.individuals:
+            return []
+        s = self.individuals.index(UNIQUE_NAME)
+        others = self.present[[i for i in range(self.n_individuals) if i != s]]
+        only = self.present[s] & ~others.any(axis=0)
+        return [b for b, u in zip(self.bodyparts, only, strict=True) if u]
+
+    @property
+    def has_likelihood(self) -> bool:
+        """Whether the layout has a likelihood column per point."""
+        return self.likelihood is not None
+
+    def copy(self) -> Tracks:
+        """Deep copy (arrays, index and meta)."""
+        return Tracks(
+            xy=self.xy.copy(),
+            likelihood=None if self.likelihood is None else self.likelihood.copy(),
+            bodyparts=list(self.bodyparts),
+            individuals=list(self.individuals),
+            scorer=self.scorer,
+            index=self.index.copy(),
+            present=self.present.copy(),
+            multianimal=self.multianimal,
+            meta=_copy.deepcopy(self.meta),
+        )
+
+    def select(
+        self,
+        frames: slice | Sequence[int] | np.ndarray | None = None,
+        individuals: Sequence[str] | None = None,
+        bodyparts: Sequence[str] | None = None,
+    ) -> Tracks:
+        """Return a new :class:`Tracks` restricted to some frames, individuals, bodyparts.
+
+        Parameters
+        ----------
+        frames : slice, sequence of int or bool array, optional
+            Frame positions (not index labels) to keep.
+        individuals, bodyparts : sequence of str, optional
+            Names to keep, in the order given.
+
+        Returns
+        -------
+        Tracks
+            A copy; raw placeholder values in ``meta`` follow the selection.
+        """
+        f_pos = np.arange(self.n_frames)
+        if frames is not None:
+            f_pos = f_pos[frames]
+        i_pos = np.arange(self.n_individuals)
+        if individuals is not None:
+            i_pos = np.array([_name_pos(self.individuals, n, "individual") for n in individuals],
+                             dtype=np.intp)
+        k_pos = np.arange(self.n_keypoints)
+        if bodyparts is not None:
+            k_pos = np.array([_name_pos(self.bodyparts, n, "bodypart") for n in bodyparts],
+                             dtype=np.intp)
+        grid = np.ix_(f_pos, i_pos, k_pos)
+        meta = _copy.deepcopy(self.meta)
+        raw = meta.pop("raw_points", None)
+        if raw is not None:
+            new_raw = _select_raw(raw, self.n_frames, f_pos, i_pos, k_pos)
+            if new_raw is not None:
+                meta["raw_points"] = new_raw
+        meta.pop("column_order", None)
+        return Tracks(
+            xy=self.xy[grid].copy(),
+            likelihood=None if self.likelihood is None else self.likelihood[grid].copy(),
+            bodyparts=[self.bodyparts[k] for k in k_pos],
+            individuals=[self.individuals[i] for i in i_pos],
+            scorer=self.scorer,
+            index=self.index[f_pos],
+            present=self.present[np.ix_(i_pos, k_pos)].copy(),
+            multianimal=self.multianimal,
+            meta=meta,
+        )
+
+    # ------------------------------------------------------------- builders
+    @classmethod
+    def from_arrays(
+        cls,
+        xy: np.ndarray,
+        likelihood: np.ndarray | None = None,
+        *,
+        bodyparts: Sequence[str],
+        individuals: Sequence[str] | None = None,
+        scorer: str = "stablemotion",
+        unique_bodyparts: Sequence[str] = (),
+        index: pd.Index | Sequence[Any] | None = None,
+        multianimal: bool | None = None,
+        placeholder: str = "nan",
+    ) -> Tracks:
+        """Build :class:`Tracks` from arrays in memory.
+
+        The arrays are always in the **combined** :class:`Tracks` layout: when
+        ``unique_bodyparts`` are given, ``xy`` has shape
+        ``(F, len(individuals) + 1, len(bodyparts) + len(unique_bodyparts), 2)`` where the
+        extra last individual is ``"single"`` and the extra last keypoints are the unique
+        bodyparts. Only (animal, animal bodypart) and (``"single"``, unique bodypart) cells
+        exist (``present``); values in the other cells are ignored and set to NaN (a warning
+        is logged when they were finite). ``individuals`` may list ``"single"`` last
+        explicitly or leave it out.
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            ``(F, I, K, 2)`` coordinates; NaN for missing points.
+        likelihood : np.ndarray, optional
+            ``(F, I, K)``; None writes an x/y-only (labelled-data) layout.
+        bodyparts : sequence of str
+            Animal bodyparts (``K`` names without unique bodyparts).
+        individuals : sequence of str, optional
+            Animal names; None means one animal (``"animal"``).
+        scorer : str
+            Scorer name written in the first column level.
+        unique_bodyparts : sequence of str
+            Unique bodyparts, stored under the pseudo-individual ``"single"``.
+        index : pd.Index or sequence, optional
+            Frame index; default ``0..F-1`` as int64.
+        multianimal : bool, optional
+            4-level column layout; default True when ``individuals`` or
+            ``unique_bodyparts`` are given, else False.
+        placeholder : {"nan", "-1", "zero"}
+            How missing points are written.
+
+        Returns
+        -------
+        Tracks
+        """
+        bodyparts = [str(b) for b in bodyparts]
+        unique = [str(b) for b in unique_bodyparts]
+        if multianimal is None:
+            multianimal = individuals is not None or bool(unique)
+        if individuals is None:
+            animals = [SINGLE_ANIMAL_NAME]
+        else:
+            animals = [str(i) for i in individuals]
+            if unique and animals and animals[-1] == UNIQUE_NAME:
+                animals = animals[:-1]
+        if not multianimal and (len(animals) != 1 or unique):
+            raise ValueError("a single-animal layout has exactly one individual and no "
+                             "unique bodyparts; pass multianimal=True")
+        if placeholder not in _PLACEHOLDERS:
+            raise ValueError(f"placeholder must be one of {_PLACEHOLDERS}, got {placeholder!r}")
+        _check_unique_names(bodyparts, "bodyparts")
+        _check_unique_names(animals, "individuals")
+        _check_unique_names(unique, "unique_bodyparts")
+        if set(unique) & set(bodyparts):
+            raise ValueError(f"unique bodyparts {sorted(set(unique) & set(bodyparts))} are "
+                             "also animal bodyparts")
+        xy = np.array(xy, dtype=np.float64, copy=True)
+        all_parts = bodyparts + unique
+        all_inds = animals + ([UNIQUE_NAME] if unique else [])
+        expected = (len(all_inds), len(all_parts), 2)
+        if xy.ndim != 4 or xy.shape[1:] != expected:
+            raise ValueError(f"xy must have shape (F, {expected[0]}, {expected[1]}, 2) for "
+                             f"{len(animals)} animal(s), {len(bodyparts)} bodypart(s) and "
+                             f"{len(unique)} unique bodypart(s); got {xy.shape}")
+        n_frames = xy.shape[0]
+        if likelihood is not None:
+            likelihood = np.array(likelihood, dtype=np.float64, copy=True)
+            if likelihood.shape != xy.shape[:3]:
+                raise ValueError(f"likelihood must have shape {xy.shape[:3]}, "
+                                 f"got {likelihood.shape}")
+        present = np.zeros(expected[:2], dtype=bool)
+        present[: len(animals), : len(bodyparts)] = True
+        if unique:
+            for u in unique:
+                present[-1, all_parts.index(u)] = True
+        absent = ~present
+        if absent.any():
+            if np.isfinite(xy[:, absent]).any():
+                logger.warning("from_arrays: finite values in (individual, bodypart) cells "
+                               "that do not exist in the layout were dropped")
+            xy[:, absent] = np.nan
+            if likelihood is not None:
+                likelihood[:, absent] = np.nan
+        if index is None:
+            index = pd.Index(np.arange(n_frames, dtype=np.int64))
+        elif not isinstance(index, pd.Index):
+            index = pd.Index(index)
+        if len(index) != n_frames:
+            raise ValueError(f"index has {len(index)} entries for {n_frames} frames")
+        coords = list(_COORDS_FULL if likelihood is not None else _COORDS_XY)
+        meta: dict[str, Any] = {
+            "placeholder": placeholder,
+            "coords": coords,
+            "column_names": list(_LEVELS_MULTI if multianimal else _LEVELS_SINGLE),
+            "warnings": [],
+        }
+        return cls(xy=xy, likelihood=likelihood, bodyparts=all_parts, individuals=all_inds,
+                   scorer=str(scorer), index=index, present=present,
+                   multianimal=bool(multianimal), meta=meta)
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        *,
+        source: str | Path = "<DataFrame>",
+        meta: dict[str, Any] | None = None,
+    ) -> Tracks:
+        """Build :class:`Tracks` from a DLC-style DataFrame.
+
+        Parameters
+        ----------
+        df : pd.DataFrame
+            Columns ``(scorer, bodyparts, coords)`` or ``(scorer, individuals, bodyparts,
+            coords)``; rows are frames.
+        source : str or Path
+            Name used in error messages and ``meta["source"]``.
+        meta : dict, optional
+            Extra entries merged into ``meta``.
+
+        Returns
+        -------
+        Tracks
+
+        Raises
+        ------
+        DLCFileError
+            If the frame is not in a DLC layout.
+        """
+        return _tracks_from_df(df, Path(str(source)), meta or {})
+
+    def to_dataframe(self, *, raw: bool = True) -> pd.DataFrame:
+        """Return the DLC-style DataFrame that :func:`write_tracks` writes.
+
+        Parameters
+        ----------
+        raw : bool
+            True writes missing points in the ``meta["placeholder"]`` style and restores
+            raw placeholder values; False leaves every missing point NaN.
+
+        Returns
+        -------
+        pd.DataFrame
+        """
+        return _tracks_to_df(self, raw=raw)
+
+
+# ============================================================================ helpers
+def _name_pos(names: list[str], name: str, what: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        raise KeyError(f"unknown {what} {name!r}; known: {names}") from None
+
+
+def _check_unique_names(names: list[str], what: str) -> None:
+    seen = set()
+    dup = [n for n in names if n in seen or seen.add(n)]
+    if dup:
+        raise ValueError(f"duplicate {what}: {sorted(set(dup))}")
+
+
+def _select_raw(raw: dict[str, Any], n_frames: int, f_pos: np.ndarray, i_pos: np.ndarray,
+                k_pos: np.ndarray) -> dict[str, Any] | None:
+    """Re-index raw placeholder records after a selection (None when nothing is left)."""
+    if raw.get("n_frames") != n_frames:
+        return None
+    fmap = np.full(n_frames, -1, dtype=np.int64)
+    fmap[f_pos] = np.arange(len(f_pos))
+    imap = np.full(max(int(raw["ind"].max(initial=0)) + 1, int(i_pos.max(initial=0)) + 1), -1)
+    imap[i_pos] = np.arange(len(i_pos))
+    kmap = np.full(max(int(raw["kp"].max(initial=0)) + 1, int(k_pos.max(initial=0)) + 1), -1)
+    kmap[k_pos] = np.arange(len(k_pos))
+    f, i, k = fmap[raw["frame"]], imap[raw["ind"]], kmap[raw["kp"]]
+    keep = (f >= 0) & (i >= 0) & (k >= 0)
+    if not keep.any():
+        return None
+    return {"n_frames": len(f_pos), "frame": f[keep], "ind": i[keep], "kp": k[keep],
+            "values": raw["values"][keep], "canon_l": raw["canon_l"][keep]}
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise bit equality of float64 arrays (NaN == NaN with the same payload)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    return a.view(np.uint64) == b.view(np.uint64)
+
+
+def _encode(xy: np.ndarray, lik: np.ndarray | None, style: str
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Write missing points (both coordinates NaN) in a placeholder style."""
+    if style == "nan":
+        return xy, lik
+    out = xy.copy()
+    missing = np.isnan(xy[..., 0]) & np.isnan(xy[..., 1])
+    value = -1.0 if style == "-1" else 0.0
+    out[missing] = value
+    if lik is not None and style == "-1":
+        lik = lik.copy()
+        lik[missing & np.isnan(lik)] = -1.0
+    return out, lik
+
+
+def _stack(xy: np.ndarray, lik: np.ndarray | None) -> np.ndarray:
+    """``(F, I, K, C)`` array of x, y[, likelihood]."""
+    if lik is None:
+        return xy
+    return np.concatenate([xy, lik[..., None]], axis=-1)
+
+
+# ====================================================================== DataFrame -> Tracks
+def _norm_scorer(values: list[str], path: Path, warns: list[str]) -> str:
+    uniq = list(dict.fromkeys(values))
+    if len(uniq) == 1:
+        return uniq[0]
+    base = list(dict.fromkeys(re.sub(r"\.\d+$", "", v) for v in uniq))
+    if len(base) == 1:
+        warns.append(f"scorer row was de-duplicated ('{base[0]}.1', '{base[0]}.2', ...); "
+                     f"normalised to '{base[0]}'")
+        return base[0]
+    raise DLCFileError(path, f"several scorers in one file: {uniq[:5]}")
+
+
+def _detect_prefixes(bodyparts: list[str]) -> list[str] | None:
+    """Prefixes such as ``B_``/``W_`` of the old two-animal single-animal layout."""
+    if len(bodyparts) < 4:
+        return None
+    split = [re.match(r"^([A-Za-z0-9]{1,3}_)(.+)$", b) for b in bodyparts]
+    if not all(split):
+        return None
+    groups: dict[str, set[str]] = {}
+    for m in split:
+        groups.setdefault(m.group(1), set()).add(m.group(2))
+    if len(groups) < 2:
+        return None
+    sets = list(groups.values())
+    if all(s == sets[0] for s in sets) and len(sets[0]) >= 2:
+        return sorted(groups)
+    return None
+
+
+def _tracks_from_df(df: pd.DataFrame, path: Path, extra: dict[str, Any]) -> Tracks:
+    warns: list[str] = list(extra.pop("warnings", []))
+    cols = df.columns
+    if not isinstance(cols, pd.MultiIndex) or cols.nlevels not in (3, 4):
+        raise DLCFileError(path, "not a DeepLabCut table: columns must have 3 levels "
+                           "(scorer, bodyparts, coords) or 4 (scorer, individuals, bodyparts, "
+                           f"coords); found {cols.nlevels} level(s)")
+    if df.shape[0] == 0:
+        raise DLCFileError(path, "zero frames (no data rows)")
+    multianimal = cols.nlevels == 4
+    tuples = [tuple(str(v) for v in t) for t in cols]
+    if len(set(tuples)) != len(tuples):
+        seen: set[tuple[str, ...]] = set()
+        dups = [t for t in tuples if t in seen or seen.add(t)]
+        raise DLCFileError(path, f"duplicate columns: {dups[:5]}")
+    coord_vals = [t[-1] for t in tuples]
+    bad = sorted(set(coord_vals) - set(_COORDS_FULL))
+    if bad:
+        raise DLCFileError(path, f"not a DeepLabCut table: unknown coords {bad[:5]} (expected "
+                           "x, y and optionally likelihood)")
+    coords = [c for c in _COORDS_FULL if c in coord_vals]
+    if "x" not in coords or "y" not in coords:
+        raise DLCFileError(path, "not a DeepLabCut table: no x/y coordinate columns")
+    scorer = _norm_scorer([t[0] for t in tuples], path, warns)
+    if multianimal:
+        point_keys = [(t[1], t[2]) for t in tuples]
+    else:
+        point_keys = [(SINGLE_ANIMAL_NAME, t[1]) for t in tuples]
+    individuals = list(dict.fromkeys(k[0] for k in point_keys))
+    bodyparts = list(dict.fromkeys(k[1] for k in point_keys))
+    # every point must have every coord exactly once
+    counts: dict[tuple[str, str], list[str]] = {}
+    for key, c in zip(point_keys, coord_vals, strict=True):
+        counts.setdefault(key, []).append(c)
+    for key, cs in counts.items():
+        if sorted(cs) != sorted(coords):
+            who = f"{key[0]}/{key[1]}" if multianimal else key[1]
+            raise DLCFileError(path, f"bodypart {who} has coords {cs}, expected {coords}")
+    i_of = {n: i for i, n in enumerate(individuals)}
+    k_of = {n: k for k, n in enumerate(bodyparts)}
+    c_of = {n: c for c, n in enumerate(coords)}
+    ii = np.fromiter((i_of[k[0]] for k in point_keys), dtype=np.intp, count=len(tuples))
+    kk = np.fromiter((k_of[k[1]] for k in point_keys), dtype=np.intp, count=len(tuples))
+    cc = np.fromiter((c_of[c] for c in coord_vals), dtype=np.intp, count=len(tuples))
+    n_i, n_k, n_c = len(individuals), len(bodyparts), len(coords)
+    present = np.zeros((n_i, n_k), dtype=bool)
+    present[ii, kk] = True
+    # canonical column order: individuals, bodyparts (per individual), coords
+    canon = np.lexsort((cc, kk, ii))
+    column_order = None if np.array_equal(canon, np.arange(len(tuples))) else canon.tolist()
+
+    dtypes = df.dtypes
+    dtype_names = [str(d) for d in dtypes]
+    try:
+        if all(d in ("float64", "float32", "int64", "int32") for d in dtype_names):
+            data = df.to_numpy(dtype=np.float64, copy=False)
+        else:
+            data = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise DLCFileError(path, f"non-numeric cells in the data: {exc}") from None
+    n_frames = data.shape[0]
+    # columns in canonical (individual, bodypart, coord) order: one block per point
+    if column_order is not None:
+        data = data[:, canon]
+    points = data.reshape(n_frames, -1, n_c)
+    lik = None
+    if present.all():
+        xy = np.array(points[..., :2], order="C", copy=True).reshape(n_frames, n_i, n_k, 2)
+        if n_c == 3:
+            lik = np.array(points[..., 2], order="C", copy=True).reshape(n_frames, n_i, n_k)
+    else:
+        p_i, p_k = np.nonzero(present)
+        xy = np.full((n_frames, n_i, n_k, 2), np.nan)
+        xy[:, p_i, p_k] = points[..., :2]
+        if n_c == 3:
+            lik = np.full((n_frames, n_i, n_k), np.nan)
+            lik[:, p_i, p_k] = points[..., 2]
+
+    x, y = xy[..., 0], xy[..., 1]
+    is_m1 = (x == -1.0) & (y == -1.0)
+    is_zero = (x == 0.0) & (y == 0.0)
+    n_m1, n_zero = int(is_m1.sum()), int(is_zero.sum())
+    style = "-1" if n_m1 > n_zero else ("zero" if n_zero else "nan")
+    raw_points = None
+    if style != "nan":
+        # every missing point (placeholder or NaN); keep the raw values that the style
+        # alone would not write back
+        cand = (is_m1 | is_zero | (np.isnan(x) & np.isnan(y))) & present[None]
+        f, i, k = np.nonzero(cand)
+        raw_vals = xy[f, i, k] if lik is None else np.column_stack([xy[f, i, k], lik[f, i, k]])
+        xy[is_m1 | is_zero] = np.nan
+        canon_l = np.full(len(f), np.nan)
+        if lik is not None:
+            lik[is_m1 & (lik == -1.0)] = np.nan
+            canon_l = lik[f, i, k]
+        value = -1.0 if style == "-1" else 0.0
+        enc = np.full(raw_vals.shape, value)
+        if lik is not None:
+            enc[:, 2] = np.where(np.isnan(canon_l), -1.0, canon_l) if style == "-1" else canon_l
+        differs = ~_bits_equal(enc, raw_vals).all(axis=-1)
+        if differs.any():
+            raw_points = {
+                "n_frames": n_frames, "frame": f[differs].astype(np.int64),
+                "ind": i[differs].astype(np.int64), "kp": k[differs].astype(np.int64),
+                "values": raw_vals[differs], "canon_l": canon_l[differs],
+            }
+    if n_m1 or n_zero:
+        kinds = []
+        if n_m1:
+            kinds.append(f"{n_m1} (-1, -1) point(s)")
+        if n_zero:
+            kinds.append(f"{n_zero} (0, 0) point(s)")
+        warns.append(f"missing-point placeholders turned into NaN: {', '.join(kinds)}")
+    meta: dict[str, Any] = {
+        "source": str(path),
+        "placeholder": style,
+        "coords": coords,
+        "column_names": [None if n is None else str(n) for n in cols.names],
+        "dtype": dtype_names[0] if len(set(dtype_names)) == 1 else None,
+        "warnings": warns,
+    }
+    if meta["dtype"] is None:
+        meta["dtypes"] = dtype_names
+    if column_order is not None:
+        meta["column_order"] = column_order
+    if raw_points is not None:
+        meta["raw_points"] = raw_points
+    if (not multianimal) and (pref := _detect_prefixes(bodyparts)):
+        meta["bodypart_prefixes"] = pref
+        warns.append(f"single-animal layout with prefixed bodyparts {pref} (old multi-animal "
+                     "convention); read as one individual")
+    meta.update(extra)
+    tracks = Tracks(xy=xy, likelihood=lik, bodyparts=bodyparts, individuals=individuals,
+                    scorer=scorer, index=df.index.copy(), present=present,
+                    multianimal=multianimal, meta=meta)
+    _check_values(tracks)
+    for w in tracks.meta["warnings"]:
+        logger.warning("%s: %s", path, w)
+    return tracks
+
+
+def _check_values(tracks: Tracks) -> None:
+    """Add warnings about empty keypoints, out-of-frame coordinates and bad likelihoods."""
+    warns = tracks.meta.setdefault("warnings", [])
+    xy, present = tracks.xy, tracks.present
+    # fmax ignores NaN: NaN over all frames and both coordinates means no data at all
+    empty = (np.isnan(np.fmax.reduce(xy, axis=0)).all(axis=-1) if xy.shape[0]
+             else np.ones(present.shape, dtype=bool)) & present
+    if empty.any():
+        names = [f"{tracks.individuals[i]}/{tracks.bodyparts[k]}" if tracks.multianimal
+                 else tracks.bodyparts[k] for i, k in zip(*np.nonzero(empty), strict=True)]
+        warns.append(f"all-NaN keypoint(s) (kept): {names}")
+    size = tracks.meta.get("frame_size")
+    gmin = float(np.fmin.reduce(xy, axis=None)) if xy.size else np.nan
+    gmax = float(np.fmax.reduce(xy, axis=None)) if xy.size else np.nan
+    with np.errstate(invalid="ignore"):
+        n_far = 0
+        if size is not None:
+            w, h = float(size[0]), float(size[1])
+            x0, y0 = tracks.crop_offset
+            lo = (-_FAR_OUTSIDE * w - x0, -_FAR_OUTSIDE * h - y0)
+            hi = ((1 + _FAR_OUTSIDE) * w - x0, (1 + _FAR_OUTSIDE) * h - y0)
+            where = f"outside the {w:g}x{h:g} frame by more than half a frame"
+        else:
+            lo, hi = (-_ABSURD, -_ABSURD), (_ABSURD, _ABSURD)
+            where = f"with |coordinate| > {_ABSURD:g} px"
+        if not np.isnan(gmin) and (gmin < max(lo) or gmax > min(hi)):
+            xs, ys = xy[..., 0], xy[..., 1]
+            n_far = int(((xs < lo[0]) | (xs > hi[0]) | (ys < lo[1]) | (ys > hi[1])).sum())
+        if n_far:
+            warns.append(f"{n_far} point(s) {where} (kept)")
+        lik = tracks.likelihood
+        if lik is not None and lik.size and not np.isnan(np.fmax.reduce(lik, axis=None)):
+            lmin = float(np.fmin.reduce(lik, axis=None))
+            lmax = float(np.fmax.reduce(lik, axis=None))
+            if lmin < 0 or lmax > 1:
+                n_out = int(((lik < 0) | (lik > 1)).sum())
+                warns.append(f"{n_out} likelihood value(s) outside [0, 1] (kept, not clipped; "
+                             f"range {lmin:g}..{lmax:g})")
+
+
+# ====================================================================== Tracks -> DataFrame
+def _columns(tracks: Tracks) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """Column MultiIndex in file order, with each column's (individual, bodypart, coord)."""
+    coords = list(tracks.meta.get("coords") or
+                  (_COORDS_FULL if tracks.likelihood is not None else _COORDS_XY))
+    if (tracks.likelihood is None) != (coords == list(_COORDS_XY)):
+        coords = list(_COORDS_FULL if tracks.likelihood is not None else _COORDS_XY)
+    ii, kk = np.nonzero(tracks.present)
+    n_c = len(coords)
+    ii = np.repeat(ii, n_c)
+    kk = np.repeat(kk, n_c)
+    cc = np.tile(np.arange(n_c), len(ii) // n_c if n_c else 0)
+    order = tracks.meta.get("column_order")
+    if order is not None and len(order) == len(ii):
+        inv = np.empty(len(order), dtype=np.intp)
+        inv[np.asarray(order)] = np.arange(len(order))
+        ii, kk, cc = ii[inv], kk[inv], cc[inv]
+    if tracks.multianimal:
+        arrays = [[tracks.scorer] * len(ii), [tracks.individuals[i] for i in ii],
+                  [tracks.bodyparts[k] for k in kk], [coords[c] for c in cc]]
+        names = _LEVELS_MULTI
+    else:
+        if tracks.n_individuals != 1:
+            raise ValueError("a single-animal Tracks must have exactly one individual")
+        arrays = [[tracks.scorer] * len(ii), [tracks.bodyparts[k] for k in kk],
+                  [coords[c] for c in cc]]
+        names = _LEVELS_SINGLE
+    given = tracks.meta.get("column_names")
+    if given is not None and len(given) == len(names):
+        names = list(given)
+    return pd.MultiIndex.from_arrays(arrays, names=names), ii, kk, cc
+
+
+def _tracks_to_df(tracks: Tracks, raw: bool = True) -> pd.DataFrame:
+    xy = np.asarray(tracks.xy, dtype=np.float64)
+    lik = tracks.likelihood
+    if xy.ndim != 4 or xy.shape[-1] != 2:
+        raise ValueError(f"Tracks.xy must be (F, I, K, 2); got {xy.shape}")
+    if tracks.present.shape != xy.shape[1:3]:
+        raise ValueError(f"Tracks.present {tracks.present.shape} does not match xy {xy.shape}")
+    if len(tracks.index) != xy.shape[0]:
+        raise ValueError(f"Tracks.index has {len(tracks.index)} entries for {xy.shape[0]} frames")
+    if lik is not None:
+        lik = np.asarray(lik, dtype=np.float64)
+        if lik.shape != xy.shape[:3]:
+            raise ValueError(f"Tracks.likelihood {lik.shape} does not match xy {xy.shape}")
+    columns, ii, kk, cc = _columns(tracks)
+    if raw:
+        style = tracks.meta.get("placeholder", "nan")
+        if style not in _PLACEHOLDERS:
+            raise ValueError(f"meta['placeholder'] must be one of {_PLACEHOLDERS}")
+        enc_xy, enc_l = _encode(xy, lik, style)
+        full = _stack(enc_xy, enc_l)
+        rp = tracks.meta.get("raw_points")
+        if rp is not None and len(rp["frame"]):
+            if rp.get("n_frames") != xy.shape[0] or rp["values"].shape[1] != full.shape[-1]:
+                logger.warning("raw placeholder values in meta do not match the tracks' shape; "
+                               "missing points are written in the %r style", style)
+            else:
+                f, i, k = rp["frame"], rp["ind"], rp["kp"]
+                still = np.isnan(xy[f, i, k]).all(axis=-1)
+                if lik is not None:
+                    still &= _bits_equal(lik[f, i, k], rp["canon_l"])
+                if still.any():
+                    full = full.copy() if full is xy else full
+                    full[f[still], i[still], k[still]] = rp["values"][still]
+    else:
+        full = _stack(xy, lik)
+    n_f, n_c = full.shape[0], full.shape[-1]
+    if tracks.present.all():
+        data = np.ascontiguousarray(full).reshape(n_f, -1)
+    else:
+        p_i, p_k = np.nonzero(tracks.present)
+        data = full[:, p_i, p_k].reshape(n_f, -1)
+    order = tracks.meta.get("column_order")
+    if order is not None and len(order) == data.shape[1]:
+        inv = np.empty(len(order), dtype=np.intp)
+        inv[np.asarray(order)] = np.arange(len(order))
+        data = data[:, inv]
+    if n_c != len(columns) // max(1, int(tracks.present.sum())):
+        raise ValueError("coords in meta do not match the likelihood array")
+    df = pd.DataFrame(data, index=tracks.index.copy(), columns=columns, copy=False)
+    dtypes = tracks.meta.get("dtypes")
+    if dtypes is None or len(dtypes) != df.shape[1]:
+        dtypes = [tracks.meta.get("dtype") or "float64"] * df.shape[1]
+    if any(d != "float64" for d in dtypes):
+        nan_cols = np.isnan(data).any(axis=0)
+        cast = {}
+        for col, d, has_nan in zip(df.columns, dtypes, nan_cols, strict=True):
+            if d == "float32" or (d in _INT_DTYPES and not has_nan):
+                cast[col] = d  # the file's own dtype (values came from it)
+        if cast:
+            df = df.astype(cast)
+    return df
+
+
+# ============================================================================ readers
+def _load_meta_pickle(path: Path, meta: dict[str, Any]) -> None:
+    """Look for DLC's ``<stem><scorer>_meta.pickle`` next to ``path``; fill ``meta``."""
+    stem = path.stem
+    stems = [stem]
+    base = re.sub(r"_filtered$", "", stem)
+    for suffix in TRACK_METHODS.values():
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    stems.append(base)
+    for s in dict.fromkeys(stems):
+        cand = path.with_name(f"{s}_meta.pickle")
+        if not cand.is_file():
+            continue
+        try:
+            with open(cand, "rb") as fh, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = pickle.load(fh)  # noqa: S301 - DLC's own metadata format
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is just reported
+            meta["warnings"].append(f"could not read {cand.name}: {exc}")
+            return
+        data = obj.get("data", obj) if isinstance(obj, dict) else None
+        if not isinstance(data, dict):
+            meta["warnings"].append(f"{cand.name} is not a DLC metadata pickle")
+            return
+        meta["meta_pickle"] = str(cand)
+        if data.get("fps") is not None:
+            meta["fps"] = float(data["fps"])
+        if data.get("nframes") is not None:
+            meta["nframes"] = int(data["nframes"])
+        crop = data.get("cropping_parameters")
+        if crop is not None and len(crop) == 4:
+            meta["cropping_parameters"] = [float(v) for v in crop]
+        meta["cropping"] = bool(data.get("cropping", False))
+        dims = data.get("frame_dimensions")
+        if dims is not None and len(dims) == 2:
+            # DLC 3 (PyTorch) stores (w, h); DLC 2 (TensorFlow) stored (ny, nx)
+            a, b = int(dims[0]), int(dims[1])
+            w, h = (a, b) if "pytorch-config" in data else (b, a)
+            if not meta["cropping"] and crop is not None and len(crop) == 4:
+                cw, chh = int(crop[1] - crop[0]), int(crop[3] - crop[2])
+                if (cw, chh) == (b, a) and (a, b) != (b, a):
+                    w, h = b, a
+                elif (cw, chh) == (a, b):
+                    w, h = a, b
+            if meta["cropping"] and crop is not None and len(crop) == 4:
+                w, h = int(crop[1] - crop[0]), int(crop[3] - crop[2])
+            meta["frame_size"] = (w, h)
+        return
+
+
+def _read_h5(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    signature = b"\x89HDF\r\n\x1a\n"
+    with open(path, "rb") as fh:
+        head = fh.read(4096 + 8)
+    if not head:
+        raise DLCFileError(path, "empty file")
+    # the superblock is at 0 or after a user block of 512, 1024, 2048... bytes
+    if not any(head[o:o + 8] == signature for o in (0, 512, 1024, 2048, 4096)):
+        raise DLCFileError(path, "not an HDF5 file (no HDF5 signature)")
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = store.keys()
+            if not keys:
+                raise DLCFileError(path, "HDF5 file holds no pandas table")
+            if len(keys) == 1:
+                key = keys[0]
+            elif "/df_with_missing" in keys:
+                key = "/df_with_missing"
+            else:
+                raise DLCFileError(path, f"several HDF keys {keys}; expected one (or "
+                                   "'df_with_missing')")
+            storer = store.get_storer(key)
+            fmt = "table" if getattr(storer, "is_table", False) else "fixed"
+            df = store.select(key)
+    except DLCFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyTables raises many types on corrupt files
+        raise DLCFileError(path, f"unreadable or truncated HDF5 file: {exc}") from None
+    if not isinstance(df, pd.DataFrame):
+        raise DLCFileError(path, f"HDF key {key} is not a DataFrame")
+    return df, {"format": "h5", "hdf_key": key.lstrip("/"), "hdf_format": fmt}
+
+
+def _csv_rows(path: Path, n: int) -> list[list[str]]:
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            reader = csv.reader(fh)
+            for row in reader:
+                rows.append(row)
+                if len(rows) >= n:
+                    break
+    except csv.Error as exc:
+        raise DLCFileError(path, f"not a text CSV file: {exc}") from None
+    return rows
+
+
+def _last_line(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    lines = [ln for ln in tail.splitlines() if ln.strip()]
+    return lines[-1] if lines else b""
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if path.stat().st_size == 0:
+        raise DLCFileError(path, "empty file")
+    head = _csv_rows(path, 8)
+    if not head:
+        raise DLCFileError(path, "empty file")
+    width = len(head[0])
+    coord_row = None
+    for r, row in enumerate(head[:6]):
+        cells = [c for c in row[1:] if c != ""]
+        if cells and all(c in _COORDS_FULL for c in cells):
+            coord_row = r
+            break
+    if coord_row is None:
+        raise DLCFileError(path, "not a DeepLabCut CSV: no 'coords' header row (x, y, "
+                           "likelihood) in the first rows")
+    n_header = coord_row + 1
+    if n_header not in (3, 4):
+        raise DLCFileError(path, f"wrong number of header rows: {n_header} (DLC writes 3: "
+                           "scorer, bodyparts, coords; or 4 with individuals)")
+    if any(len(row) != width for row in head[:n_header]):
+        raise DLCFileError(path, "header rows have different numbers of cells")
+    n_index = 1
+    while n_index < width and all(head[r][n_index] == "" for r in range(n_header)):
+        n_index += 1
+    if n_index >= width:
+        raise DLCFileError(path, "no data columns")
+    if any(head[r][c] == "" for r in range(n_header) for c in range(n_index, width)):
+        raise DLCFileError(path, "empty cells in the header rows")
+    level_names = [head[r][0] or None for r in range(n_header)]
+    tuples = list(zip(*(head[r][n_index:] for r in range(n_header)), strict=True))
+    columns = pd.MultiIndex.from_tuples(tuples, names=level_names)
+    if len(head) <= n_header:
+        raise DLCFileError(path, "zero frames (header only)")
+    last = _last_line(path)
+    n_fields = len(next(csv.reader([last.decode("utf-8", "replace")])))
+    if n_fields != width:
+        raise DLCFileError(path, f"truncated or malformed: last row has {n_fields} cells, "
+                           f"header has {width}")
+    dtype: dict[int, Any] = {c: str for c in range(n_index)}
+    dtype.update({c: np.float64 for c in range(n_index, width)})
+    try:
+        body = pd.read_csv(path, header=None, skiprows=n_header, dtype=dtype,
+                           keep_default_na=False, na_values=[""], engine="c",
+                           float_precision="round_trip", skip_blank_lines=True)
+    except UnicodeDecodeError as exc:
+        raise DLCFileError(path, f"not UTF-8 text: {exc}") from None
+    except pd.errors.ParserError as exc:
+        raise DLCFileError(path, f"malformed CSV: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise DLCFileError(path, f"non-numeric cells in the data: {exc}") from None
+    if body.shape[1] != width:
+        raise DLCFileError(path, f"data rows have {body.shape[1]} cells, header has {width}")
+    if body.shape[0] == 0:
+        raise DLCFileError(path, "zero frames (header only)")
+    index_name = None
+    if n_index == 1 and body.shape[0] > 1 and body.iloc[0, 1:].isna().all():
+        # pandas writes an index-name row ("frame,,,") when the index has a name
+        first, rest = body.iloc[0, 0], body.iloc[1:, 0]
+        if (isinstance(first, str) and not re.fullmatch(r"-?\d+", first)
+                and rest.str.fullmatch(r"-?\d+").all()):
+            index_name = first
+            body = body.iloc[1:].reset_index(drop=True)
+    idx_cols = [body[c] for c in range(n_index)]
+    if any(col.isna().any() for col in idx_cols):
+        raise DLCFileError(path, "empty cells in the index column(s)")
+    if n_index == 1:
+        labels = idx_cols[0]
+        as_int = pd.to_numeric(labels, errors="coerce")
+        if as_int.notna().all() and labels.str.fullmatch(r"-?\d+").all():
+            index = pd.Index(as_int.to_numpy(dtype=np.int64), name=index_name)
+        else:
+            index = pd.Index(labels.to_numpy(dtype=object), name=index_name)
+    else:
+        index = pd.MultiIndex.from_arrays([c.to_numpy(dtype=object) for c in idx_cols])
+    values = body.iloc[:, n_index:].to_numpy(dtype=np.float64)
+    df = pd.DataFrame(values, index=index, columns=columns, copy=False)
+    return df, {"format": "csv", "csv_index_columns": n_index}
+
+
+def read_tracks(path: str | Path) -> Tracks:
+    """Read a DeepLabCut ``.h5`` or ``.csv`` pose / label file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. For ``.h5`` the only key (or ``df_with_missing`` among several) is read.
+
+    Returns
+    -------
+    Tracks
+        Missing points are NaN; ``meta`` holds what is needed to write the file back,
+        ``fps``/``nframes``/``frame_size``/``cropping_parameters`` from DLC's
+        ``<stem><scorer>_meta.pickle`` next to the file when present, and ``warnings``
+        (also logged) about quirks found.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DLCFileError
+        If it is not a readable DLC file (the message names the file and the problem).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise DLCFileError(path, "not a file")
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        df, extra = _read_h5(path)
+    elif suffix == ".csv":
+        df, extra = _read_csv(path)
+    else:
+        raise DLCFileError(path, f"unsupported suffix {path.suffix!r} (expected .h5 or .csv)")
+    extra["warnings"] = []
+    _load_meta_pickle(path, extra)
+    return _tracks_from_df(df, path, extra)
+
+
+# ============================================================================ writer
+def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
+    """DLC-style CSV: pandas' header rows, then rows of shortest round-trip float text.
+
+    Values are written as float64 ``repr`` (what ``DataFrame.to_csv`` writes, NaN as an
+    empty cell) so they read back bit-identically; done here in chunks because pandas'
+    own formatter is several times slower on large files.
+    """
+    head = df.iloc[:0].copy()
+    if isinstance(head.index, pd.MultiIndex):
+        head.index = head.index.set_names([None] * head.index.nlevels)
+    else:
+        head.index = head.index.rename(None)
+    header = head.to_csv(lineterminator="\n")
+    values = df.to_numpy(dtype=np.float64)
+    if isinstance(df.index, pd.MultiIndex):
+        labels = [tuple(str(v) for v in t) for t in df.index]
+    else:
+        labels = [(str(v),) for v in df.index]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write(header)
+        writer = csv.writer(fh, lineterminator="\n")
+        for start in range(0, values.shape[0], chunk):
+            block = values[start:start + chunk].tolist()
+            writer.writerows(
+                [*lab, *["" if v != v else repr(v) for v in row]]
+                for lab, row in zip(labels[start:start + chunk], block, strict=True))
+
+
+def write_tracks(
+    tracks: Tracks,
+    path: str | Path,
+    overwrite: bool = False,
+    *,
+    key: str | None = None,
+) -> Path:
+    """Write tracks as a DLC ``.h5`` (one key, table format) or ``.csv`` file, atomically.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        The data; missing points are written in ``meta["placeholder"]`` style and raw
+        placeholder values from reading are restored.
+    path : str or Path
+        Target ``.h5`` or ``.csv``.
+    overwrite : bool
+        Replace an existing file (otherwise ``FileExistsError``).
+    key : str, optional
+        HDF key; default ``meta["write_key"]`` or ``"df_with_missing"`` (DLC's key, also for
+        data read from ``_el.h5`` files whose key is ``tracks``).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".h5", ".hdf5", ".hdf", ".csv"):
+        raise ValueError(f"{path}: unsupported suffix {path.suffix!r} (expected .h5 or .csv)")
+    df = _tracks_to_df(tracks, raw=True)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        if suffix == ".csv":
+            _write_csv(df, tmp)
+        else:
+            hkey = key or tracks.meta.get("write_key") or "df_with_missing"
+            # PyTables' table format cannot hold a row MultiIndex together with column
+            # MultiIndex; DLC writes such labelled-data frames in fixed format too.
+            fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+                df.to_hdf(tmp, key=hkey, format=fmt, mode="w")
+    logger.info("wrote %s (%d frames)", path, df.shape[0])
+    return path
+
+
+# ======================================================================= finding outputs
+def read_dlc_config(config_path: str | Path) -> dict[str, Any]:
+    """Read a DLC ``config.yaml`` read-only (never rewrites it, unlike DLC's ``read_config``).
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The project's ``config.yaml``.
+
+    Returns
+    -------
+    dict
+        The parsed configuration; ``Task`` and ``date`` are guaranteed present.
+
+    Raises
+    ------
+    ConfigError
+        Missing, unreadable or invalid file.
+    """
+    import yaml
+
+    path = Path(config_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: DLC config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        cfg = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not a readable YAML file: {exc}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: not a DLC config (top level is not a mapping)")
+    missing = [k for k in ("Task", "date") if cfg.get(k) in (None, "")]
+    if missing:
+        raise ConfigError(f"{path}: DLC config lacks {missing}")
+    return cfg
+
+
+def dlc_output_name(
+    video: str | Path,
+    scorer: str,
+    *,
+    track_method: str | None = None,
+    filtered: bool = False,
+    suffix: str = ".h5",
+) -> str:
+    """DLC's file name for a video's output: ``<stem><scorer>[_tracker][_filtered]<suffix>``.
+
+    Parameters
+    ----------
+    video : str or Path
+        The video (only its stem is used).
+    scorer : str
+        Full DLC scorer, e.g. ``DLC_Resnet50_openfieldOct30shuffle1_snapshot_200``.
+    track_method : str, optional
+        Tracker name (``"ellipse"``) or suffix (``"_el"``).
+    filtered : bool
+        Add ``_filtered``.
+    suffix : str
+        File suffix.
+
+    Returns
+    -------
+    str
+    """
+    tracker = _tracker_suffix(track_method)
+    return f"{Path(video).stem}{scorer}{tracker}{'_filtered' if filtered else ''}{suffix}"
+
+
+def _tracker_suffix(track_method: str | None) -> str:
+    if not track_method:
+        return ""
+    if track_method in TRACK_METHODS:
+        return TRACK_METHODS[track_method]
+    t = track_method if track_method.startswith("_") else f"_{track_method}"
+    if t in TRACK_METHODS.values():
+        return t
+    raise ValueError(f"unknown track_method {track_method!r}; known: {sorted(TRACK_METHODS)}")
+
+
+def _exact_scorers(cfg: dict[str, Any], project: Path, shuffle: int | None) -> list[str]:
+    """Full scorer names computable from the project's model folders (may be empty)."""
+    import yaml
+
+    out: list[str] = []
+    task, date = str(cfg["Task"]), str(cfg["date"])
+    iteration = cfg.get("iteration", 0)
+    fractions = cfg.get("TrainingFraction") or []
+    snapshotindex = cfg.get("snapshotindex", -1)
+    if snapshotindex == "all":
+        snapshotindex = -1
+    detindex = cfg.get("detector_snapshotindex", -1)
+    if detindex == "all":
+        detindex = -1
+    for engine_dir, cfg_name in (("dlc-models-pytorch", "pytorch_config.yaml"),
+                                 ("dlc-models", "pose_cfg.yaml")):
+        it_dir = project / engine_dir / f"iteration-{iteration}"
+        if not it_dir.is_dir():
+            continue
+        for frac in fractions:
+            pattern = re.compile(re.escape(f"{task}{date}-trainset{int(float(frac) * 100)}")
+                                 + r"shuffle(\d+)$")
+            for model_dir in sorted(it_dir.iterdir()):
+                m = pattern.match(model_dir.name)
+                if not m or (shuffle is not None and int(m.group(1)) != shuffle):
+                    continue
+                train = model_dir / "train"
+                try:
+                    mcfg = yaml.safe_load((train / cfg_name).read_text(encoding="utf-8")) or {}
+                except (OSError, yaml.YAMLError):
+                    continue
+                net = str(mcfg.get("net_type", ""))
+                if not net:
+                    continue
+                shuf = m.group(1)
+                if engine_dir == "dlc-models-pytorch":
+                    uid = _torch_snapshot_uid(train, mcfg, snapshotindex, detindex)
+                    if uid is None:
+                        continue
+                    name = "".join(p.capitalize() for p in net.split("_"))
+                    out.append(f"DLC_{name}_{task}{date}shuffle{shuf}_{uid}")
+                else:
+                    its = sorted(int(s.stem.split("-")[-1]) for s in train.glob("snapshot-*.index"))
+                    if not its:
+                        continue
+                    try:
+                        n_it = its[int(snapshotindex)]
+                    except (IndexError, ValueError):
+                        continue
+                    netname = _tf_netname(net, mcfg)
+                    if netname:
+                        out.append(f"DLC_{netname}_{task}{date}shuffle{shuf}_{n_it}")
+    return out
+
+
+def _tf_netname(net: str, mcfg: dict[str, Any]) -> str | None:
+    if "resnet" in net:
+        return "dlcrnetms5" if mcfg.get("multi_stage", False) else net.replace("_", "")
+    if "mobilenet" in net:
+        return "mobnet_" + str(int(float(net.split("_")[-1]) * 100))
+    if "efficientnet" in net:
+        return "effnet_" + net.split("-")[1]
+    return None
+
+
+def _torch_snapshot_uid(train: Path, mcfg: dict[str, Any], index: Any, detindex: Any
+                        ) -> str | None:
+    def snaps(prefix: str) -> list[tuple[bool, int]]:
+        found = []
+        for p in train.glob(f"{prefix}-*.pt"):
+            m = re.match(rf"^{re.escape(prefix)}-(best-)?(\d+)\.pt$", p.name)
+            if m:
+                found.append((bool(m.group(1)), int(m.group(2))))
+        return sorted(found)  # by epochs, best last (as DLC's snapshot manager)
+
+    def uid(s: tuple[bool, int]) -> str:
+        return f"best-{s[1]}" if s[0] else str(s[1])
+
+    def pick(found: list[tuple[bool, int]], idx: Any) -> tuple[bool, int] | None:
+        if not found:
+            return None
+        if isinstance(idx, str) and idx.lower() == "best":
+            best = [s for s in found if s[0]]
+            return best[-1] if best else None
+        try:
+            return found[int(idx)]
+        except (IndexError, ValueError, TypeError):
+            return None
+
+    pose = pick(snaps("snapshot"), index)
+    if pose is None:
+        return None
+    result = f"snapshot_{uid(pose)}"
+    top_down = str(mcfg.get("method", "")).lower() in ("td", "top-down", "topdown")
+    if top_down and detindex is not None:
+        det = pick(snaps("snapshot-detector") or snaps("detector-snapshot"), detindex)
+        if det is not None:
+            result = f"detector_{uid(det)}_{result}"
+    return result
+
+
+def scorer_pattern(cfg: dict[str, Any], shuffle: int | None = None) -> re.Pattern[str]:
+    """Regex matching any DLC scorer of this project (any network and snapshot).
+
+    ``(DLC|DeepCut)_<net>_<Task><date>shuffle<shuffle>_<iterations or snapshot uid>``.
+    """
+    shuf = r"\d+" if shuffle is None else str(int(shuffle))
+    return re.compile(r"(?:DLC|DeepCut)_.+?_" + re.escape(f"{cfg['Task']}{cfg['date']}")
+                      + rf"shuffle{shuf}_"
+                      + r"(?:(?:detector_(?:best-)?\d+_)?snapshot_(?:best-)?\d+|\d+)")
+
+
+def find_analyzed(
+    config_path: str | Path,
+    video: str | Path,
+    shuffle: int | None = None,
+    destfolder: str | Path | None = None,
+    filtered: bool = False,
+    track_method: str | None = None,
+) -> Path:
+    """Find the DLC output file of a video the way DeepLabCut does.
+
+    Rules (DLC 3.0 ``find_analyzed_data``, stricter about ambiguity): the file is in
+    ``destfolder`` or the video's folder; its name starts with ``<video stem><scorer>``
+    where the scorer is computed from the project's model folders when they exist
+    (network, iteration, snapshot), else any ``DLC_<net>_<Task><date>shuffle<n>_<uid>``;
+    it does not contain ``skeleton``; after removing ``_filtered`` it ends with the tracker
+    suffix (multi-animal projects: ``track_method`` or the config's
+    ``default_track_method``, default ellipse) or, single-animal, with no tracker suffix;
+    it contains ``filtered`` exactly when ``filtered`` is True. ``.h5`` is preferred over
+    the ``.csv`` of the same name.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The project's ``config.yaml`` (read only).
+    video : str or Path
+        The analysed video.
+    shuffle : int, optional
+        Shuffle number; None accepts any.
+    destfolder : str or Path, optional
+        Folder of the outputs (default: the video's folder).
+    filtered : bool
+        Look for DLC's ``_filtered`` files.
+    track_method : str, optional
+        ``ellipse``, ``box``, ``skeleton``, ``ctd``, ``transformer`` (or the suffix).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    AnalyzedDataNotFoundError
+        No file, or several; the message lists every candidate and why it was rejected.
+    ConfigError
+        Bad config file.
+    """
+    config_path = Path(config_path)
+    cfg = read_dlc_config(config_path)
+    video = Path(video)
+    stem = video.stem
+    folder = Path(destfolder) if destfolder is not None else video.parent
+    if track_method is None and cfg.get("multianimalproject", False):
+        track_method = cfg.get("default_track_method") or "ellipse"
+    tracker = _tracker_suffix(track_method)
+    exact = _exact_scorers(cfg, config_path.parent, shuffle)
+    pattern = scorer_pattern(cfg, shuffle)
+    if exact:
+        names = exact + [s.replace("DLC", "DeepCut", 1) for s in exact]
+        scorer_re = "(?:" + "|".join(re.escape(s) for s in names) + ")"
+        wanted = f"one of {exact}"
+    else:
+        scorer_re = pattern.pattern
+        wanted = f"a scorer matching {pattern.pattern}"
+    full = re.compile(re.escape(stem) + f"({scorer_re})" + r"(.*)$")
+    known = set(TRACK_METHODS.values())
+    accepted: list[Path] = []
+    report: list[str] = []
+    if not folder.is_dir():
+        raise AnalyzedDataNotFoundError(f"{folder}: output folder does not exist "
+                                        f"(video {video})")
+    for f in sorted(folder.iterdir()):
+        if not f.is_file() or f.suffix.lower() not in (".h5", ".csv"):
+            continue
+        if not f.name.startswith(stem):
+            continue
+        name_stem = f.name[: -len(f.suffix)]
+        m = full.match(name_stem)
+        reason = None
+        if not m:
+            reason = f"does not start with {stem}+{wanted}"
+        elif "skeleton" in f.name:
+            reason = "skeleton file"
+        else:
+            rest = m.group(2)
+            is_filtered = "filtered" in f.name
+            rest_nf = rest.replace("_filtered", "")
+            found_tracker = next((t for t in known if rest_nf.endswith(t)), "")
+            leftover = rest_nf[: len(rest_nf) - len(found_tracker)] if found_tracker else rest_nf
+            if leftover:
+                reason = f"unexpected text {leftover!r} after the scorer"
+            elif found_tracker != tracker:
+                reason = (f"tracker suffix {found_tracker or 'none'!r} but wanted "
+                          f"{tracker or 'none'!r}")
+            elif is_filtered != filtered:
+                reason = "filtered file" if is_filtered else "not a filtered file"
+        if reason is None:
+            accepted.append(f)
+            report.append(f"  {f.name}: matches")
+        else:
+            report.append(f"  {f.name}: rejected, {reason}")
+    # prefer .h5 over the .csv twin
+    by_stem: dict[str, list[Path]] = {}
+    for f in accepted:
+        by_stem.setdefault(f.name[: -len(f.suffix)], []).append(f)
+    chosen = []
+    for files in by_stem.values():
+        h5 = [f for f in files if f.suffix.lower() == ".h5"]
+        chosen.append(h5[0] if h5 else files[0])
+    what = (f"{'filtered' if filtered else 'unfiltered'} output of video {video.name} "
+            f"(scorer {wanted}, tracker {tracker or 'none'}) in {folder}")
+    listing = "\n".join(report) if report else "  (no file starts with the video name)"
+    if not chosen:
+        raise AnalyzedDataNotFoundError(f"no {what}; candidates:\n{listing}")
+    if len(chosen) > 1:
+        raise AnalyzedDataNotFoundError(
+            f"ambiguous {what}: {len(chosen)} files match ({[c.name for c in chosen]}); "
+            f"pass shuffle/track_method/destfolder to choose; candidates:\n{listing}")
+    return chosen[0]
+
