@@ -1,0 +1,781 @@
+"""Identity swaps between individuals and left/right swaps within one individual.
+
+Both problems are the same one: a group of ``n`` items (whole animals, or the two keypoints of a
+left/right pair) is tracked from frame to frame, and the labels the network gave them may be
+exchanged for a stretch of frames. The detector follows each item by motion continuity: for
+every frame the positions predicted from the previous frames (constant velocity) are matched to
+the observed positions under every permutation of the labels, and a label change ("transition")
+is accepted only when the best permutation beats the identity by a clear margin (``ratio`` and
+``min_gain``; an exchange seen on one side only, because an animal is missing, needs a
+four times stricter ratio; a prediction older than 15 frames is not used). Composing the
+transitions gives, for every frame, which true item each label
+holds. The state held over most frames is the reference, so a swap segment has a start (the
+transition into a swapped state) and an end (the transition back, or the end of the file).
+
+Left/right pairs also use geometry when the individual has other keypoints: a left keypoint
+lies on a consistent side of the line from the pair's midpoint to the rest of the body, so a
+segment between transitions is called swapped when most of its frames sit on the other side.
+
+Everything here is pure: the input :class:`~stablemotion_dlc.dlc.io.Tracks` is never modified;
+``fix_*`` return a corrected copy plus a record of each correction.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from stablemotion_dlc.dlc.io import Tracks
+
+__all__ = [
+    "SwapEvent",
+    "Correction",
+    "left_right_pairs",
+    "find_identity_swaps",
+    "fix_identity_swaps",
+    "find_lr_swaps",
+    "fix_lr_swaps",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_INDIVIDUALS = 5
+"""Largest number of animals handled by the exhaustive permutation search (5! = 120)."""
+
+_SEPARATORS = re.compile(r"[\s_\-./]+")
+_SIDE_WORDS = {"left": "right", "right": "left", "l": "r", "r": "l", "lt": "rt", "rt": "lt"}
+
+
+@dataclass(frozen=True)
+class SwapEvent:
+    """One stretch of frames whose labels are exchanged.
+
+    Attributes
+    ----------
+    kind : {"identity", "lr"}
+        ``"identity"``: whole animals exchanged; ``"lr"``: two keypoints of one animal.
+    start, stop : int
+        Frame span ``[start, stop)`` (row positions, not the file's index labels).
+    individuals : tuple of str
+        Identity swaps: the individuals whose data are exchanged. Left/right swaps: the one
+        individual concerned.
+    keypoints : tuple of str
+        Keypoints exchanged (all shared bodyparts for identity swaps; the pair for ``"lr"``).
+    permutation : tuple of int
+        For identity swaps, over the individual indices of the file: the data stored under
+        individual ``i`` in the span belong to individual ``permutation[i]``. For left/right
+        swaps, over the keypoint indices ``(a, b)``: ``(b, a)``.
+    cost_gain : float
+        How much the assignment cost (pixels, summed over the transition frames) drops when the
+        swap is undone; larger is more certain. Geometry-only left/right events use the mean
+        side margin in pixels instead.
+    """
+
+    kind: Literal["identity", "lr"]
+    start: int
+    stop: int
+    individuals: tuple[str, ...]
+    keypoints: tuple[str, ...]
+    permutation: tuple[int, ...]
+    cost_gain: float
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames in the span."""
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Correction:
+    """Record of one correction applied by :func:`fix_identity_swaps` / :func:`fix_lr_swaps`.
+
+    Attributes
+    ----------
+    kind : {"identity", "lr"}
+        Type of swap undone.
+    start, stop : int
+        Frame span ``[start, stop)`` (row positions).
+    individual_map : dict of str to str
+        Identity swaps: source individual -> destination individual of the moved data.
+    keypoint_map : dict of str to str
+        Left/right swaps: source keypoint -> destination keypoint (within ``individuals[0]``).
+    individuals : tuple of str
+        Individuals touched.
+    keypoints : tuple of str
+        Keypoints touched.
+    n_points : int
+        Number of (frame, individual, keypoint) entries that changed.
+    """
+
+    kind: Literal["identity", "lr"]
+    start: int
+    stop: int
+    individuals: tuple[str, ...]
+    keypoints: tuple[str, ...]
+    individual_map: dict[str, str] = field(default_factory=dict)
+    keypoint_map: dict[str, str] = field(default_factory=dict)
+    n_points: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# name handling
+# --------------------------------------------------------------------------------------------
+def _counterpart_names(name: str) -> set[str]:
+    """Return the lower-case names a left/right counterpart of ``name`` could have."""
+    low = name.lower()
+    out: set[str] = set()
+    # whole words "left"/"right" anywhere (leftear, left_ear, FrontLeftPaw)
+    for a, b in (("left", "right"), ("right", "left")):
+        if a in low:
+            out.add(low.replace(a, b))
+    # short tokens delimited by separators or the name's ends: l_ear, ear_L, Paw R, L-hip
+    parts = _SEPARATORS.split(low)
+    seps = _SEPARATORS.findall(low)
+    for k, tok in enumerate(parts):
+        if tok in _SIDE_WORDS:
+            new = [*parts]
+            new[k] = _SIDE_WORDS[tok]
+            rebuilt = new[0] + "".join(s + p for s, p in zip(seps, new[1:], strict=True))
+            out.add(rebuilt)
+    # camel-case prefixes/suffixes without separator: LEar / REar, EarL / EarR
+    m = re.fullmatch(r"([LR])([A-Z].*)", name)
+    if m:
+        out.add(("r" if m.group(1) == "L" else "l") + m.group(2).lower())
+    m = re.fullmatch(r"(.*[a-z])([LR])", name)
+    if m:
+        out.add(m.group(1).lower() + ("r" if m.group(2) == "L" else "l"))
+    out.discard(low)
+    return out
+
+
+def left_right_pairs(bodyparts: list[str]) -> list[tuple[int, int]]:
+    """Find left/right keypoint pairs from their names.
+
+    Recognises ``left``/``right`` anywhere in the name (``leftear``, ``Left_ear``), and the short
+    tokens ``l``/``r``, ``lt``/``rt`` separated by ``_``, ``-``, space or dot (``L_hip``,
+    ``Front Paw R``), and one upper-case ``L``/``R`` prefix or suffix on a camel-case name
+    (``LEar``, ``PawL``). Matching is case-insensitive.
+
+    Parameters
+    ----------
+    bodyparts : list of str
+        Keypoint names.
+
+    Returns
+    -------
+    list of (int, int)
+        Index pairs ``(left, right)`` (the left member first when it can be told, else the
+        lower index first), each keypoint in at most one pair.
+
+    Examples
+    --------
+    >>> left_right_pairs(["snout", "leftear", "rightear", "Front Paw R", "Front Paw L"])
+    [(1, 2), (4, 3)]
+    """
+    lower = [b.lower() for b in bodyparts]
+    index = {}
+    for i, b in enumerate(lower):
+        index.setdefault(b, i)
+    used: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    for i, name in enumerate(bodyparts):
+        if i in used:
+            continue
+        for cand in sorted(_counterpart_names(name)):
+            j = index.get(cand)
+            if j is None or j == i or j in used:
+                continue
+            a, b = (i, j) if i < j else (j, i)
+            # put the left one first when the names say so
+            la = _SEPARATORS.split(lower[a])
+            if "left" not in lower[a] and "l" not in la and "lt" not in la and not (
+                re.fullmatch(r"L[A-Z].*|.*[a-z]L", bodyparts[a])
+            ):
+                a, b = b, a
+            pairs.append((a, b))
+            used.update((i, j))
+            break
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------
+# permutation tracking core
+# --------------------------------------------------------------------------------------------
+def _ffill(
+    values: np.ndarray, valid: np.ndarray, max_age: int = 15
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-fill ``values`` (T, ...) along axis 0 where ``valid`` (T, ...) is False.
+
+    Returns the filled values and the filled validity (False before the first valid frame and
+    where the last valid value is more than ``max_age`` frames old).
+    """
+    t = values.shape[0]
+    frames = np.arange(t).reshape((t,) + (1,) * (valid.ndim - 1))
+    idx = np.where(valid, frames, -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    ok = (idx >= 0) & (frames - idx <= max_age)
+    safe = np.where(ok, idx, 0)
+    filled = np.take_along_axis(values, safe[..., None] if values.ndim > valid.ndim else safe, 0)
+    return filled, ok
+
+
+def _shift(a: np.ndarray, fill: float | bool) -> np.ndarray:
+    """Shift ``a`` one step forward in time (``out[t] = a[t-1]``), ``fill`` at ``t=0``."""
+    out = np.empty_like(a)
+    out[0] = fill
+    out[1:] = a[:-1]
+    return out
+
+
+def _pair_costs(pos: np.ndarray, valid: np.ndarray, velocity: bool) -> np.ndarray:
+    """Cost ``C[t, i, j]``: distance between item ``i`` predicted at ``t`` and ``j`` seen at ``t``.
+
+    ``pos`` is (T, n, K, 2), ``valid`` (T, n, K). The prediction is the last valid position of
+    each keypoint (plus the last one-frame velocity when ``velocity`` and both of the two
+    previous frames were observed). The cost is the mean distance over keypoints valid in both,
+    NaN when there are none.
+    """
+    last, last_ok = _ffill(pos, valid)
+    prev = _shift(last, np.nan)
+    prev_ok = _shift(last_ok, False)
+    if velocity:
+        seen1 = _shift(valid, False)
+        seen2 = _shift(seen1, False)
+        p2 = _shift(prev, np.nan)
+        vel = np.where((seen1 & seen2)[..., None], prev - p2, 0.0)
+        prev = prev + vel
+    d = np.linalg.norm(prev[:, :, None] - pos[:, None, :], axis=-1)  # (T, n, n, K)
+    both = prev_ok[:, :, None] & valid[:, None, :]
+    d = np.where(both, d, 0.0)
+    cnt = both.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, d.sum(-1) / np.maximum(cnt, 1), np.nan)
+
+
+def _transitions(
+    cost: np.ndarray, ratio: float, min_gain: float, partial_ratio_factor: float = 0.25
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best permutation per frame and where it beats the identity clearly.
+
+    Returns ``(perms (P, n), best (T,) index into perms, gain (T,) px, 0 where no transition)``.
+    Works on chunks of frames so that memory stays small with five animals (120 permutations).
+    """
+    n = cost.shape[1]
+    perms = np.array(list(itertools.permutations(range(n))), dtype=np.intp)
+    chunk = max(1, 2_000_000 // (len(perms) * n))
+    best = np.zeros(cost.shape[0], dtype=np.intp)
+    gain = np.zeros(cost.shape[0])
+    for s in range(0, cost.shape[0], chunk):
+        sl = slice(s, s + chunk)
+        best[sl], gain[sl] = _transitions_chunk(
+            cost[sl], perms, ratio, min_gain, partial_ratio_factor
+        )
+    return perms, best, gain
+
+
+def _transitions_chunk(
+    cost: np.ndarray, perms: np.ndarray, ratio: float, min_gain: float, partial: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_transitions` on one chunk of frames."""
+    n = cost.shape[1]
+    partial_ratio_factor = partial
+    # pairs with no shared keypoint carry no information: cost 0 for every permutation
+    c = np.nan_to_num(cost, nan=0.0)
+    rows = np.arange(n)
+    totals = c[:, rows[None, :], perms].sum(-1)  # (T, P); perms[0] is the identity
+    # a permutation is only comparable where every item it moves is matched on both sides
+    # (kept and exchanged): otherwise a missing animal would make any exchange free
+    fin = np.isfinite(cost)
+    diag = fin[:, rows, rows]  # (T, n)
+    moved = perms != rows[None, :]  # (P, n)
+    comparable = np.all(
+        ~moved[None] | (fin[:, rows[None, :], perms] & diag[:, None, :]), axis=2
+    )  # (T, P)
+    # half-observed exchanges (an animal missing on one side, e.g. a swap that ends as one
+    # animal disappears) count only with much stronger evidence
+    partial = ~comparable & np.any(moved[None] & fin[:, rows[None, :], perms], axis=2)
+    strict = np.where(comparable, 1.0, partial_ratio_factor)
+    usable = comparable | partial
+    totals = np.where(usable, totals, np.inf)
+    best = np.argmin(totals / np.where(usable, strict, 1.0), axis=1)
+    ident = totals[:, 0]
+    idx = np.arange(len(best))
+    bestc = totals[idx, best]
+    fac = strict[idx, best]
+    with np.errstate(invalid="ignore"):
+        gain = np.where(best != 0, ident - bestc, 0.0)
+    accept = (
+        (best != 0)
+        & np.isfinite(ident)
+        & (bestc <= ratio * fac * ident)
+        & (gain >= min_gain)
+    )
+    return np.where(accept, best, 0), np.where(accept, gain, 0.0)
+
+
+def _compose_states(perms: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """State ``S[t, c]``: which item (in frame-0 labels) column ``c`` holds at frame ``t``."""
+    t_frames = best.shape[0]
+    n = perms.shape[1]
+    states = np.empty((t_frames, n), dtype=np.intp)
+    state = np.arange(n)
+    change = np.flatnonzero(best)
+    prev = 0
+    for t in change:
+        states[prev:t] = state
+        p = perms[best[t]]
+        new = np.empty_like(state)
+        new[p] = state  # column p[i] at t holds what column i held at t-1
+        state = new
+        prev = t
+    states[prev:] = state
+    return states
+
+
+def _relabel(pos: np.ndarray, valid: np.ndarray, states: np.ndarray):
+    """Reorder columns so that column ``k`` always holds item ``k`` (frame-0 labels)."""
+    t = np.arange(pos.shape[0])[:, None]
+    out_pos = np.empty_like(pos)
+    out_valid = np.empty_like(valid)
+    out_pos[t, states] = pos
+    out_valid[t, states] = valid
+    return out_pos, out_valid
+
+
+def _track_states(
+    pos: np.ndarray, valid: np.ndarray, ratio: float, min_gain: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-pass continuity tracking; returns ``states (T, n)`` and the gain per frame (T,).
+
+    Pass 1 uses the last position as prediction, which a swap cannot contaminate. Pass 2 runs
+    a constant-velocity prediction on the data relabelled by pass 1, which undoes pass-1
+    mistakes at close crossings and catches swaps hidden by fast motion.
+    """
+    perms, best1, gain1 = _transitions(_pair_costs(pos, valid, velocity=False), ratio, min_gain)
+    s1 = _compose_states(perms, best1)
+    p1, v1 = _relabel(pos, valid, s1)
+    _, best2, gain2 = _transitions(_pair_costs(p1, v1, velocity=True), ratio, min_gain)
+    s2 = _compose_states(perms, best2)
+    # column c of the raw data holds item s1[t, c] (pass-1 label), which pass 2 says is s2[...]
+    states = np.take_along_axis(s2, s1, axis=1)
+    return states, gain1 + gain2
+
+
+def _state_segments(states: np.ndarray, gain: np.ndarray, ref: np.ndarray):
+    """Yield ``(start, stop, state, gain)`` for runs of frames whose state differs from ``ref``."""
+    t_frames = states.shape[0]
+    if t_frames == 0:
+        return
+    differs = np.any(states[1:] != states[:-1], axis=1)
+    bounds = np.concatenate([[0], np.flatnonzero(differs) + 1, [t_frames]])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if np.array_equal(states[a], ref):
+            continue
+        g = float(gain[a] + (gain[b] if b < t_frames else 0.0))
+        yield int(a), int(b), states[a], g
+
+
+def _mode_state(states: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The state held over the largest weighted number of frames."""
+    uniq, inv = np.unique(states, axis=0, return_inverse=True)
+    counts = np.bincount(inv.ravel(), weights=weight, minlength=len(uniq))
+    return uniq[int(np.argmax(counts))]
+
+
+def _confident(tracks: Tracks, pcutoff: float | None) -> np.ndarray:
+    ok = np.isfinite(tracks.xy).all(-1)
+    if pcutoff is not None and tracks.likelihood is not None:
+        ok &= tracks.likelihood >= pcutoff
+    return ok & tracks.present[None]
+
+
+def _auto_min_gain(xy: np.ndarray, valid: np.ndarray, floor: float = 2.0) -> float:
+    """Four times the median frame-to-frame keypoint displacement (at least ``floor`` px)."""
+    step = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
+    ok = valid[1:] & valid[:-1]
+    if not ok.any():
+        return floor
+    return max(floor, 4.0 * float(np.median(step[ok])))
+
+
+def _animal_individuals(tracks: Tracks) -> list[int]:
+    """Indices of the multi-animal individuals (never ``"single"``)."""
+    return [
+        i
+        for i, name in enumerate(tracks.individuals)
+        if name != "single" and tracks.present[i].any()
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# identity swaps
+# --------------------------------------------------------------------------------------------
+def find_identity_swaps(
+    tracks: Tracks,
+    *,
+    pcutoff: float | None = 0.6,
+    ratio: float = 0.5,
+    min_gain: float | None = None,
+) -> list[SwapEvent]:
+    """Detect stretches where whole animals exchange identities.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks with 2 to 5 animals (the unique-bodypart individual ``"single"`` is never
+        considered). With fewer than two animals the result is empty.
+    pcutoff : float or None, default 0.6
+        Points below this likelihood are ignored for matching (None: use every non-NaN point).
+    ratio : float, default 0.5
+        A permutation is accepted at a frame only if its cost is at most ``ratio`` times the
+        cost of keeping the labels.
+    min_gain : float or None
+        Minimum cost drop in pixels (mean keypoint distance summed over animals); default four
+        times the median frame-to-frame keypoint displacement, at least 2 px.
+
+    Returns
+    -------
+    list of SwapEvent
+        Sorted by start frame, ``kind="identity"``. The labelling held over most frames is the
+        reference; each event is a span where the labels are permuted relative to it.
+
+    Raises
+    ------
+    ValueError
+        With more than five animals, or bad ``ratio``.
+    """
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+    ind = _animal_individuals(tracks)
+    if len(ind) < 2 or tracks.n_frames < 2:
+        return []
+    if len(ind) > MAX_INDIVIDUALS:
+        raise ValueError(
+            f"find_identity_swaps handles at most {MAX_INDIVIDUALS} animals, got {len(ind)}"
+        )
+    kps = np.flatnonzero(tracks.present[ind].all(0))
+    if kps.size == 0:
+        return []
+    pos = tracks.xy[:, ind][:, :, kps]
+    valid = _confident(tracks, pcutoff)[:, ind][:, :, kps]
+    gain_px = _auto_min_gain(pos, valid) if min_gain is None else float(min_gain)
+    states, gain = _track_states(pos, valid, ratio, gain_px)
+    ref = _mode_state(states, valid.any(-1).sum(-1).astype(float))
+    # state -> permutation relative to the reference: column c holds ref-label inv_ref[s]
+    inv_ref = np.argsort(ref)
+    events: list[SwapEvent] = []
+    names = [tracks.individuals[i] for i in ind]
+    for a, b, state, g in _state_segments(states, gain, ref):
+        local = inv_ref[state]  # column c's data belong to local[c] in reference labels
+        moved = [c for c in range(len(ind)) if local[c] != c]
+        perm = list(range(tracks.n_individuals))
+        for c in range(len(ind)):
+            perm[ind[c]] = ind[int(local[c])]
+        events.append(
+            SwapEvent(
+                kind="identity",
+                start=a,
+                stop=b,
+                individuals=tuple(names[c] for c in moved),
+                keypoints=tuple(tracks.bodyparts[k] for k in kps),
+                permutation=tuple(perm),
+                cost_gain=g,
+            )
+        )
+    logger.info("find_identity_swaps: %d swap segment(s) among %d animals", len(events), len(ind))
+    return events
+
+
+def _copy_tracks(tracks: Tracks) -> Tracks:
+    out = copy.copy(tracks)
+    out.xy = tracks.xy.copy()
+    out.likelihood = None if tracks.likelihood is None else tracks.likelihood.copy()
+    out.meta = copy.deepcopy(tracks.meta)
+    out.present = tracks.present.copy()
+    return out
+
+
+def _check_span(tracks: Tracks, ev: SwapEvent) -> None:
+    if not 0 <= ev.start < ev.stop <= tracks.n_frames:
+        raise ValueError(
+            f"swap event span [{ev.start}, {ev.stop}) is outside the {tracks.n_frames} frames"
+        )
+
+
+def fix_identity_swaps(
+    tracks: Tracks, events: list[SwapEvent]
+) -> tuple[Tracks, list[Correction]]:
+    """Undo identity swaps found by :func:`find_identity_swaps`.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        The tracks the events were found on (not modified).
+    events : list of SwapEvent
+        Events with ``kind="identity"`` (others are ignored).
+
+    Returns
+    -------
+    fixed : Tracks
+        Corrected copy: in each span, the data stored under individual ``i`` are moved to
+        ``permutation[i]`` (coordinates and likelihoods), for keypoints present in every
+        individual involved.
+    corrections : list of Correction
+        One record per applied event.
+    """
+    out = _copy_tracks(tracks)
+    corrections: list[Correction] = []
+    for ev in events:
+        if ev.kind != "identity":
+            continue
+        _check_span(tracks, ev)
+        perm = np.asarray(ev.permutation, dtype=np.intp)
+        if perm.shape != (tracks.n_individuals,) or sorted(perm.tolist()) != list(
+            range(tracks.n_individuals)
+        ):
+            raise ValueError(f"identity event permutation {ev.permutation} is not a permutation")
+        moved = np.flatnonzero(perm != np.arange(len(perm)))
+        if moved.size == 0:
+            continue
+        kps = np.flatnonzero(tracks.present[moved].all(0))
+        sl = slice(ev.start, ev.stop)
+        src_xy = tracks.xy[sl][:, moved][:, :, kps]
+        dst = perm[moved]
+        sub = out.xy[sl]
+        sub[:, dst[:, None], kps[None, :]] = src_xy
+        if tracks.likelihood is not None:
+            src_l = tracks.likelihood[sl][:, moved][:, :, kps]
+            out.likelihood[sl][:, dst[:, None], kps[None, :]] = src_l
+        names = tracks.individuals
+        corrections.append(
+            Correction(
+                kind="identity",
+                start=ev.start,
+                stop=ev.stop,
+                individuals=tuple(names[i] for i in moved),
+                keypoints=tuple(tracks.bodyparts[k] for k in kps),
+                individual_map={names[i]: names[int(perm[i])] for i in moved},
+                n_points=int(ev.n_frames * moved.size * kps.size),
+            )
+        )
+    _log_fix(out, corrections)
+    return out, corrections
+
+
+def _log_fix(out: Tracks, corrections: list[Correction]) -> None:
+    log = out.meta.setdefault("log", [])
+    if isinstance(log, list):
+        for c in corrections:
+            log.append(
+                {
+                    "operation": f"fix_{'identity' if c.kind == 'identity' else 'lr'}_swaps",
+                    "start": c.start,
+                    "stop": c.stop,
+                    "individuals": list(c.individuals),
+                    "keypoints": list(c.keypoints),
+                }
+            )
+    if corrections:
+        logger.info("fixed %d swap segment(s)", len(corrections))
+
+
+# --------------------------------------------------------------------------------------------
+# left/right swaps
+# --------------------------------------------------------------------------------------------
+def _side_sign(xy: np.ndarray, ok: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Signed side of keypoint ``a`` relative to the axis midpoint(a, b) -> body rest.
+
+    ``xy`` (T, K, 2) and ``ok`` (T, K) for one individual. Returns the signed distance (px) of
+    ``a`` from that axis, NaN where undefined, and its validity.
+    """
+    others = np.ones(xy.shape[1], dtype=bool)
+    others[[a, b]] = False
+    w = ok[:, others]
+    cnt = w.sum(1)
+    rest = np.where(w[..., None], xy[:, others], 0.0).sum(1) / np.maximum(cnt, 1)[:, None]
+    mid = 0.5 * (xy[:, a] + xy[:, b])
+    axis = rest - mid
+    norm = np.linalg.norm(axis, axis=-1)
+    va = xy[:, a] - mid
+    cross = axis[:, 0] * va[:, 1] - axis[:, 1] * va[:, 0]
+    good = (cnt > 0) & ok[:, a] & ok[:, b] & (norm > 1e-6)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(good, cross / np.maximum(norm, 1e-12), np.nan), good
+
+
+def find_lr_swaps(
+    tracks: Tracks,
+    pairs: list[tuple[str, str]] | list[tuple[int, int]] | None = None,
+    *,
+    pcutoff: float | None = 0.6,
+    ratio: float = 0.5,
+    min_gain: float | None = None,
+    use_geometry: bool = True,
+    min_side_margin: float = 0.25,
+) -> list[SwapEvent]:
+    """Detect stretches where the two keypoints of a left/right pair are exchanged.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks (any number of individuals; ``"single"`` is skipped).
+    pairs : list of pairs of names or indices, optional
+        Keypoint pairs to check; default :func:`left_right_pairs` of ``tracks.bodyparts``. Any
+        pair may be given (e.g. two keypoints whose positions can cross).
+    pcutoff : float or None, default 0.6
+        Points below this likelihood are ignored.
+    ratio, min_gain
+        Transition acceptance, as in :func:`find_identity_swaps`.
+    use_geometry : bool, default True
+        Classify each segment between transitions by which side of the body axis the pair sits
+        on (needs at least one other keypoint); otherwise by the continuity state held over most
+        frames.
+    min_side_margin : float, default 0.25
+        With geometry, a segment is swapped when the share of its frames on the reference side
+        is below ``0.5 - min_side_margin`` (and its continuity state also flipped, or the swap
+        is confirmed by a transition at both ends).
+
+    Returns
+    -------
+    list of SwapEvent
+        ``kind="lr"``, one per swapped span and pair, sorted by (individual, start).
+    """
+    if pairs is None:
+        idx_pairs = left_right_pairs(tracks.bodyparts)
+    else:
+        idx_pairs = []
+        for p in pairs:
+            if len(p) != 2:
+                raise ValueError(f"a keypoint pair needs two entries, got {p!r}")
+            ij = []
+            for q in p:
+                if isinstance(q, str):
+                    if q not in tracks.bodyparts:
+                        raise ValueError(
+                            f"keypoint {q!r} not in bodyparts {tracks.bodyparts}"
+                        )
+                    ij.append(tracks.bodyparts.index(q))
+                else:
+                    if not 0 <= int(q) < tracks.n_keypoints:
+                        raise ValueError(f"keypoint index {q} out of range")
+                    ij.append(int(q))
+            if ij[0] == ij[1]:
+                raise ValueError(f"a keypoint pair needs two different keypoints, got {p!r}")
+            idx_pairs.append((ij[0], ij[1]))
+    events: list[SwapEvent] = []
+    if not idx_pairs or tracks.n_frames < 2:
+        return events
+    conf = _confident(tracks, pcutoff)
+    for i in _animal_individuals(tracks) or []:
+        xy_i = tracks.xy[:, i]
+        ok_i = conf[:, i]
+        gain_px = _auto_min_gain(xy_i, ok_i) if min_gain is None else float(min_gain)
+        for a, b in idx_pairs:
+            if not (tracks.present[i, a] and tracks.present[i, b]):
+                continue
+            pos = xy_i[:, [a, b]][:, :, None]
+            valid = ok_i[:, [a, b]][:, :, None]
+            states, gain = _track_states(pos, valid, ratio, gain_px)
+            n_others = int((tracks.present[i] & ~np.isin(np.arange(tracks.n_keypoints), [a, b]))
+                           .sum())
+            if use_geometry and n_others > 0:
+                side, good = _side_sign(xy_i, ok_i, a, b)
+                # reference side: the side 'a' sits on in most frames
+                ref_sign = 1.0 if np.sign(side[good]).sum() >= 0 else -1.0
+                seg = np.concatenate([[0], np.flatnonzero(np.diff(states[:, 0])) + 1])
+                seg_id = np.zeros(tracks.n_frames, dtype=np.intp)
+                seg_id[seg[1:]] = 1
+                seg_id = np.cumsum(seg_id)
+                on_ref = np.where(good, np.sign(side) == ref_sign, False)
+                n_good = np.bincount(seg_id, weights=good, minlength=len(seg))
+                n_ref = np.bincount(seg_id, weights=on_ref, minlength=len(seg))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    share = n_ref / n_good
+                geo_swapped = share < 0.5 - min_side_margin
+                geo_ok = share > 0.5 + min_side_margin
+                # geometry decides when it is clear; continuity state otherwise
+                cons_ref = _mode_state(states[:, :1], valid.any(-1).sum(-1).astype(float))[0]
+                cont = states[seg, 0] != cons_ref
+                dec = np.where(n_good > 0, np.where(geo_swapped, True,
+                                                    np.where(geo_ok, False, cont)), cont)
+                swapped = dec[seg_id]
+            else:
+                ref = _mode_state(states[:, :1], valid.any(-1).sum(-1).astype(float))[0]
+                swapped = states[:, 0] != ref
+            if not swapped.any():
+                continue
+            edges = np.diff(np.concatenate([[0], swapped.astype(np.int8), [0]]))
+            starts = np.flatnonzero(edges == 1)
+            stops = np.flatnonzero(edges == -1)
+            for s, e in zip(starts, stops, strict=True):
+                g = float(gain[s] + (gain[e] if e < tracks.n_frames else 0.0))
+                events.append(
+                    SwapEvent(
+                        kind="lr",
+                        start=int(s),
+                        stop=int(e),
+                        individuals=(tracks.individuals[i],),
+                        keypoints=(tracks.bodyparts[a], tracks.bodyparts[b]),
+                        permutation=(b, a),
+                        cost_gain=g,
+                    )
+                )
+    events.sort(key=lambda e: (tracks.individuals.index(e.individuals[0]), e.start))
+    logger.info("find_lr_swaps: %d swapped span(s) over %d pair(s)", len(events), len(idx_pairs))
+    return events
+
+
+def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[Correction]]:
+    """Undo left/right swaps found by :func:`find_lr_swaps`.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        The tracks the events were found on (not modified).
+    events : list of SwapEvent
+        Events with ``kind="lr"`` (others are ignored).
+
+    Returns
+    -------
+    fixed : Tracks
+        Corrected copy with the two keypoints exchanged (coordinates and likelihoods) in each
+        event's span.
+    corrections : list of Correction
+        One record per applied event.
+    """
+    out = _copy_tracks(tracks)
+    corrections: list[Correction] = []
+    for ev in events:
+        if ev.kind != "lr":
+            continue
+        _check_span(tracks, ev)
+        if len(ev.individuals) != 1 or len(ev.keypoints) != 2:
+            raise ValueError("a left/right event needs one individual and two keypoints")
+        i = tracks.individuals.index(ev.individuals[0])
+        a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
+        sl = slice(ev.start, ev.stop)
+        out.xy[sl, i, a] = tracks.xy[sl, i, b]
+        out.xy[sl, i, b] = tracks.xy[sl, i, a]
+        if tracks.likelihood is not None:
+            out.likelihood[sl, i, a] = tracks.likelihood[sl, i, b]
+            out.likelihood[sl, i, b] = tracks.likelihood[sl, i, a]
+        ka, kb = ev.keypoints
+        corrections.append(
+            Correction(
+                kind="lr",
+                start=ev.start,
+                stop=ev.stop,
+                individuals=ev.individuals,
+                keypoints=ev.keypoints,
+                keypoint_map={ka: kb, kb: ka},
+                n_points=2 * ev.n_frames,
+            )
+        )
+    _log_fix(out, corrections)
+    return out, corrections

@@ -1,0 +1,839 @@
+"""Suspect keypoints: rule-based per-point quality labels for DLC tracks.
+
+:func:`suspect_mask` flags every (frame, individual, keypoint) point that one of a few simple,
+robust rules finds doubtful, and says which rules fired as bit flags:
+
+=================  =====  ====================================================================
+reason             bit    rule
+=================  =====  ====================================================================
+LOW_LIKELIHOOD     1      likelihood < ``pcutoff``
+MISSING            2      coordinate is NaN
+JUMP               4      a body-relative jump faster than that keypoint's robust speed
+                          statistics allow; when the point comes back, the whole displaced
+                          span in between is flagged, not only the two transition frames
+BONE               8      a bone far from its robust length; blamed on the end whose other
+                          bones are also wrong (or the less confident end)
+SWAP               16     a left/right pair (or any given pair) exchanged
+                          (:func:`.identity.find_lr_swaps`); also whole animals exchanged
+                          (:func:`.identity.find_identity_swaps`)
+STUCK              32     the point stays fixed to sub-pixel precision while the body moves
+=================  =====  ====================================================================
+
+Robust statistics (medians and MADs) are computed only over confident points (likelihood at
+least ``pcutoff``, not NaN). Columns absent from the file (``Tracks.present``) are never flagged.
+Every rule is vectorised over frames; the loops run over keypoints or skeleton edges only.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from stablemotion_dlc.dlc.identity import (
+    _animal_individuals,
+    find_identity_swaps,
+    find_lr_swaps,
+    left_right_pairs,
+)
+from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.errors import ConfigError
+
+__all__ = [
+    "LOW_LIKELIHOOD",
+    "MISSING",
+    "JUMP",
+    "BONE",
+    "SWAP",
+    "STUCK",
+    "REASON_NAMES",
+    "ALL_RULES",
+    "DEFAULT_PCUTOFF",
+    "SuspectLabels",
+    "SuspectSegment",
+    "suspect_mask",
+    "default_skeleton",
+    "read_config_labels",
+]
+
+logger = logging.getLogger(__name__)
+
+LOW_LIKELIHOOD = 1
+"""Bit flag: likelihood below ``pcutoff``."""
+MISSING = 2
+"""Bit flag: coordinate is NaN."""
+JUMP = 4
+"""Bit flag: part of a too-fast jump or of the displaced span that follows it."""
+BONE = 8
+"""Bit flag: an implausible bone length blamed on this keypoint."""
+SWAP = 16
+"""Bit flag: this keypoint (or animal) is exchanged with another one."""
+STUCK = 32
+"""Bit flag: the point stays fixed while the body moves."""
+
+REASON_NAMES: dict[int, str] = {
+    LOW_LIKELIHOOD: "low_likelihood",
+    MISSING: "missing",
+    JUMP: "jump",
+    BONE: "bone",
+    SWAP: "swap",
+    STUCK: "stuck",
+}
+"""Bit value -> rule name."""
+
+ALL_RULES: tuple[str, ...] = tuple(REASON_NAMES.values())
+"""Every rule name, in bit order."""
+
+DEFAULT_PCUTOFF = 0.6
+"""DeepLabCut's default ``pcutoff``."""
+
+_MAD_SCALE = 1.4826  # MAD -> standard deviation for a normal distribution
+_RULE_BITS = {v: k for k, v in REASON_NAMES.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# result containers
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SuspectSegment:
+    """A span of consecutive frames with at least one suspect point.
+
+    Attributes
+    ----------
+    start, stop : int
+        Frame span ``[start, stop)`` (row positions).
+    individuals : tuple of str
+        Individuals with a suspect point in the span.
+    keypoints : tuple of str
+        Keypoints flagged somewhere in the span.
+    reasons : tuple of str
+        Rule names that fired in the span.
+    n_points : int
+        Number of suspect points in the span.
+    """
+
+    start: int
+    stop: int
+    individuals: tuple[str, ...]
+    keypoints: tuple[str, ...]
+    reasons: tuple[str, ...]
+    n_points: int
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames in the span."""
+        return self.stop - self.start
+
+
+@dataclass
+class SuspectLabels:
+    """Per-point suspect labels of one :class:`~stablemotion_dlc.dlc.io.Tracks`.
+
+    Attributes
+    ----------
+    mask : np.ndarray
+        ``(frames, individuals, keypoints)`` bool, True where suspect.
+    reasons : np.ndarray
+        ``(frames, individuals, keypoints)`` uint8 OR of the rule bits that fired.
+    reason_names : dict of int to str
+        Bit -> rule name (:data:`REASON_NAMES`).
+    bodyparts, individuals : list of str
+        Names along axes 2 and 1.
+    pcutoff : float
+        Likelihood threshold used.
+    skeleton : list of (int, int)
+        Bones used by the BONE rule.
+    params : dict
+        Every threshold used (for provenance).
+    """
+
+    mask: np.ndarray
+    reasons: np.ndarray
+    reason_names: dict[int, str]
+    bodyparts: list[str]
+    individuals: list[str]
+    pcutoff: float
+    skeleton: list[tuple[int, int]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frame_mask(self) -> np.ndarray:
+        """``(frames,)`` bool: any keypoint of any individual suspect."""
+        return self.mask.any(axis=(1, 2))
+
+    @property
+    def individual_frame_mask(self) -> np.ndarray:
+        """``(frames, individuals)`` bool: any keypoint of that individual suspect."""
+        return self.mask.any(axis=2)
+
+    def reason_mask(self, reason: int | str) -> np.ndarray:
+        """Points flagged by one rule (bit value or rule name)."""
+        bit = _RULE_BITS[reason] if isinstance(reason, str) else int(reason)
+        if bit not in self.reason_names:
+            raise ValueError(f"unknown reason {reason!r}; allowed: {list(_RULE_BITS)}")
+        return (self.reasons & bit) != 0
+
+    def summary(self) -> dict[str, int]:
+        """Count of flagged points per rule, plus ``"any"`` (points) and ``"frames"``."""
+        out = {name: int(((self.reasons & bit) != 0).sum()) for bit, name in
+               self.reason_names.items()}
+        out["any"] = int(self.mask.sum())
+        out["frames"] = int(self.frame_mask.sum())
+        return out
+
+    def segments(self, individual: int | str | None = None) -> list[SuspectSegment]:
+        """Spans of consecutive frames with a suspect point, with what was flagged.
+
+        Parameters
+        ----------
+        individual : int or str, optional
+            Restrict to one individual (index or name); default all.
+
+        Returns
+        -------
+        list of SuspectSegment
+            In frame order.
+        """
+        mask, reasons, inds = self.mask, self.reasons, list(range(len(self.individuals)))
+        if individual is not None:
+            if isinstance(individual, str):
+                if individual not in self.individuals:
+                    raise ValueError(
+                        f"individual {individual!r} not in {self.individuals}"
+                    )
+                idx = self.individuals.index(individual)
+            else:
+                idx = int(individual)
+                if not 0 <= idx < len(self.individuals):
+                    raise ValueError(f"individual index {idx} out of range")
+            mask, reasons, inds = mask[:, idx : idx + 1], reasons[:, idx : idx + 1], [idx]
+        frames = mask.any(axis=(1, 2))
+        starts, stops = _runs_1d(frames)
+        if starts.size == 0:
+            return []
+        per_ind = np.logical_or.reduceat(mask.any(2), starts, axis=0)
+        per_kp = np.logical_or.reduceat(mask.any(1), starts, axis=0)
+        per_reason = np.bitwise_or.reduceat(
+            np.bitwise_or.reduce(reasons, axis=(1, 2)), starts, axis=0
+        )
+        counts = np.add.reduceat(mask.sum((1, 2)), starts, axis=0)
+        out = []
+        for s, e, pi, pk, pr, c in zip(starts, stops, per_ind, per_kp, per_reason, counts,
+                                       strict=True):
+            out.append(
+                SuspectSegment(
+                    start=int(s),
+                    stop=int(e),
+                    individuals=tuple(self.individuals[inds[j]] for j in np.flatnonzero(pi)),
+                    keypoints=tuple(self.bodyparts[k] for k in np.flatnonzero(pk)),
+                    reasons=tuple(n for b, n in self.reason_names.items() if pr & b),
+                    n_points=int(c),
+                )
+            )
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _runs_1d(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and stops (exclusive) of the True runs of a 1-D bool array."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _nanmedian_last(a: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN (NaN where all are NaN); fast for short axes."""
+    s = np.sort(a, axis=-1)  # NaN sort last
+    n = np.sum(~np.isnan(a), axis=-1)
+    lo = np.maximum((n - 1) // 2, 0)[..., None]
+    hi = np.maximum(n // 2, 0)[..., None]
+    hi = np.minimum(hi, a.shape[-1] - 1)
+    med = 0.5 * (np.take_along_axis(s, lo, -1) + np.take_along_axis(s, hi, -1))[..., 0]
+    return np.where(n > 0, med, np.nan)
+
+
+def _robust(values: np.ndarray, ok: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD (scaled to a standard deviation) of ``values`` where ``ok``."""
+    v = np.where(ok, values, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(v, axis=axis)
+        mad = _MAD_SCALE * np.nanmedian(np.abs(v - np.expand_dims(med, axis)), axis=axis)
+    return med, mad
+
+
+def read_config_labels(config_path: str | Path) -> dict[str, Any]:
+    """Read ``pcutoff``, ``skeleton`` and bodypart names from a DLC ``config.yaml``.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The project's ``config.yaml``.
+
+    Returns
+    -------
+    dict
+        ``pcutoff`` (float or None), ``skeleton`` (list of name pairs), ``bodyparts`` (list).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable or has a bad ``pcutoff``/``skeleton``.
+    """
+    import yaml
+
+    path = Path(config_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: config is not a mapping")
+    pc = cfg.get("pcutoff")
+    if pc is not None:
+        try:
+            pc = float(pc)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: pcutoff {pc!r} is not a number") from exc
+        if not 0.0 <= pc <= 1.0:
+            raise ConfigError(f"{path}: pcutoff {pc} is not in [0, 1]")
+    skel = cfg.get("skeleton") or []
+    if not isinstance(skel, list) or not all(
+        isinstance(b, (list, tuple)) and len(b) == 2 for b in skel
+    ):
+        raise ConfigError(f"{path}: skeleton must be a list of [bodypart, bodypart] pairs")
+    parts = list(cfg.get("multianimalbodyparts") or []) + list(cfg.get("uniquebodyparts") or [])
+    if not parts:
+        parts = list(cfg.get("bodyparts") or [])
+    return {"pcutoff": pc, "skeleton": [(str(a), str(b)) for a, b in skel], "bodyparts": parts}
+
+
+def default_skeleton(
+    tracks: Tracks, confident: np.ndarray | None = None, n_neighbours: int = 2
+) -> list[tuple[int, int]]:
+    """Connect each keypoint to its nearest neighbours in the median pose.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks.
+    confident : np.ndarray, optional
+        ``(frames, individuals, keypoints)`` points to use; default all non-NaN.
+    n_neighbours : int, default 2
+        Neighbours per keypoint (the union of edges is returned).
+
+    Returns
+    -------
+    list of (int, int)
+        Edges ``(a, b)`` with ``a < b``; only between keypoints present in a common individual.
+    """
+    k = tracks.n_keypoints
+    if k < 2:
+        return []
+    rows = _sample_rows(tracks.n_frames)
+    xy = tracks.xy[rows]
+    ok = np.isfinite(xy).all(-1) if confident is None else confident[rows]
+    med = np.full((k, k), np.inf)
+    for a in range(k):
+        d = np.linalg.norm(xy[:, :, a : a + 1] - xy, axis=-1)  # (T, n, K)
+        both = ok[:, :, a : a + 1] & ok
+        m, _ = _robust(d.reshape(-1, k), both.reshape(-1, k), axis=0)
+        med[a] = np.where(np.isfinite(m), m, np.inf)
+    np.fill_diagonal(med, np.inf)
+    shared = (tracks.present.T.astype(int) @ tracks.present.astype(int)) > 0
+    med[~shared] = np.inf
+    edges: set[tuple[int, int]] = set()
+    for a in range(k):
+        order = np.argsort(med[a])[:n_neighbours]
+        for b in order:
+            if np.isfinite(med[a, b]):
+                edges.add((min(a, int(b)), max(a, int(b))))
+    return sorted(edges)
+
+
+def _resolve_pairs(names: Sequence[Sequence[str | int]], bodyparts: list[str], what: str):
+    out = []
+    for p in names:
+        if len(p) != 2:
+            raise ValueError(f"{what}: each entry needs two keypoints, got {p!r}")
+        ij = []
+        for q in p:
+            if isinstance(q, str):
+                if q not in bodyparts:
+                    raise ValueError(f"{what}: keypoint {q!r} not in bodyparts {bodyparts}")
+                ij.append(bodyparts.index(q))
+            else:
+                if not 0 <= int(q) < len(bodyparts):
+                    raise ValueError(f"{what}: keypoint index {q} out of range")
+                ij.append(int(q))
+        if ij[0] != ij[1]:
+            out.append((min(ij), max(ij)))
+    return sorted(set(out))
+
+
+# --------------------------------------------------------------------------------------------
+# rules
+# --------------------------------------------------------------------------------------------
+def _body_frame(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """Keypoints in each individual's own moving frame, (T, n, K, 2).
+
+    The frame follows the animal rigidly: from each frame to the next, the translation and
+    rotation are the median over the keypoints confident in both frames (the same set on both
+    sides, so a keypoint dropping out does not move the frame; one jumping keypoint does not
+    either). With fewer than three such keypoints only the median translation is followed,
+    with fewer than two none (a single keypoint stays in image coordinates).
+    Solved as a linear recurrence in complex numbers, without a loop over frames.
+    """
+    if xy.shape[0] == 0:
+        return xy.copy()
+    z = xy[..., 0] + 1j * xy[..., 1]  # (T, n, K)
+    both = np.zeros(conf.shape, dtype=bool)
+    both[1:] = conf[1:] & conf[:-1]
+    n_both = both.sum(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        prev = np.full_like(z, np.nan)
+        prev[1:] = z[:-1]
+        zc = np.where(both, z, np.nan)
+        pc = np.where(both, prev, np.nan)
+        cen_prev = _nanmedian_last(pc.real) + 1j * _nanmedian_last(pc.imag)  # (T, n)
+        step = zc - pc
+        d0 = _nanmedian_last(step.real) + 1j * _nanmedian_last(step.imag)  # robust shift
+        u = zc - (cen_prev + d0)[..., None]
+        v = pc - cen_prev[..., None]
+        good = both & (np.abs(u) > 1.0) & (np.abs(v) > 1.0)
+        dang = np.mod(np.angle(u) - np.angle(v) + np.pi, 2.0 * np.pi) - np.pi
+        dtheta = _nanmedian_last(np.where(good, dang, np.nan))
+    rot_ok = (good.sum(2) >= 3) & np.isfinite(dtheta)
+    dtheta = np.where(rot_ok, dtheta, 0.0)
+    b = np.exp(1j * dtheta)
+    # rigid step about the pivot m = cen_prev: z_t = b (z_{t-1} - m) + m + d, where the
+    # translation d is the median over keypoints (one jumping keypoint cannot move it)
+    # (complex arithmetic on NaN takes a slow path: work on zero-filled copies)
+    m = np.nan_to_num(cen_prev)[..., None]
+    zf = np.nan_to_num(z)
+    pf = np.nan_to_num(prev)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = np.where(both, zf - b[..., None] * (pf - m) - m, np.nan)
+        d = _nanmedian_last(res.real) + 1j * _nanmedian_last(res.imag)
+    has = (n_both >= 2) & np.isfinite(d)  # a lone keypoint stays in image coordinates
+    cen_prev = np.where(has, cen_prev, 0.0)
+    # origin C_t = b (C_{t-1} - m) + m + d = a_t + b_t C_{t-1}
+    theta = np.cumsum(dtheta, axis=0)
+    rot = np.exp(1j * theta)  # B_t = prod b_s
+    a = np.where(has, cen_prev * (1.0 - b) + np.where(has, d, 0.0), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        first = np.nanmedian(np.where(conf[:1], z[:1], np.nan).real, 2) + 1j * np.nanmedian(
+            np.where(conf[:1], z[:1], np.nan).imag, 2
+        )
+    c0 = np.nan_to_num(first[0])
+    a[0] = 0.0
+    origin = rot * (c0[None] + np.cumsum(a * np.conj(rot), axis=0))  # (T, n)
+    q = (zf - origin[..., None]) * np.conj(rot)[..., None]  # |rot| = 1
+    out = np.stack([q.real, q.imag], -1)
+    out[np.isnan(z)] = np.nan
+    return out
+
+
+def _rule_jump(
+    xy: np.ndarray,
+    conf: np.ndarray,
+    k: float,
+    min_jump: float,
+    max_span: int,
+    return_frac: float,
+    max_lag: int = 3,
+    lone_factor: float = 2.0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """JUMP rule; returns the (T, n, K) flags and the per-keypoint thresholds."""
+    t_frames, n_ind, n_kp = conf.shape
+    resid = _body_frame(xy, conf)
+    flags = np.zeros(conf.shape, dtype=bool)
+    thresholds = np.full((n_ind, n_kp), np.nan)
+    frames = np.arange(t_frames)
+    for i in range(n_ind):
+        for kp in range(n_kp):
+            fr = frames[conf[:, i, kp]]
+            if fr.size < 3:
+                continue
+            r = resid[fr, i, kp]
+            gap = np.diff(fr)
+            step = np.linalg.norm(np.diff(r, axis=0), axis=-1)
+            one = gap == 1
+            if one.sum() < 3:
+                continue
+            med = float(np.median(step[one]))
+            mad = _MAD_SCALE * float(np.median(np.abs(step[one] - med)))
+            # heavy-tailed keypoints (paws) move fast legitimately: not below the 99th
+            # percentile of their own confident steps, unless that percentile is itself made
+            # of errors (short or badly corrupted files): capped at median + 3 k MAD
+            q99 = float(np.quantile(step[one], 0.99))
+            thr = max(med + k * mad, min(q99, med + 3.0 * k * mad), min_jump)
+            thresholds[i, kp] = thr
+            is_ev = step > thr * np.sqrt(gap)
+            ev = np.flatnonzero(is_ev) + 1  # positions (in fr) landing after a jump
+            if ev.size == 0:
+                continue
+            size = step[ev - 1]
+            csum = np.concatenate([np.zeros((1, 2)), np.cumsum(r, axis=0)])
+            diff = np.zeros(t_frames + 1, dtype=np.int32)
+            cand: list[tuple[int, int, int]] = []  # (span, event a, event b) in ev indices
+            for lag in range(1, max_lag + 1):
+                if ev.size <= lag:
+                    break
+                a = ev[:-lag]
+                b = ev[lag:]
+                span = fr[b] - fr[a]
+                back = np.linalg.norm(r[b] - r[a - 1], axis=-1)
+                smaller = np.minimum(size[:-lag], size[lag:])
+                # the span in between must sit away from where the point left and came back
+                seg_mean = (csum[b] - csum[a]) / (b - a)[:, None]
+                away = np.linalg.norm(seg_mean - 0.5 * (r[a - 1] + r[b]), axis=-1)
+                ok = (
+                    (span <= max_span)
+                    & (back < return_frac * smaller)
+                    & (away > (1.0 - return_frac) * smaller)
+                )
+                # confirm each candidate: most of the span sits away from the straight path
+                # between the positions before leaving and after coming back
+                for c in np.flatnonzero(ok):
+                    sa, sb = a[c], b[c]
+                    w = (fr[sa:sb] - fr[sa - 1]) / (fr[sb] - fr[sa - 1])
+                    path = r[sa - 1] + w[:, None] * (r[sb] - r[sa - 1])
+                    dev = np.linalg.norm(r[sa:sb] - path, axis=-1)
+                    # longer spans need clearer evidence (the pose drifts over time)
+                    need = (1.0 - return_frac) * smaller[c] * (1.0 + span[c] / max_span)
+                    if np.quantile(dev, 0.25) > need:
+                        cand.append((int(span[c]), int(c), int(c + lag)))
+            # shortest excursions first; each jump ends at most one excursion, so the clean
+            # stretch between two short excursions is never taken for a long one
+            paired = np.zeros(ev.size, dtype=bool)
+            for _, ea, eb in sorted(cand):
+                if paired[ea] or paired[eb]:
+                    continue
+                paired[ea] = paired[eb] = True
+                diff[fr[ev[ea]]] += 1
+                diff[fr[ev[eb]]] -= 1
+            # an unpaired jump (no return seen): flag the landing frame when it is strong
+            lone = fr[ev[~paired & (size > lone_factor * thr * np.sqrt(gap[ev - 1]))]]
+            np.add.at(diff, lone, 1)
+            np.add.at(diff, lone + 1, -1)
+            flags[:, i, kp] = np.cumsum(diff[:-1]) > 0
+    return flags, {"jump_thresholds": thresholds}
+
+
+def _rule_bone(
+    xy: np.ndarray,
+    conf: np.ndarray,
+    finite: np.ndarray,
+    skeleton: list[tuple[int, int]],
+    k: float,
+    rel: float,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """BONE rule; blames the end of a bad bone whose other bones are also bad."""
+    flags = np.zeros(conf.shape, dtype=bool)
+    if not skeleton:
+        return flags, {"bone_median": []}
+    e = np.asarray(skeleton, dtype=np.intp)
+    a, b = e[:, 0], e[:, 1]
+    length = np.linalg.norm(xy[:, :, a] - xy[:, :, b], axis=-1)  # (T, n, E)
+    both_conf = conf[:, :, a] & conf[:, :, b]
+    med, mad = _robust(length, both_conf, axis=0)  # (n, E)
+    dev = np.abs(length - med[None])
+    with np.errstate(invalid="ignore"):
+        bad = (dev > k * mad[None]) & (dev > rel * med[None])
+    bad &= finite[:, :, a] & finite[:, :, b] & np.isfinite(med)[None]
+    if not bad.any():
+        return flags, {"bone_median": med.tolist()}
+    valid_bone = (finite[:, :, a] & finite[:, :, b]).astype(np.int32)
+    nb = np.zeros(conf.shape, dtype=np.int32)
+    nv = np.zeros(conf.shape, dtype=np.int32)
+    bad_i = bad.astype(np.int32)
+    for j in range(len(e)):
+        nb[:, :, a[j]] += bad_i[:, :, j]
+        nb[:, :, b[j]] += bad_i[:, :, j]
+        nv[:, :, a[j]] += valid_bone[:, :, j]
+        nv[:, :, b[j]] += valid_bone[:, :, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(nv > 0, nb / np.maximum(nv, 1), 0.0)
+    for j in range(len(e)):
+        fa, fb = frac[:, :, a[j]], frac[:, :, b[j]]
+        ca, cb = conf[:, :, a[j]], conf[:, :, b[j]]
+        blame_a = np.where(ca != cb, ~ca, fa >= fb)
+        blame_b = np.where(ca != cb, ~cb, fb >= fa)
+        flags[:, :, a[j]] |= bad[:, :, j] & blame_a
+        flags[:, :, b[j]] |= bad[:, :, j] & blame_b
+    return flags, {"bone_median": med.tolist()}
+
+
+def _rule_stuck(
+    xy: np.ndarray, finite: np.ndarray, tol: float, min_frames: int, body_px: float
+) -> np.ndarray:
+    """STUCK rule: runs of >= ``min_frames`` sub-``tol`` steps while the body moves."""
+    t_frames, n_ind, n_kp = finite.shape
+    flags = np.zeros(finite.shape, dtype=bool)
+    if t_frames < 2 or n_kp < 2:
+        return flags
+    step = np.full(finite.shape, np.nan)
+    step[1:] = np.linalg.norm(xy[1:] - xy[:-1], axis=-1)
+    both = np.zeros(finite.shape, dtype=bool)
+    both[1:] = finite[1:] & finite[:-1]
+    still = both & (step <= tol)
+    if not still.any():
+        return flags
+    for kp in range(n_kp):
+        others = np.delete(np.arange(n_kp), kp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            body = _nanmedian_last(np.where(both[:, :, others], step[:, :, others], np.nan))
+        body = np.nan_to_num(body, nan=0.0)
+        cs = np.concatenate([np.zeros((1, n_ind)), np.cumsum(body, axis=0)])
+        for i in range(n_ind):
+            s, e = _runs_1d(still[:, i, kp])
+            if s.size == 0:
+                continue
+            keep = ((e - s) >= min_frames) & ((cs[e, i] - cs[s, i]) >= body_px)
+            for a, b in zip(s[keep], e[keep], strict=True):
+                flags[a:b, i, kp] = True
+    return flags
+
+
+def _rule_swap(
+    tracks: Tracks, pcutoff: float, pairs: list[tuple[int, int]], identity: bool
+) -> tuple[np.ndarray, dict[str, Any]]:
+    flags = np.zeros(tracks.xy.shape[:3], dtype=bool)
+    lr = find_lr_swaps(tracks, pairs, pcutoff=pcutoff) if pairs else []
+    for ev in lr:
+        i = tracks.individuals.index(ev.individuals[0])
+        ks = [tracks.bodyparts.index(k) for k in ev.keypoints]
+        flags[ev.start : ev.stop, i, ks] = True
+    ids = []
+    if identity and len(_animal_individuals(tracks)) >= 2:
+        ids = find_identity_swaps(tracks, pcutoff=pcutoff)
+        for ev in ids:
+            moved = [tracks.individuals.index(n) for n in ev.individuals]
+            ks = [tracks.bodyparts.index(k) for k in ev.keypoints]
+            flags[ev.start : ev.stop, np.asarray(moved)[:, None], np.asarray(ks)[None, :]] = True
+    return flags, {"lr_swap_events": len(lr), "identity_swap_events": len(ids)}
+
+
+# --------------------------------------------------------------------------------------------
+# public entry point
+# --------------------------------------------------------------------------------------------
+def suspect_mask(
+    tracks: Tracks,
+    pcutoff: float | None = None,
+    *,
+    skeleton: Sequence[Sequence[str | int]] | None = None,
+    rules: Sequence[str] = ALL_RULES,
+    config_path: str | Path | None = None,
+    jump_k: float = 8.0,
+    min_jump: float | None = None,
+    max_jump_span: int = 150,
+    return_frac: float = 0.5,
+    bone_k: float = 6.0,
+    bone_rel: float = 0.35,
+    swap_pairs: Literal["names", "skeleton"] | Sequence[Sequence[str | int]] = "names",
+    identity_swaps: bool = True,
+    stuck_tol: float = 0.05,
+    stuck_min_frames: int = 5,
+    stuck_body_px: float | None = None,
+) -> SuspectLabels:
+    """Flag suspect keypoints with simple robust rules.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks (not modified).
+    pcutoff : float, optional
+        Likelihood threshold. Default: the ``pcutoff`` of ``config_path`` when given, else 0.6.
+    skeleton : list of pairs of names or indices, optional
+        Bones for the BONE rule. Default: the config's ``skeleton`` when ``config_path`` is given
+        and it is not empty, else :func:`default_skeleton` (two nearest neighbours of each
+        keypoint in the median pose).
+    rules : sequence of str
+        Rules to run, any of :data:`ALL_RULES` (``"low_likelihood"``, ``"missing"``,
+        ``"jump"``, ``"bone"``, ``"swap"``, ``"stuck"``).
+    config_path : str or Path, optional
+        DLC ``config.yaml`` to read ``pcutoff`` and ``skeleton`` from.
+    jump_k : float, default 8.0
+        A body-relative step is a jump when above ``median + jump_k * MAD`` and above the
+        99th percentile (capped at ``median + 3 jump_k MAD``) of that keypoint's confident
+        one-frame steps, in the animal's own moving frame (the threshold is scaled by
+        ``sqrt(gap)`` across gaps).
+    min_jump : float, optional
+        Lower bound of the jump threshold in pixels; default 10% of the median body size
+        (largest median keypoint distance), at least 2 px.
+    max_jump_span : int, default 150
+        Longest displaced span (frames) that is flagged whole when the point comes back.
+    return_frac : float, default 0.5
+        The point "came back" when its body-relative position after the return jump is closer
+        to its position before the first jump than ``return_frac`` times the jump sizes, and
+        most of the span in between sits away from the straight path by more than
+        ``1 - return_frac`` times them (more for longer spans: times
+        ``1 + span / max_jump_span``). A jump with no return is flagged on its landing frame
+        only, and only when it is twice the threshold.
+    bone_k, bone_rel : float
+        A bone is bad when its length differs from its median by more than ``bone_k`` MADs and
+        by more than ``bone_rel`` times the median.
+    swap_pairs : {"names", "skeleton"} or list of pairs
+        Pairs for the SWAP rule: left/right pairs from the names, every skeleton bone (pairs
+        whose positions can cross), or explicit pairs.
+    identity_swaps : bool, default True
+        Also flag whole animals exchanged (multi-animal tracks).
+    stuck_tol : float, default 0.05
+        A step shorter than this (pixels) counts as "not moving".
+    stuck_min_frames : int, default 5
+        Shortest run of still steps flagged as STUCK.
+    stuck_body_px : float, optional
+        Distance the rest of the body must travel during the run; default ``2 * min_jump``.
+
+    Returns
+    -------
+    SuspectLabels
+        Per-point mask and reason bits (see the module table).
+
+    Raises
+    ------
+    ValueError
+        For unknown rules, bad thresholds or skeleton names.
+    ConfigError
+        When ``config_path`` cannot be read.
+
+    Examples
+    --------
+    >>> labels = suspect_mask(tracks, rules=("low_likelihood", "jump"))  # doctest: +SKIP
+    >>> labels.summary()  # doctest: +SKIP
+    {'low_likelihood': 12, 'missing': 0, 'jump': 40, ...}
+    """
+    unknown = [r for r in rules if r not in _RULE_BITS]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {unknown}; allowed: {list(ALL_RULES)}")
+    cfg: dict[str, Any] = {}
+    if config_path is not None:
+        cfg = read_config_labels(config_path)
+    if pcutoff is None:
+        pcutoff = cfg.get("pcutoff")
+        if pcutoff is None:
+            pcutoff = DEFAULT_PCUTOFF
+    pcutoff = float(pcutoff)
+    if not 0.0 <= pcutoff <= 1.0:
+        raise ValueError(f"pcutoff must be in [0, 1], got {pcutoff}")
+    if stuck_min_frames < 1 or max_jump_span < 1:
+        raise ValueError("stuck_min_frames and max_jump_span must be at least 1")
+
+    xy = tracks.xy
+    if xy.ndim != 4 or xy.shape[-1] != 2:
+        raise ValueError(f"tracks.xy must be (frames, individuals, keypoints, 2), got {xy.shape}")
+    present = tracks.present.astype(bool)
+    finite = np.isfinite(xy).all(-1) & present[None]
+    conf = finite.copy()
+    if tracks.likelihood is not None:
+        with np.errstate(invalid="ignore"):
+            conf &= tracks.likelihood >= pcutoff
+
+    reasons = np.zeros(finite.shape, dtype=np.uint8)
+    params: dict[str, Any] = {"pcutoff": pcutoff, "rules": list(rules)}
+
+    if "low_likelihood" in rules and tracks.likelihood is not None:
+        with np.errstate(invalid="ignore"):
+            low = finite & (tracks.likelihood < pcutoff)
+        reasons |= np.where(low, LOW_LIKELIHOOD, 0).astype(np.uint8)
+    if "missing" in rules:
+        reasons |= np.where(~np.isfinite(xy).all(-1), MISSING, 0).astype(np.uint8)
+
+    # skeleton and scale
+    if skeleton is None and cfg.get("skeleton"):
+        known = [(a, b) for a, b in cfg["skeleton"] if a in tracks.bodyparts and b in
+                 tracks.bodyparts]
+        if len(known) < len(cfg["skeleton"]):
+            logger.warning("config skeleton: %d bone(s) name unknown bodyparts, ignored",
+                           len(cfg["skeleton"]) - len(known))
+        skeleton = known or None
+    if skeleton is not None:
+        skel = _resolve_pairs(skeleton, tracks.bodyparts, "skeleton")
+    elif "bone" in rules or ("swap" in rules and swap_pairs == "skeleton"):
+        skel = default_skeleton(tracks, conf)
+    else:
+        skel = []
+    params["skeleton"] = [(tracks.bodyparts[a], tracks.bodyparts[b]) for a, b in skel]
+    if min_jump is None:
+        needs = "jump" in rules or ("stuck" in rules and stuck_body_px is None)
+        min_jump = max(2.0, 0.1 * _body_size(xy, conf)) if needs else 2.0
+    params["min_jump"] = float(min_jump)
+
+    if "jump" in rules:
+        fl, info = _rule_jump(xy, conf, jump_k, float(min_jump), int(max_jump_span), return_frac)
+        reasons |= np.where(fl & finite, JUMP, 0).astype(np.uint8)
+        params["jump_thresholds"] = np.round(info["jump_thresholds"], 3).tolist()
+    if "bone" in rules:
+        fl, _ = _rule_bone(xy, conf, finite, skel, bone_k, bone_rel)
+        reasons |= np.where(fl, BONE, 0).astype(np.uint8)
+    if "swap" in rules:
+        if isinstance(swap_pairs, str):
+            if swap_pairs == "names":
+                pairs = left_right_pairs(tracks.bodyparts)
+            elif swap_pairs == "skeleton":
+                pairs = list(skel)
+            else:
+                raise ValueError(
+                    f"swap_pairs must be 'names', 'skeleton' or a list, got {swap_pairs!r}"
+                )
+        else:
+            pairs = _resolve_pairs(swap_pairs, tracks.bodyparts, "swap_pairs")
+        fl, info = _rule_swap(tracks, pcutoff, pairs, identity_swaps)
+        reasons |= np.where(fl & finite, SWAP, 0).astype(np.uint8)
+        params.update(info)
+    if "stuck" in rules:
+        body_px = 2.0 * float(min_jump) if stuck_body_px is None else float(stuck_body_px)
+        fl = _rule_stuck(xy, finite, stuck_tol, int(stuck_min_frames), body_px)
+        reasons |= np.where(fl, STUCK, 0).astype(np.uint8)
+        params["stuck_body_px"] = body_px
+
+    reasons[:, ~present] = 0
+    labels = SuspectLabels(
+        mask=reasons != 0,
+        reasons=reasons,
+        reason_names=dict(REASON_NAMES),
+        bodyparts=list(tracks.bodyparts),
+        individuals=list(tracks.individuals),
+        pcutoff=pcutoff,
+        skeleton=skel,
+        params=params,
+    )
+    logger.info("suspect_mask: %s", labels.summary())
+    return labels
+
+
+def _sample_rows(n_frames: int, max_rows: int = 20000) -> np.ndarray:
+    """Evenly spaced frame rows (all of them for short files) for pose statistics."""
+    if n_frames <= max_rows:
+        return np.arange(n_frames)
+    return np.linspace(0, n_frames - 1, max_rows).astype(np.intp)
+
+
+def _body_size(xy: np.ndarray, conf: np.ndarray) -> float:
+    """Largest median distance between two keypoints of one individual (0 if unknown)."""
+    rows = _sample_rows(xy.shape[0])
+    xy, conf = xy[rows], conf[rows]
+    n_kp = xy.shape[2]
+    if n_kp < 2:
+        return 0.0
+    best = 0.0
+    for a in range(n_kp - 1):
+        d = np.linalg.norm(xy[:, :, a : a + 1] - xy[:, :, a + 1 :], axis=-1)
+        m, _ = _robust(d.reshape(-1, n_kp - a - 1),
+                       (conf[:, :, a : a + 1] & conf[:, :, a + 1 :]).reshape(-1, n_kp - a - 1))
+        if np.isfinite(m).any():
+            best = max(best, float(np.nanmax(m)))
+    return best
