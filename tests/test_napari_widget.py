@@ -1,0 +1,409 @@
+"""The StableMotion cleaner dock widget in a real napari viewer (under Xvfb).
+
+Uses a small simulated DLC project with a rendered video (stablemotion_dlc.dlc.sample).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from qtpy.QtWidgets import QPushButton  # noqa: E402
+
+from stablemotion_dlc.dlc.io import Tracks, read_tracks  # noqa: E402
+from stablemotion_dlc.dlc.labels import suspect_mask  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN = "stablemotion-dlc"
+WIDGET = "StableMotion cleaner"
+DOCS_IMG = REPO / "docs" / "img"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory):
+    from stablemotion_dlc.dlc.sample import make_sample_project
+
+    out = tmp_path_factory.mktemp("napari_sample")
+    return make_sample_project(out / "proj", seed=3, n_animals=2, duration_s=5.0, fps=30,
+                               width=320, height=240, progress=False)
+
+
+def _register_manifest() -> None:
+    """Register the packaged manifest when the napari.manifest entry point is not installed."""
+    import npe2
+
+    pm = npe2.PluginManager.instance()
+    if PLUGIN not in pm._manifests:
+        pm.register(npe2.PluginManifest.from_file(REPO / "napari_plugin" / "napari.yaml"))
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, qtbot, request):
+    from napari_plugin._widget import CleanerWidget
+
+    viewer = make_napari_viewer(show=any(w in request.node.name for w in ("screenshot", "real")))
+    _register_manifest()
+    _dock, widget = viewer.window.add_plugin_dock_widget(plugin_name=PLUGIN,
+                                                         widget_name=WIDGET)
+    assert isinstance(widget, CleanerWidget)
+    yield viewer, widget
+    if widget.task is not None and widget.task.is_running:
+        widget.task.cancel()
+        qtbot.waitUntil(lambda: not widget.task.is_running, timeout=20000)
+
+
+def _wait_task(qtbot, widget) -> None:
+    qtbot.waitUntil(lambda: widget.task is not None and not widget.task.is_running,
+                    timeout=60000)
+
+
+def _load(qtbot, widget, sample) -> None:
+    assert widget.load(sample.predictions_h5, config_path=sample.config)
+    _wait_task(qtbot, widget)
+
+
+def test_load_builds_layers(viewer_widget, qtbot, sample) -> None:
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    names = [layer.name for layer in viewer.layers]
+    for name in ("video", "skeleton", "raw keypoints", "trajectory"):
+        assert name in names
+    tracks = read_tracks(sample.predictions_h5)
+    video = viewer.layers["video"]
+    assert video.rgb and video.data.shape == (sample.n_frames, 240, 320, 3)
+    assert widget.video_path_edit.text() == str(sample.video)  # guessed from the tracks name
+    raw = viewer.layers["raw keypoints"]
+    expected = int((np.isfinite(tracks.xy).all(-1) & tracks.present[None]).sum())
+    assert len(raw.data) == expected
+    # one colour per keypoint, one border colour per individual
+    face = {tuple(np.round(c, 3)) for c in raw.face_color}
+    assert len(face) == tracks.n_keypoints
+    feats = raw.features
+    for kp in tracks.bodyparts:
+        colours = np.unique(np.round(raw.face_color[feats["keypoint"] == kp], 3), axis=0)
+        assert len(colours) == 1
+    borders = {ind: np.unique(np.round(raw.border_color[feats["individual"] == ind], 3), axis=0)
+               for ind in tracks.individuals}
+    assert all(len(b) == 1 for b in borders.values())
+    assert len({tuple(b[0]) for b in borders.values()}) == len(tracks.individuals)
+    # suspect points drawn as x, exactly those of suspect_mask
+    labels = suspect_mask(tracks, widget.pcutoff_spin.value(), config_path=sample.config)
+    symbols = np.array([str(s.value if hasattr(s, "value") else s) for s in raw.symbol])
+    n_suspect_drawn = int((labels.mask & np.isfinite(tracks.xy).all(-1)).sum())
+    assert n_suspect_drawn > 0
+    assert int((symbols == "x").sum()) == n_suspect_drawn
+    assert feats["suspect"].sum() == n_suspect_drawn
+    assert widget.segment_list.count() == len(labels.segments()) > 0
+    assert "suspect points" in widget.summary_label.text()
+
+
+def test_navigator_and_keys_move_the_frame(viewer_widget, qtbot, sample) -> None:
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    segs = widget.segments
+    widget.go_to_frame(0)
+    first_after_0 = next(s.start for s in segs if s.start > 0)
+    widget.findChild(QPushButton, "next_button").click()
+    assert viewer.dims.current_step[0] == first_after_0
+    assert widget.timeline.current_frame == first_after_0  # cursor follows the viewer
+    second = next(s.start for s in segs if s.start > first_after_0)
+    from app_model.types import KeyBinding
+
+    bound = dict(viewer.keymap.items())
+    bound[KeyBinding.from_str("Shift+Right")](viewer)  # what napari calls on Shift+Right
+    assert viewer.dims.current_step[0] == second
+    bound[KeyBinding.from_str("Shift+Left")](viewer)
+    assert viewer.dims.current_step[0] == first_after_0
+    # clicking a list item jumps to its span
+    item = widget.segment_list.item(len(segs) - 1)
+    widget.segment_list.itemClicked.emit(item)
+    assert viewer.dims.current_step[0] == segs[-1].start
+
+
+def test_timeline_click_jumps(viewer_widget, qtbot, sample) -> None:
+    from matplotlib.backend_bases import MouseEvent
+
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    canvas = widget.timeline
+    canvas.draw()
+    ax = canvas.axes[1]
+    x_disp, y_disp = ax.transData.transform((57.2, np.mean(ax.get_ylim())))
+    event = MouseEvent("button_press_event", canvas, x_disp, y_disp, button=1)
+    canvas.callbacks.process("button_press_event", event)
+    assert viewer.dims.current_step[0] == 57
+    widget.keypoint_combo.setCurrentIndex(2)
+    assert "trajectory" in viewer.layers
+    assert widget.timeline.axes[0].get_title().endswith(widget.tracks.bodyparts[2])
+
+
+def _chunked_suspects(tracks: Tracks, chunk: int, delay: float = 0.0):
+    """A real library computation in chunks that reports progress and honours stop."""
+    import time
+
+    def run(progress, should_stop):
+        masks = []
+        for start in range(0, tracks.n_frames, chunk):
+            if should_stop():
+                return None
+            part = tracks.select(frames=slice(start, start + chunk))
+            masks.append(suspect_mask(part, rules=("low_likelihood", "missing")).mask)
+            progress(min(start + chunk, tracks.n_frames), tracks.n_frames, "chunks")
+            time.sleep(delay)
+        return np.concatenate(masks)
+
+    return run
+
+
+def test_worker_progress_done(viewer_widget, qtbot, sample) -> None:
+    _viewer, widget = viewer_widget
+    tracks = read_tracks(sample.predictions_h5)
+    seen: list[float] = []
+    results: list[np.ndarray] = []
+    task = widget.run_task(_chunked_suspects(tracks, 30), "chunked", results.append)
+    task.progressed.connect(lambda f, _m: seen.append(f))
+    with qtbot.waitSignal(task.finished, timeout=30000):
+        pass
+    assert results and results[0].shape == tracks.xy.shape[:3]
+    direct = suspect_mask(tracks, rules=("low_likelihood", "missing")).mask
+    assert np.array_equal(results[0], direct)
+    assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+    assert widget.progress_bar.value() == 1000
+
+
+def test_worker_cancel_keeps_gui_responsive(viewer_widget, qtbot, sample) -> None:
+    _viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    tracks = widget.tracks
+    results: list = []
+    task = widget.run_task(_chunked_suspects(tracks, 5, delay=0.2), "slow", results.append)
+    cancel = widget.findChild(QPushButton, "cancel_button")
+    assert cancel.isEnabled() and not widget.findChild(QPushButton, "clean_button").isEnabled()
+    qtbot.waitUntil(lambda: widget.progress_bar.value() > 0, timeout=20000)
+    widget.go_to_frame(3)  # the GUI keeps working while the task runs
+    assert widget.timeline.current_frame == 3
+    with qtbot.waitSignal(task.cancelled, timeout=20000):
+        cancel.click()
+    assert results == []
+    assert "slow cancelled" in widget.message.text()
+    assert not cancel.isEnabled()
+    assert widget.run_task(lambda p, s: 1, "second", results.append) is not None
+    _wait_task(qtbot, widget)
+    assert results == [1]
+
+
+def test_worker_error_is_shown_in_panel(viewer_widget, qtbot, sample, tmp_path) -> None:
+    _viewer, widget = viewer_widget
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"not an hdf5 file")
+
+    def fail(progress, should_stop):
+        progress(0.5, "reading")
+        return read_tracks(broken)
+
+    task = widget.run_task(fail, "reading", lambda r: None)
+    with qtbot.waitSignal(task.failed, timeout=20000):
+        pass
+    assert "reading failed" in widget.message.text() and "broken.h5" in widget.message.text()
+
+
+def test_bad_inputs_keep_viewer_working(viewer_widget, qtbot, sample, tmp_path) -> None:
+    viewer, widget = viewer_widget
+    assert not widget.load(tmp_path / "missing.h5")
+    assert "not found" in widget.message.text() and "missing.h5" in widget.message.text()
+    assert len(viewer.layers) == 0
+    bad = tmp_path / "corruptDLC.h5"
+    bad.write_bytes(b"\x89HDF garbage")
+    assert not widget.load(bad)
+    assert "Cannot read tracks corruptDLC.h5" in widget.message.text()
+    _load(qtbot, widget, sample)
+    n_layers = len(viewer.layers)
+    assert not widget.load(bad)  # a failed reload keeps what is shown
+    assert len(viewer.layers) == n_layers and widget.tracks is not None
+
+
+def test_mismatched_video_warns_and_still_loads(viewer_widget, qtbot, sample, tmp_path) -> None:
+    viewer, widget = viewer_widget
+    tracks = read_tracks(sample.predictions_h5)
+    longer = tracks.select(frames=np.r_[np.arange(tracks.n_frames), tracks.n_frames - 1])
+    from stablemotion_dlc.dlc.io import write_tracks
+
+    folder = tmp_path / "mm"
+    folder.mkdir()
+    shutil.copy(sample.video, folder / sample.video.name)
+    longer_path = write_tracks(longer, folder / sample.predictions_h5.name)
+    assert widget.load(longer_path, video_path="", config_path="")
+    _wait_task(qtbot, widget)
+    text = "\n".join(m for _lvl, m in widget._messages)
+    assert "video is 1 frame shorter" in text
+    assert "raw keypoints" in viewer.layers and "video" in viewer.layers
+    # a missing video is reported, tracks are still shown
+    assert widget.load(longer_path, video_path=tmp_path / "nope.mp4")
+    _wait_task(qtbot, widget)
+    assert any("video not found" in m for _lvl, m in widget._messages)
+    assert "video" not in viewer.layers and "raw keypoints" in viewer.layers
+
+
+_TRAIN_TINY = """
+import sys
+from stablemotion_dlc.core.train import TrainConfig
+from stablemotion_dlc.dlc.io import read_tracks
+from stablemotion_dlc.dlc.pipeline import train_on_tracks
+
+cfg = TrainConfig(window=32, batch_size=8, steps=4, lr=2e-3, warmup_steps=0, model="tiny",
+                  dit={"width": 32, "depth": 2, "heads": 2}, log_every=2,
+                  checkpoint_every=0, normalizer_batches=2)
+train_on_tracks([read_tracks(sys.argv[1])], sys.argv[2], config=cfg, progress=False)
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_model(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny StableMotion model trained for a few steps on the sample's own tracks.
+
+    Trained in a separate process: the optimiser imports triton, and importing triton after
+    Qt/OpenGL (Mesa's llvmpipe) are loaded crashes the process (two LLVMs).
+    """
+    import subprocess
+    import sys
+
+    pytest.importorskip("stablemotion_dlc.dlc.pipeline")
+    out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    proc = subprocess.run([sys.executable, "-c", _TRAIN_TINY, str(sample.predictions_h5),
+                           str(out)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_clean_with_corrupt_or_missing_model(viewer_widget, qtbot, sample, tmp_path) -> None:
+    _viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    widget.model_path_edit.setText(str(tmp_path / "none.safetensors"))
+    widget.findChild(QPushButton, "clean_button").click()
+    assert "Model file not found" in widget.message.text() and widget.task.name == "detection"
+    bad_model = tmp_path / "model.safetensors"
+    bad_model.write_bytes(b"corrupt")
+    widget.model_path_edit.setText(str(bad_model))
+    task = widget.clean()
+    assert task is not None
+    with qtbot.waitSignal(task.finished, timeout=60000):
+        pass
+    assert "cleaning failed" in widget.message.text() and "model.safetensors" in (
+        widget.message.text())
+    assert widget.result is None and "cleaned keypoints" not in _viewer.layers
+
+
+def test_clean_show_and_save(viewer_widget, qtbot, sample, tiny_model, tmp_path,
+                             monkeypatch) -> None:
+    """Clean through the real pipeline, show the result, save without silent overwrite."""
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    widget.model_path_edit.setText(str(tiny_model))
+    seen: list[float] = []
+    task = widget.clean()
+    task.progressed.connect(lambda f, _m: seen.append(f))
+    with qtbot.waitSignal(task.finished, timeout=120000):
+        pass
+    assert widget.result is not None, widget.message.text()
+    assert seen, "the pipeline reported no progress"
+    status = np.asarray(widget.result.status)
+    assert status.shape == widget.tracks.xy.shape[:3]
+    clean = viewer.layers["cleaned keypoints"]
+    ok = np.isfinite(widget.result.tracks.xy).all(-1) & widget.result.tracks.present[None]
+    assert len(clean.data) == int(ok.sum())
+    assert set(clean.features["status"]) <= {"kept", "replaced", "gap-filled", "identity-fixed"}
+    traj = viewer.layers["trajectory"]
+    assert set(np.unique(traj.data[:, 0])) == {0, 1}  # raw and cleaned tails
+    assert traj.tail_length == 30
+    assert len(widget.timeline.axes[0].lines) >= 3  # cursor, raw and cleaned x
+
+    target = tmp_path / "out_filtered.h5"
+    asked: list = []
+    monkeypatch.setattr(widget, "_ask_save_path", lambda: target)
+    monkeypatch.setattr(widget, "_confirm_overwrite", lambda paths: asked.append(paths) or False)
+    assert widget.save() == target and target.is_file() and target.with_suffix(".csv").is_file()
+    saved = read_tracks(target)
+    np.testing.assert_array_equal(saved.xy, widget.result.tracks.xy)
+    before = target.read_bytes()
+    assert widget.save() is None  # exists, the user says no
+    assert asked and target in asked[0]
+    assert "Not saved" in widget.message.text() and target.read_bytes() == before
+    monkeypatch.setattr(widget, "_confirm_overwrite", lambda paths: True)
+    assert widget.save() == target  # confirmed
+    monkeypatch.setattr(widget, "_ask_save_path",
+                        lambda: sample.predictions_h5.with_suffix(".h5"))
+    assert widget.save() is None  # never the input file
+    assert "input tracks file" in widget.message.text()
+
+
+def test_cancel_cleaning(viewer_widget, qtbot, sample, tiny_model) -> None:
+    _viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    widget.model_path_edit.setText(str(tiny_model))
+    task = widget.clean()
+    task.cancel()  # before the first should_stop poll
+    with qtbot.waitSignal(task.finished, timeout=120000):
+        pass
+    assert widget.result is None
+    assert "cleaning cancelled" in widget.message.text()
+
+
+def test_screenshot_is_not_trivial(viewer_widget, qtbot, sample) -> None:
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    frame = widget.segments[len(widget.segments) // 2].start
+    widget.go_to_frame(frame)
+    viewer.window._qt_window.resize(1500, 950)
+    qtbot.wait(200)
+    viewer.reset_view()
+    qtbot.wait(300)
+    canvas = viewer.screenshot(canvas_only=True, flash=False)
+    full = viewer.screenshot(canvas_only=False, flash=False)
+    if os.environ.get("STABLEMOTION_SAVE_SCREENSHOTS"):
+        from PIL import Image
+
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(full[..., :3]).save(DOCS_IMG / "napari_cleaner.png")
+    for shot in (canvas, full):
+        rgb = shot[..., :3].reshape(-1, 3)
+        assert rgb.mean() > 20  # not black
+        colours = np.unique(rgb[:: max(1, len(rgb) // 200000)] // 16, axis=0)
+        assert len(colours) > 50
+
+
+def test_real_openfield_video(viewer_widget, qtbot, shared_data) -> None:
+    """The DLC openfield demo (real video, weaker model's tracks) loads and scrubs."""
+    viewer, widget = viewer_widget
+    folder = shared_data / "openfield_m3v1"
+    tracks = folder / "m3v1mp4DeepCut_resnet50_openfieldOct30shuffle1_15001.h5"
+    assert widget.load(tracks, config_path=folder / "config_openfieldOct30.yaml")
+    _wait_task(qtbot, widget)
+    assert widget.video_path_edit.text() == str(folder / "m3v1mp4.mp4")
+    assert viewer.layers["video"].data.shape == (2330, 480, 640, 3)
+    assert widget.pcutoff_spin.value() == pytest.approx(0.4)  # from the config
+    assert widget.segments, widget.message.text()
+    assert not any("mismatch" in m for _lvl, m in widget._messages)
+    seg = max(widget.segments, key=lambda s: s.n_points)
+    widget.go_to_frame(seg.start)
+    widget.keypoint_combo.setCurrentIndex(widget.tracks.bodyparts.index(seg.keypoints[0]))
+    viewer.window._qt_window.resize(1500, 950)
+    qtbot.wait(200)
+    viewer.reset_view()
+    qtbot.wait(300)
+    full = viewer.screenshot(canvas_only=False, flash=False)
+    if os.environ.get("STABLEMOTION_SAVE_SCREENSHOTS"):
+        from PIL import Image
+
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(full[..., :3]).save(DOCS_IMG / "napari_openfield.png")
+    rgb = full[..., :3].reshape(-1, 3)
+    assert rgb.mean() > 20 and len(np.unique(rgb[::7] // 16, axis=0)) > 50
