@@ -1,0 +1,331 @@
+"""One self-describing model file (safetensors + JSON metadata); no code is unpickled.
+
+Tensors stored:
+
+* ``ema.<param>``: EMA weights (used for inference);
+* ``model.<param>``: raw weights (optional, for resuming training);
+* ``opt.<index>.<key>``: AdamW state tensors (optional, for resuming);
+
+and one metadata entry ``stablemotion_dlc`` holding JSON with the model and diffusion
+configs, the train config, the normaliser, the representation spec, the label layout, the
+package version, the training step and the optimizer's scalar state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._atomic import atomic_path
+from ..errors import ModelError, ModelMismatchError
+from .diffusion import DiffusionConfig, GaussianDiffusion
+from .model import DiT, DiTConfig
+from .normalize import Normalizer
+from .representation import LabelLayout
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ModelBundle",
+    "save_checkpoint",
+    "load_checkpoint",
+    "spec_differences",
+    "layout_to_dict",
+    "layout_from_dict",
+    "package_version",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "stablemotion-dlc-model"
+FORMAT_VERSION = 1
+_META_KEY = "stablemotion_dlc"
+
+
+def package_version() -> str:
+    """``stablemotion_dlc.__version__`` if defined, else ``"0"``."""
+    try:
+        import stablemotion_dlc
+
+        return str(getattr(stablemotion_dlc, "__version__", "0"))
+    except Exception:  # pragma: no cover - package always importable here
+        return "0"
+
+
+def layout_to_dict(layout: LabelLayout) -> dict[str, Any]:
+    """JSON-serialisable form of a :class:`LabelLayout`."""
+    return {
+        "n_features": layout.n_features,
+        "n_labels": layout.n_labels,
+        "label_of_feature": list(layout.label_of_feature),
+        "extra_labels": [list(e) for e in layout.extra_labels],
+        "names": list(layout.names),
+    }
+
+
+def layout_from_dict(d: dict[str, Any]) -> LabelLayout:
+    """Inverse of :func:`layout_to_dict`."""
+    return LabelLayout(
+        n_features=int(d["n_features"]),
+        n_labels=int(d["n_labels"]),
+        label_of_feature=tuple(int(v) for v in d["label_of_feature"]),
+        extra_labels=tuple(tuple(int(v) for v in e) for e in d.get("extra_labels", [])),
+        names=tuple(str(v) for v in d.get("names", [])),
+    )
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x))
+
+
+def spec_differences(expected: dict[str, Any], found: dict[str, Any],
+                     prefix: str = "") -> list[str]:
+    """Human-readable differences between two representation specs.
+
+    Parameters
+    ----------
+    expected : dict
+        Spec of the data at hand.
+    found : dict
+        Spec stored in the model.
+
+    Returns
+    -------
+    list of str
+        One line per differing key, e.g. ``"bodyparts: model has [...], data has [...]"``.
+    """
+    expected, found = _jsonable(expected), _jsonable(found)
+    out: list[str] = []
+    for key in sorted(set(expected) | set(found), key=str):
+        name = f"{prefix}{key}"
+        if key not in found:
+            out.append(f"{name}: missing in the model, data has {expected[key]!r}")
+        elif key not in expected:
+            out.append(f"{name}: model has {found[key]!r}, missing in the data")
+        elif isinstance(expected[key], dict) and isinstance(found[key], dict):
+            out.extend(spec_differences(expected[key], found[key], prefix=f"{name}."))
+        elif expected[key] != found[key]:
+            out.append(f"{name}: model has {found[key]!r}, data has {expected[key]!r}")
+    return out
+
+
+@dataclass
+class ModelBundle:
+    """Everything loaded from a model file.
+
+    Attributes
+    ----------
+    model : DiT
+        Network with the EMA weights, in eval mode.
+    diffusion : GaussianDiffusion
+        The diffusion process it was trained with.
+    normalizer : Normalizer
+        Feature normalisation.
+    layout : LabelLayout
+        Label layout.
+    spec : dict
+        Representation spec.
+    train_config : dict
+        Training settings (window length, residual mode, ...).
+    step : int
+        Training step the file was written at.
+    package_version : str
+        Version of the package that wrote it.
+    raw_state : dict or None
+        Raw (non-EMA) weights, if stored.
+    optimizer_state : dict or None
+        ``torch.optim`` state dict, if stored.
+    extra : dict
+        Free JSON data stored by the writer.
+    path : Path or None
+        File it was read from.
+    """
+
+    model: DiT
+    diffusion: GaussianDiffusion
+    normalizer: Normalizer
+    layout: LabelLayout
+    spec: dict[str, Any]
+    train_config: dict[str, Any]
+    step: int
+    package_version: str
+    raw_state: dict[str, torch.Tensor] | None = None
+    optimizer_state: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"opt.{pid}.{k}"] = v.detach().cpu().clone().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for name, v in tensors.items():
+        _, pid, key = name.split(".", 2)
+        state.setdefault(int(pid), {})[key] = v
+    for pid, sc in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(sc)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(path: str | Path, *, model: DiT, diffusion: GaussianDiffusion,
+                    normalizer: Normalizer, layout: LabelLayout, spec: dict[str, Any],
+                    train_config: dict[str, Any], step: int,
+                    ema_state: dict[str, torch.Tensor] | None = None,
+                    raw_state: dict[str, torch.Tensor] | None = None,
+                    optimizer_state: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None, overwrite: bool = True) -> Path:
+    """Write a model file atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Target ``.safetensors`` file.
+    model : DiT
+        Network; its weights are the EMA weights unless ``ema_state`` is given.
+    diffusion, normalizer, layout, spec, train_config, step
+        Saved as metadata.
+    ema_state : dict, optional
+        EMA weights to store (default: ``model.state_dict()``).
+    raw_state : dict, optional
+        Raw weights (for resuming).
+    optimizer_state : dict, optional
+        ``optimizer.state_dict()`` (for resuming).
+    extra : dict, optional
+        Further JSON-serialisable data (e.g. the training log tail).
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors: dict[str, torch.Tensor] = {}
+    ema = ema_state if ema_state is not None else model.state_dict()
+    for k, v in ema.items():
+        tensors[f"ema.{k}"] = v.detach().cpu().clone().contiguous()
+    if raw_state is not None:
+        for k, v in raw_state.items():
+            tensors[f"model.{k}"] = v.detach().cpu().clone().contiguous()
+    opt_meta = None
+    if optimizer_state is not None:
+        opt_tensors, opt_meta = _flatten_optimizer(optimizer_state)
+        tensors.update(opt_tensors)
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "package_version": package_version(),
+        "step": int(step),
+        "model": {"n_features": model.n_features, "n_labels": model.n_labels,
+                  "config": model.config.to_dict()},
+        "diffusion": diffusion.config.to_dict(),
+        "train_config": _jsonable(train_config),
+        "normalizer": normalizer.to_dict(),
+        "spec": _jsonable(spec),
+        "layout": layout_to_dict(layout),
+        "optimizer": opt_meta,
+        "extra": _jsonable(extra or {}),
+    }
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
+    return path
+
+
+def load_checkpoint(path: str | Path, expected_spec: dict[str, Any] | None = None,
+                    device: str | torch.device = "cpu",
+                    training_state: bool = False) -> ModelBundle:
+    """Read a model file written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path : str or Path
+        Model file.
+    expected_spec : dict, optional
+        Spec of the data the model will be used on; a difference raises.
+    device : str or torch.device
+        Where to put the network.
+    training_state : bool
+        Also return raw weights and optimizer state (when stored).
+
+    Returns
+    -------
+    ModelBundle
+
+    Raises
+    ------
+    ModelError
+        The file is missing, truncated, corrupt or not a stablemotion-dlc model.
+    ModelMismatchError
+        ``expected_spec`` differs from the stored spec (the message lists each difference).
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            raw_meta = (f.metadata() or {}).get(_META_KEY)
+            if raw_meta is None:
+                raise ModelError(f"{path}: not a stablemotion-dlc model (no metadata)")
+            meta = json.loads(raw_meta)
+            names = list(f.keys())
+            wanted = [n for n in names if n.startswith("ema.")
+                      or (training_state and (n.startswith("model.") or n.startswith("opt.")))]
+            tensors = {n: f.get_tensor(n) for n in wanted}
+    except ModelError:
+        raise
+    except Exception as exc:  # safetensors raises several types on damaged files
+        raise ModelError(f"{path}: corrupt or truncated model file ({exc})") from exc
+    if meta.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path}: not a stablemotion-dlc model (format {meta.get('format')!r})")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise ModelError(f"{path}: written by a newer version (format "
+                         f"{meta['format_version']} > {FORMAT_VERSION}); upgrade the package")
+    if expected_spec is not None:
+        diffs = spec_differences(expected_spec, meta.get("spec", {}))
+        if diffs:
+            raise ModelMismatchError(f"{path}: model does not match the data: "
+                                     + "; ".join(diffs))
+    try:
+        mcfg = meta["model"]
+        model = DiT(mcfg["n_features"], mcfg["n_labels"], DiTConfig(**mcfg["config"]))
+        ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+        model.load_state_dict(ema)
+        diffusion = GaussianDiffusion(DiffusionConfig(**meta["diffusion"]))
+        normalizer = Normalizer.from_dict(meta["normalizer"])
+        layout = layout_from_dict(meta["layout"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"{path}: inconsistent model file ({exc})") from exc
+    model.to(device).eval()
+    diffusion.to(device)
+    raw_state = opt_state = None
+    if training_state:
+        raw = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        raw_state = raw or None
+        if meta.get("optimizer") is not None:
+            opt_t = {k: v for k, v in tensors.items() if k.startswith("opt.")}
+            opt_state = _unflatten_optimizer(opt_t, meta["optimizer"])
+    return ModelBundle(model=model, diffusion=diffusion, normalizer=normalizer, layout=layout,
+                       spec=meta.get("spec", {}), train_config=meta.get("train_config", {}),
+                       step=int(meta.get("step", 0)),
+                       package_version=str(meta.get("package_version", "0")),
+                       raw_state=raw_state, optimizer_state=opt_state,
+                       extra=meta.get("extra", {}), path=path)

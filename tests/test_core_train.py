@@ -1,0 +1,138 @@
+"""Training loop: masks, normaliser, loss falls, exact resume, refusing to overwrite."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stablemotion_dlc.core.checkpoint import load_checkpoint
+from stablemotion_dlc.core.normalize import Normalizer, fit_normalizer
+from stablemotion_dlc.core.representation import Batch
+from stablemotion_dlc.core.synthetic import SyntheticConfig, SyntheticSource, make_synthetic
+from stablemotion_dlc.core.train import TrainConfig, inpaint_label_mask, prepare_batch, train
+
+torch.set_num_threads(1)
+
+TINY = {"width": 32, "depth": 2, "heads": 2}
+
+
+@pytest.fixture(scope="module")
+def source() -> SyntheticSource:
+    data = make_synthetic(3, 400, SyntheticConfig(n_groups=3), seed=0)
+    return SyntheticSource(data, 32, labelled=("dropout", "spike"), inject={"spike": 0.01})
+
+
+def _cfg(**kw: object) -> TrainConfig:
+    base = {"window": 32, "batch_size": 8, "steps": 6, "lr": 2e-3, "warmup_steps": 0,
+            "model": "tiny", "dit": TINY, "log_every": 2, "checkpoint_every": 3,
+            "normalizer_batches": 2}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_inpaint_mask_ratio_and_minimum() -> None:
+    cfg = TrainConfig(min_mask_frames=5)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        m = inpaint_label_mask(rng, 64, 4, cfg)
+        frames = m.any(axis=1)
+        assert frames.sum() >= 5 or m.sum() >= 5
+        assert m.shape == (64, 4) and m.any()
+
+
+def test_prepare_batch_tasks_residual_and_weights(source: SyntheticSource) -> None:
+    cfg = _cfg(detection_share=0.5)
+    rng = np.random.default_rng(1)
+    batch = source.sample(rng, 16)
+    norm = fit_normalizer([batch], label_of_feature=source.layout.label_of_feature)
+    tb = prepare_batch(batch, source.layout, norm, cfg, rng, torch.device("cpu"))
+    d = source.layout.n_features
+    det = tb["det"]
+    assert det.any() and (~det).any()
+    assert tb["gen"][det, :, d:].all() and not tb["gen"][det, :, :d].any()
+    assert not tb["gen"][~det, :, d:].any() and tb["gen"][~det, :, :d].any()
+    assert torch.equal(tb["weight"][..., :d], torch.from_numpy(batch.observed))
+    assert (tb["t"][tb["gen"]] >= 1).all()
+    # given entries are the normalised features; labels map to -1/+1
+    z = torch.from_numpy(norm.features(batch.features))
+    given = ~tb["gen"][..., :d]
+    assert torch.equal(tb["x0"][..., :d][given], z[given])
+    assert set(tb["x0"][..., d:].unique().tolist()) <= {-1.0, 1.0}
+
+
+def test_normalizer_is_robust_to_spikes() -> None:
+    rng = np.random.default_rng(0)
+    f = rng.normal(3.0, 2.0, size=(8, 200, 2)).astype(np.float32)
+    f[:, ::50, 0] += 1e4
+    f[..., 1] = 5.0  # constant channel
+    b = Batch(f, np.zeros((8, 200, 1), np.float32), np.ones_like(f, dtype=bool))
+    n = fit_normalizer([b])
+    assert abs(n.mean[0] - 3.0) < 0.2 and abs(n.std[0] - 2.0) < 0.3
+    assert n.std[1] > 0
+    assert Normalizer.labels(np.array([0.0, 1.0])).tolist() == [-1.0, 1.0]
+    back = n.denorm_features(n.features(f))
+    np.testing.assert_allclose(back, f, rtol=1e-5, atol=1e-2)
+
+
+def test_loss_falls(tmp_path: Path, source: SyntheticSource) -> None:
+    out = tmp_path / "m.safetensors"
+    cfg = _cfg(steps=80, log_every=10, checkpoint_every=0, log_csv=str(tmp_path / "log.csv"))
+    train(source, source.layout, source.spec(), out, cfg, progress=False)
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    losses = [float(r["loss"]) for r in rows]
+    assert len(losses) == 8
+    assert np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2])
+    b = load_checkpoint(out, expected_spec=source.spec())
+    assert b.step == 80 and b.train_config["window"] == 32
+
+
+def test_resume_is_exact(tmp_path: Path, source: SyntheticSource) -> None:
+    straight = tmp_path / "a.safetensors"
+    train(source, source.layout, source.spec(), straight, _cfg(steps=6), progress=False)
+    split = tmp_path / "b.safetensors"
+    train(source, source.layout, source.spec(), split, _cfg(steps=3), progress=False)
+    assert load_checkpoint(split).step == 3
+    train(source, source.layout, source.spec(), split, _cfg(steps=6), progress=False)
+    a = load_checkpoint(straight, training_state=True)
+    b = load_checkpoint(split, training_state=True)
+    assert b.step == 6
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    for k, v in a.raw_state.items():
+        assert torch.equal(v, b.raw_state[k]), k
+    assert np.array_equal(a.normalizer.std, b.normalizer.std)
+
+
+def test_refuses_to_overwrite_without_resume(tmp_path: Path, source: SyntheticSource) -> None:
+    out = tmp_path / "m.safetensors"
+    train(source, source.layout, source.spec(), out, _cfg(steps=1), progress=False)
+    with pytest.raises(FileExistsError, match="m.safetensors"):
+        train(source, source.layout, source.spec(), out, _cfg(steps=1), resume=False,
+              progress=False)
+    train(source, source.layout, source.spec(), out, _cfg(steps=2), resume=False,
+          overwrite=True, progress=False)
+    assert load_checkpoint(out).step == 2
+
+
+def test_resume_refuses_other_representation(tmp_path: Path, source: SyntheticSource) -> None:
+    from stablemotion_dlc.errors import ModelMismatchError
+
+    out = tmp_path / "m.safetensors"
+    train(source, source.layout, source.spec(), out, _cfg(steps=1), progress=False)
+    with pytest.raises(ModelMismatchError, match="n_groups"):
+        train(source, source.layout, dict(source.spec(), n_groups=5), out, _cfg(steps=2),
+              progress=False)
+
+
+def test_core_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, stablemotion_dlc.core; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
