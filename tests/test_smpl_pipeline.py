@@ -1,0 +1,159 @@
+"""SMPL pipeline end to end with a tiny, briefly trained model (behaviour, not quality).
+
+Tests that need the trained model are marked slow: training even 2 steps takes 10-50 s on a
+busy 2-core CPU (model build, normaliser fit, checkpoint write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from stablemotion_dlc.smpl.amass import generate_motion, load_amass  # noqa: E402
+from stablemotion_dlc.smpl.corruption import corrupt  # noqa: E402
+from stablemotion_dlc.smpl.pipeline import (  # noqa: E402
+    clean_motion,
+    clean_smpl,
+    cleanup_windows,
+    evaluate_smpl,
+    interpolate_frames,
+    load_cleaner,
+    savgol_joints,
+    train_smpl,
+)
+from stablemotion_dlc.smpl.skeleton import axis_angle_to_matrix  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("smpl_model") / "model.pt"
+    return train_smpl(out, n_generated=4, window=32, steps=2, batch_size=4, model="tiny",
+                      progress=False, normalizer_batches=1, checkpoint_every=0)
+
+
+@pytest.mark.slow
+def test_clean_motion_keeps_unflagged_frames_exactly(model_file: Path) -> None:
+    cleaner = load_cleaner(model_file)
+    assert cleaner.bundle.spec["name"] == "smpl-rifke"
+    motion = generate_motion(70, np.random.default_rng(0))
+    bad, labels, _ = corrupt(motion, np.random.default_rng(1))
+    res = clean_motion(bad, cleaner, mask=labels)
+    keep = ~labels
+    assert np.array_equal(res.motion.poses[keep], bad.poses[keep])
+    assert np.array_equal(res.motion.trans[keep], bad.trans[keep])
+    assert np.array_equal(res.motion.joints[keep], bad.joints[keep])
+    assert np.all(np.isfinite(res.motion.joints))
+    assert not np.allclose(res.motion.joints[labels], bad.joints[labels])
+    rot = axis_angle_to_matrix(res.motion.poses)
+    assert np.allclose(rot @ np.swapaxes(rot, -1, -2), np.eye(3), atol=1e-9)
+    auto = clean_motion(bad, cleaner)
+    assert auto.probability.shape == (70,) and np.all((auto.probability >= 0)
+                                                      & (auto.probability <= 1))
+    assert np.array_equal(auto.motion.joints[~auto.mask], bad.joints[~auto.mask])
+
+
+@pytest.mark.slow
+def test_clean_smpl_writes_new_file(model_file: Path, tmp_path: Path) -> None:
+    m = generate_motion(61, np.random.default_rng(2), fps=20.0)
+    src = tmp_path / "walk_poses.npz"
+    poses = np.zeros((61, 156))
+    poses[:, :66] = m.poses.reshape(61, -1)
+    np.savez(src, poses=poses, trans=m.trans, mocap_framerate=20.0, betas=np.zeros(16))
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    res = clean_smpl(src, model_file, progress=False)
+    assert res.out_path == tmp_path / "walk_poses_cleaned.npz"
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == digest
+    with np.load(res.out_path) as z:
+        assert z["poses"].shape == (61, 66) and z["joints"].shape == (61, 24, 3)
+        assert z["cleaned_mask"].shape == (61,) and float(z["mocap_framerate"]) == 20.0
+    again = load_amass(res.out_path)
+    assert len(again) == 61
+    with pytest.raises(FileExistsError):
+        clean_smpl(src, model_file, progress=False)
+    with pytest.raises(ValueError, match="overwrite the input"):
+        clean_smpl(src, model_file, out_path=src, overwrite=True, progress=False)
+
+
+def test_baselines() -> None:
+    motion = generate_motion(50, np.random.default_rng(3))
+    mask = np.zeros(50, bool)
+    mask[20:25] = True
+    interp = interpolate_frames(motion, mask)
+    assert np.array_equal(interp.joints[~mask], motion.joints[~mask])
+    assert np.abs(interp.joints[mask] - motion.joints[mask]).max() < 0.2
+    sg = savgol_joints(motion.joints)
+    assert sg.shape == motion.joints.shape and np.abs(sg - motion.joints).mean() < 0.01
+
+
+@pytest.mark.slow
+def test_evaluate_report(model_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    rep = evaluate_smpl(model_file, n_generated=1, n_frames=40, out_json=out, progress=False)
+    assert out.is_file() and rep["n_motions"] == 1
+    assert set(rep["methods"]) == {"corrupted", "model", "model_oracle_mask", "interp_detected",
+                                   "interp_oracle", "savgol"}
+    assert rep["methods"]["interp_oracle"]["gmpjpe_cm"] >= 0
+    assert 0.0 <= rep["detection"]["recall"] <= 1.0
+
+
+class _IdentityCleaner:
+    """Stands in for a model: detects a fixed frame set and 'repairs' features unchanged.
+
+    With it, :func:`clean_motion` must give back the input motion (up to float32 rounding),
+    which checks the per-window canonicalisation, its inverse and the cross-fading.
+    """
+
+    window = 32
+    overlap = 8
+
+    def __init__(self, flagged: np.ndarray) -> None:
+        self.flagged = flagged
+        self.bundle = type("B", (), {"spec": {"name": "smpl-rifke", "fps": 20.0}})()
+        self.calls: list[int] = []
+
+    def detect(self, features: np.ndarray, **_: object) -> np.ndarray:
+        return np.full((len(features), 1), 0.9, np.float32)
+
+    def cleanup(self, features: np.ndarray, mask: np.ndarray, **_: object):
+        self.calls.append(int(mask.sum()))
+        return type("R", (), {"features": features.astype(np.float32)})()
+
+
+def test_window_geometry_round_trips_with_identity_cleaner() -> None:
+    motion = generate_motion(90, np.random.default_rng(4))
+    # move it far from the origin and turn it: windows must be canonicalised and mapped back
+    from stablemotion_dlc.smpl.amass import canonicalize
+
+    moved = canonicalize(motion, floor=-0.3, heading=2.5)
+    moved.joints[..., :2] += [40.0, -25.0]
+    moved.trans[:, :2] += [40.0, -25.0]
+    stub = _IdentityCleaner(np.ones(90, bool))
+    res = clean_motion(moved, stub)
+    assert res.mask.all() and len(stub.calls) == 4  # windows at 0, 24, 48, 58
+    assert np.abs(res.motion.joints - moved.joints).max() < 1e-4
+    assert np.allclose(axis_angle_to_matrix(res.motion.poses),
+                       axis_angle_to_matrix(moved.poses), atol=1e-5)
+
+
+def test_cleanup_windows_cover_flagged_frames_once() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        flagged = rng.random(150) < 0.1
+        flagged[rng.integers(0, 100):][:rng.integers(0, 70)] = True
+        plan = cleanup_windows(flagged, 32, margin=4)
+        owned = np.zeros(150, int)
+        for start, own in plan:
+            assert 0 <= start <= 150 - 32
+            assert not own[:start].any() and not own[start + 32:].any()
+            owned += own
+        assert np.array_equal(owned, flagged.astype(int))
+    # a short run in the middle gets a window centred on it
+    one = np.zeros(100, bool)
+    one[50:54] = True
+    assert [s for s, _ in cleanup_windows(one, 32)] == [36]
+    assert cleanup_windows(np.zeros(10, bool), 32) == []
