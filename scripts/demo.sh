@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
 # The demo, end to end, on data the project generates itself:
-# simulate a mouse -> render a video + a DLC project with noisy predictions -> show what was made.
+#   simulate a mouse -> render a video + a DLC project with noisy predictions
+#   -> train a cleaner on those predictions -> clean them -> a before/after figure.
 # Output goes to demo_output/ (or the folder given as the first argument).
+# DEMO_TRAIN_STEPS (default 1500, a few CPU minutes) sets the training length.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 set -euo pipefail
 out="${1:-demo_output}"
-stablemotion-dlc sample "$out/sample" --duration 60 --seed 0 --overwrite
+steps="${DEMO_TRAIN_STEPS:-1500}"
+sample="$out/sample"
+
+echo "== 1/4 simulate a mouse and write a DLC project to $sample"
+stablemotion-dlc sample "$sample" --duration 60 --seed 0 --overwrite
+config="$sample/config.yaml"
+video="$sample/videos/sim_mouse.mp4"
+raw=$(ls "$sample"/videos/sim_mouseDLC_*shuffle1_snapshot_*[0-9].h5)
+
+echo "== 2/4 train a cleaner on the project's own predictions ($steps steps)"
+stablemotion-dlc train "$config" --steps "$steps" --restart
+
+echo "== 3/4 clean the video's DLC output (the step after deeplabcut.analyze_videos)"
+stablemotion-dlc clean "$video" --config "$config" --overwrite
+cleaned="${raw%.h5}_filtered.h5"
+
+echo "== 4/4 before/after figure"
+stablemotion-dlc plot "$raw" "$cleaned" --truth "$sample/ground_truth/sim_mouse_truth.h5" \
+    -o "$out/before_after.png" --overwrite
+echo "done: open $out/before_after.png; cleaned tracks in $cleaned"

@@ -26,13 +26,43 @@ _LAZY: dict[str, str] = {
     "read_dlc_config": "stablemotion_dlc.dlc.io",
     "suspect_mask": "stablemotion_dlc.dlc.labels",
     "make_sample_project": "stablemotion_dlc.dlc.sample",
+    "clean_h5": "stablemotion_dlc.dlc.pipeline",
+    "clean_tracks": "stablemotion_dlc.dlc.pipeline",
+    "save_clean_result": "stablemotion_dlc.dlc.pipeline",
+    "train": "stablemotion_dlc.dlc.pipeline",
+    "train_on_tracks": "stablemotion_dlc.dlc.pipeline",
+    "CleanResult": "stablemotion_dlc.dlc.pipeline",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__",
+    "CleanResult",
+    "Tracks",
+    "clean_h5",
+    "clean_tracks",
+    "find_analyzed",
+    "make_sample_project",
+    "read_dlc_config",
+    "read_tracks",
+    "save_clean_result",
+    "suspect_mask",
+    "train",
+    "train_on_tracks",
+    "write_tracks",
+]
+assert set(__all__[1:]) == set(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dlc.io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
     from .dlc.labels import suspect_mask
+    from .dlc.pipeline import (
+        CleanResult,
+        clean_h5,
+        clean_tracks,
+        save_clean_result,
+        train,
+        train_on_tracks,
+    )
     from .dlc.sample import make_sample_project
 
 

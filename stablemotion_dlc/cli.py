@@ -38,6 +38,152 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .dlc.pipeline import train
+
+    path = train(
+        args.config,
+        args.videos or None,
+        shuffle=args.shuffle,
+        destfolder=args.destfolder,
+        model_path=args.model,
+        steps=args.steps,
+        resume=not args.restart,
+        overwrite=args.restart,
+        device=args.device,
+    )
+    print(f"model: {path}")
+    return 0
+
+
+def _clean_options(args: argparse.Namespace) -> dict:
+    return {
+        "detect": None if args.detect == "rules" else args.detect,
+        "steps": args.sampling_steps,
+        "ensemble": args.ensemble,
+        "seed": args.seed,
+    }
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from .dlc import pipeline
+
+    target = Path(args.target)
+    if args.config is not None:
+        if args.output is not None and Path(args.output).suffix:
+            raise SystemExit("clean: with --config, --output is a folder (DLC's destfolder)")
+        out = pipeline.clean_h5(
+            args.config,
+            target,
+            model=args.model,
+            shuffle=args.shuffle,
+            destfolder=args.output,
+            overwrite=args.overwrite,
+            train_steps=args.train_steps,
+            **_clean_options(args),
+        )
+        for p in out if isinstance(out, list) else [out]:
+            print(f"cleaned: {p}")
+        return 0
+    # a bare tracks file
+    from .dlc.io import read_tracks
+
+    if target.suffix.lower() not in (".h5", ".csv"):
+        raise SystemExit(
+            f"clean: {target} is not a tracks file (.h5/.csv); to clean a video's DLC output "
+            f"pass --config CONFIG")
+    tracks = read_tracks(target)
+    out_path = Path(args.output) if args.output else pipeline.cleaned_path(target)
+    if out_path.suffix == "":
+        out_path = out_path / pipeline.cleaned_path(target).name
+    from ._atomic import check_writable
+
+    check_writable(out_path, args.overwrite)
+    model = args.model
+    if model is None:
+        model = out_path.with_name(target.stem + "_stablemotion_model.safetensors")
+        if not Path(model).exists():
+            print(f"no model given: training one on {target.name} itself -> {model}")
+            pipeline.train_on_tracks([tracks], model, steps=args.train_steps,
+                                     fps=tracks.meta.get("fps"))
+    result = pipeline.clean_tracks(tracks, model, progress=True, **_clean_options(args))
+    pipeline.save_clean_result(result, out_path, overwrite=args.overwrite)
+    print(f"cleaned: {out_path}  {result.summary()}")
+    return 0
+
+
+def _cmd_flag(args: argparse.Namespace) -> int:
+    from .dlc.io import read_tracks
+    from .dlc.labels import suspect_mask
+
+    tracks = read_tracks(args.tracks)
+    labels = suspect_mask(tracks, args.pcutoff, config_path=args.config)
+    print(f"{args.tracks}: {tracks.n_frames} frames, {tracks.n_individuals} individual(s), "
+          f"{tracks.n_keypoints} keypoints")
+    for name, count in labels.summary().items():
+        print(f"  {name:>15}: {count}")
+    for w in tracks.meta.get("warnings", []):
+        print(f"  note: {w}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .dlc.io import read_tracks
+    from .evaluate.plots import plot_before_after
+
+    raw, cleaned = read_tracks(args.raw), read_tracks(args.cleaned)
+    if raw.xy.shape != cleaned.xy.shape:
+        raise SystemExit(f"plot: {args.raw} and {args.cleaned} have different shapes "
+                         f"{raw.xy.shape} vs {cleaned.xy.shape}")
+    truth = read_tracks(args.truth) if args.truth else None
+    out = plot_before_after(raw, cleaned, args.output, truth=truth, overwrite=args.overwrite)
+    print(f"figure: {out}")
+    return 0
+
+
+def _cmd_smpl_train(args: argparse.Namespace) -> int:
+    from .smpl.pipeline import train_smpl
+
+    path = train_smpl(
+        args.out_path, args.amass or None, smpl_model=args.smpl_model,
+        n_generated=args.n_generated, window=args.window, steps=args.steps,
+        batch_size=args.batch_size, model=args.model, lr=args.lr, p_corrupt=args.p_corrupt,
+        seed=args.seed, device=args.device, resume=not args.no_resume,
+        overwrite=args.overwrite,
+    )
+    print(f"model: {path}")
+    return 0
+
+
+def _cmd_smpl_clean(args: argparse.Namespace) -> int:
+    from .smpl.pipeline import clean_smpl
+
+    res = clean_smpl(
+        args.input, args.model_file, args.output, smpl_model=args.smpl_model,
+        threshold=args.threshold, detect_method=args.detect_method, steps=args.steps,
+        ensemble=args.ensemble, dilate=args.dilate, seed=args.seed, device=args.device,
+        overwrite=args.overwrite,
+    )
+    print(f"cleaned: {res.out_path}  ({int(res.mask.sum())} frames repaired, "
+          f"{res.seconds:.2f} s)")
+    return 0
+
+
+def _cmd_smpl_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .smpl.pipeline import evaluate_smpl
+
+    report = evaluate_smpl(
+        args.model_file, args.amass or None, smpl_model=args.smpl_model,
+        n_generated=args.n_generated, n_frames=args.n_frames, threshold=args.threshold,
+        detect_method=args.detect_method, steps=args.steps, seed=args.seed,
+        device=args.device, out_json=args.json, overwrite=args.overwrite,
+    )
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 # ----------------------------------------------------------------------------- parsers
 def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -63,6 +209,158 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_sample)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a cleaner on a DLC project's own analysed videos",
+        description=(
+            "Train the diffusion cleaner on the project's own (unlabelled) DLC predictions, "
+            "with synthetic errors injected so it learns what likelihood misses. The model "
+            "is stored inside the project (stablemotion-models/shuffle<N>/) and an "
+            "interrupted run resumes from its last checkpoint."
+        ),
+    )
+    p.add_argument("config", type=Path, help="the DLC project's config.yaml")
+    p.add_argument("videos", nargs="*", type=Path,
+                   help="videos (or folders) to learn from; default: all in config.yaml")
+    p.add_argument("--shuffle", type=int, default=1, help="DLC shuffle (default: 1)")
+    p.add_argument("--destfolder", type=Path, default=None,
+                   help="folder of the analysed files (default: beside each video)")
+    p.add_argument("--model", type=Path, default=None, help="model file to write")
+    p.add_argument("--steps", type=int, default=None, help="training steps")
+    p.add_argument("--restart", action="store_true",
+                   help="start afresh instead of resuming an existing model file")
+    p.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: auto)")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _add_clean(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "clean",
+        help="clean a video's DLC output (with --config) or a bare tracks file",
+        description=(
+            "Detect and repair bad keypoints. With --config, TARGET is a video (or a list "
+            "folder) and its DLC output is found like deeplabcut.filterpredictions does; the "
+            "result is written as <video><scorer>_filtered.h5 (+ .csv) with a provenance "
+            ".npz beside it. Without --config, TARGET is a .h5/.csv tracks file; with no "
+            "--model a model is first trained on that file itself."
+        ),
+    )
+    p.add_argument("target", help="video (or folder of videos) with --config, else a tracks file")
+    p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
+    p.add_argument("--model", type=Path, default=None, help="model file (default: the project's)")
+    p.add_argument("--output", "-o", type=Path, default=None,
+                   help="output file (tracks file mode) or folder (with --config)")
+    p.add_argument("--shuffle", type=int, default=1, help="DLC shuffle (default: 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--train-steps", type=int, default=None,
+                   help="training steps when a model has to be trained first")
+    p.add_argument("--detect", choices=["single", "probdet", "rules"], default="single",
+                   help="detector: the model's single pass (default), ProbDet, or rules only")
+    p.add_argument("--sampling-steps", type=int, default=1,
+                   help="diffusion sampling steps for the repair (default: 1)")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="repair candidates averaged; their spread is the uncertainty")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.set_defaults(handler=_cmd_clean)
+
+
+def _add_flag(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "flag",
+        help="report suspect keypoints of a tracks file (no model needed)",
+        description="Label suspect keypoints with the robust rules and print the counts.",
+    )
+    p.add_argument("tracks", type=Path, help="DLC .h5 or .csv file")
+    p.add_argument("--pcutoff", type=float, default=None,
+                   help="likelihood threshold (default: the config's, else 0.6)")
+    p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
+    p.set_defaults(handler=_cmd_flag)
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="before/after figure of a cleaned tracks file",
+        description="Plot x and y over time of the most changed keypoints, before and after.",
+    )
+    p.add_argument("raw", type=Path, help="the DLC output (.h5/.csv)")
+    p.add_argument("cleaned", type=Path, help="the cleaned file (..._filtered.h5)")
+    p.add_argument("--truth", type=Path, default=None, help="ground truth tracks, if known")
+    p.add_argument("--output", "-o", type=Path, required=True, help="PNG file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing figure")
+    p.set_defaults(handler=_cmd_plot)
+
+
+def _add_smpl(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "smpl",
+        help="SMPL/AMASS human motion through the same core (train | clean | evaluate)",
+        description=(
+            "Clean SMPL motion (AMASS .npz: poses, trans, betas, mocap_framerate) with the "
+            "same diffusion core, on 232-dim RIFKE features at 20 fps. Joint positions come "
+            "from a user-provided SMPL/SMPL-H model file (--smpl-model); without one a "
+            "generated skeleton is used (approximate)."
+        ),
+    )
+    ss = p.add_subparsers(dest="smpl_command", metavar="SMPL_COMMAND", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--smpl-model", type=Path, default=None,
+                       help="SMPL/SMPL-H model file (.npz/.pkl) for joint positions")
+        q.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        q.add_argument("--device", default=None, help="torch device (default: auto)")
+        q.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+    def detection(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--threshold", type=float, default=0.5,
+                       help="detection probability above which a frame is repaired")
+        q.add_argument("--detect-method", choices=["single", "probdet"], default="single",
+                       help="single pass or ProbDet (default: single)")
+        q.add_argument("--steps", type=int, default=1, help="sampling steps (default: 1)")
+
+    t = ss.add_parser("train", help="train a model on AMASS files and/or generated motion",
+                      description="Train an SMPL cleanup model (resumable).")
+    t.add_argument("out_path", type=Path, help="model file to write")
+    t.add_argument("amass", nargs="*", type=Path, help="AMASS .npz files or folders")
+    t.add_argument("--n-generated", type=int, default=0,
+                   help="generated motions added to the training set")
+    t.add_argument("--window", type=int, default=64, help="frames per window (default: 64)")
+    t.add_argument("--steps", type=int, default=2000, help="training steps (default: 2000)")
+    t.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    t.add_argument("--model", default="small", help="DiT preset (default: small)")
+    t.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: 1e-4)")
+    t.add_argument("--p-corrupt", type=float, default=0.9,
+                   help="share of clips with injected corruption (default: 0.9)")
+    t.add_argument("--no-resume", action="store_true", help="do not resume an existing file")
+    common(t)
+    t.set_defaults(handler=_cmd_smpl_train)
+
+    c = ss.add_parser("clean", help="clean one AMASS-style .npz motion",
+                      description="Detect and repair bad frames of one motion file.")
+    c.add_argument("input", type=Path, help="AMASS-style .npz")
+    c.add_argument("model_file", type=Path, help="model file from 'smpl train'")
+    c.add_argument("--output", "-o", type=Path, default=None,
+                   help="output .npz (default: <input stem>_cleaned.npz)")
+    c.add_argument("--ensemble", type=int, default=1, help="repair candidates (default: 1)")
+    c.add_argument("--dilate", type=int, default=0, help="dilate detections by N frames")
+    detection(c)
+    common(c)
+    c.set_defaults(handler=_cmd_smpl_clean)
+
+    e = ss.add_parser("evaluate", help="inject corruption into motions and score the model",
+                      description="Score a model against the corrupted input and a smoother.")
+    e.add_argument("model_file", type=Path, help="model file from 'smpl train'")
+    e.add_argument("amass", nargs="*", type=Path, help="AMASS .npz files or folders")
+    e.add_argument("--n-generated", type=int, default=16,
+                   help="generated motions to evaluate on (default: 16)")
+    e.add_argument("--n-frames", type=int, default=200, help="frames per motion")
+    e.add_argument("--json", type=Path, default=None, help="write the report as JSON")
+    detection(e)
+    common(e)
+    e.set_defaults(handler=_cmd_smpl_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -73,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_sample,):
+    for add in (_add_sample, _add_train, _add_clean, _add_flag, _add_plot, _add_smpl):
         add(sub)
     return parser
 

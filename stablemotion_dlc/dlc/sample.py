@@ -160,6 +160,23 @@ class SampleProject:
         """Share of points carrying a simulated error (any kind)."""
         return sum(self.kind_counts.values()) / max(1, self.n_points)
 
+    def describe(self) -> str:
+        """A short human-readable account of what was written."""
+        lines = [
+            f"sample project: {self.outdir}",
+            f"  config      {self.config}",
+            f"  video       {self.video if self.has_video else '(not rendered)'}",
+            f"  predictions {self.predictions_h5}",
+            f"              {self.predictions_csv}",
+            f"  truth       {self.truth_h5}",
+            f"  errors      {self.corruption_npz}",
+            f"  {self.n_frames} frames at {self.fps:g} fps, {self.width}x{self.height}, "
+            f"{self.n_animals} animal(s) x {len(self.bodyparts)} keypoints, seed {self.seed}",
+            f"  simulated errors: {self.corrupted_share:.1%} of points",
+        ]
+        lines += [f"    {k:<16}{v:>7}" for k, v in self.kind_counts.items() if v]
+        return "\n".join(lines)
+
 
 def load_corruption(path: str | Path) -> dict[str, np.ndarray]:
     """Read a ``*_corruption.npz`` written by :func:`make_sample_project`.

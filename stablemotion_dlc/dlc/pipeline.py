@@ -1,0 +1,862 @@
+"""The DeepLabCut pipeline: train a cleaner on a project's own predictions, clean tracks.
+
+Data flow of :func:`clean_tracks` (pure, in memory):
+
+1. identity swaps between animals and left/right swaps within one are found and undone
+   (:mod:`~stablemotion_dlc.dlc.identity`), each correction recorded;
+2. suspect points are labelled by robust rules (:func:`~stablemotion_dlc.dlc.labels.suspect_mask`:
+   likelihood below ``pcutoff``, missing, jumps, bones, swaps, stuck points);
+3. per animal, the keypoints are encoded
+   (:class:`~stablemotion_dlc.dlc.features.KeypointRepresentation`), the model's own
+   detector adds what the rules missed, and the flagged entries are inpainted by the
+   diffusion model (:class:`~stablemotion_dlc.core.inference.Cleaner`);
+4. decoded back to pixels; every point that was not flagged keeps its value bit for bit.
+
+:func:`clean_h5` wraps this for a DLC project the way ``deeplabcut.filterpredictions`` does:
+it finds the video's analysed file, trains a model first when the project has none, and
+writes ``<video stem><scorer>[_tracker]_filtered.h5`` (+ ``.csv``) that
+``create_labeled_video(..., filtered=True)`` reads, plus a provenance file beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._atomic import atomic_path, check_writable
+from ..errors import AnalyzedDataNotFoundError, ConfigError, ModelMismatchError
+from .features import KeypointRepresentation, interp_fill
+from .io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
+from .labels import SuspectLabels, suspect_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core.inference import Cleaner
+    from ..core.train import TrainConfig
+
+__all__ = [
+    "KEPT",
+    "REPLACED",
+    "GAP_FILLED",
+    "IDENTITY_FIXED",
+    "STATUS_NAMES",
+    "CleanResult",
+    "clean_tracks",
+    "save_clean_result",
+    "train_on_tracks",
+    "train",
+    "clean_h5",
+    "default_model_path",
+    "cleaned_path",
+    "DEFAULT_TRAIN_STEPS",
+    "DEFAULT_MIN_NETWORK_RUN",
+    "DEFAULT_TRAIN_CONFIG",
+]
+
+logger = logging.getLogger(__name__)
+
+KEPT, REPLACED, GAP_FILLED, IDENTITY_FIXED = 0, 1, 2, 3
+STATUS_NAMES = ("kept", "replaced", "gap-filled", "identity-fixed")
+
+#: Flagged runs shorter than this (frames) are repaired by body-relative interpolation, longer
+#: ones by the network (see :func:`clean_tracks`).
+DEFAULT_MIN_NETWORK_RUN = 30
+
+#: Training steps of the embedded default (see docs/benchmarks/dlc_pipeline.md for timings).
+DEFAULT_TRAIN_STEPS = 2000
+
+#: :class:`~stablemotion_dlc.core.train.TrainConfig` fields of the embedded default (the rest
+#: are TrainConfig's defaults). The "tiny" network trains about 3x faster than "small" on a CPU.
+#: Inpainting masks are mostly contiguous spans (``span_share``) over a subset of the keypoints
+#: (``whole_frame_share``), down to one frame (``min_mask_frames``): DLC errors are short runs
+#: on one or a few keypoints, and with the core's defaults (whole-frame masks half the time, at
+#: least 5 frames) the network learned large corrections that made one-keypoint gaps worse
+#: than interpolation (benchmark: 15.4 vs 11.9 px RMSE after 1,500 steps; 11.9 vs 11.8 with
+#: these settings after 500).
+DEFAULT_TRAIN_CONFIG: dict[str, Any] = {
+    "model": "tiny",
+    "whole_frame_share": 0.1,
+    "span_share": 0.9,
+    "min_mask_frames": 1,
+}
+
+ProgressFn = Callable[[int, int], None]
+StopFn = Callable[[], bool]
+
+
+# ============================================================================ results
+@dataclass
+class CleanResult:
+    """Output of :func:`clean_tracks`.
+
+    Attributes
+    ----------
+    tracks : Tracks
+        Cleaned copy of the input (same shapes, names, index and metadata).
+    status : np.ndarray
+        ``(frames, individuals, keypoints)`` uint8: 0 kept, 1 replaced, 2 gap-filled
+        (the input point was missing), 3 identity-fixed (moved between individuals or
+        left/right keypoints, values untouched). See :data:`STATUS_NAMES`.
+    probability : np.ndarray
+        ``(frames, individuals, keypoints)`` float32 probability that the *input* point was
+        bad: the model's detection, raised to 1 where a rule flagged the point.
+    uncertainty : np.ndarray
+        ``(frames, individuals, keypoints)`` float32 spread (px) of the ensemble candidates
+        for changed points (0 with a single candidate or for kept points).
+    suspect : SuspectLabels
+        The rule-based labels of the (swap-corrected) input.
+    corrections : list
+        :class:`~stablemotion_dlc.dlc.identity.Correction` records of undone swaps.
+    report : dict
+        Counts, settings and timing (JSON-serialisable).
+    """
+
+    tracks: Tracks
+    status: np.ndarray
+    probability: np.ndarray
+    uncertainty: np.ndarray
+    suspect: SuspectLabels
+    corrections: list[Any] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        """Number of points per status."""
+        return {name: int((self.status == code).sum()) for code, name in enumerate(STATUS_NAMES)}
+
+
+# ============================================================================ helpers
+def _as_cleaner(model: Any, batch_size: int = 64, device: str | None = None) -> Cleaner:
+    from ..core.inference import Cleaner
+
+    if isinstance(model, Cleaner):
+        return model
+    if model is None:
+        raise ValueError("clean_tracks needs a model (a path or a Cleaner); see train()")
+    return Cleaner.from_file(model, device=device, batch_size=batch_size)
+
+
+def _animal_columns(tracks: Tracks, rep: KeypointRepresentation, source: str) -> list[int]:
+    """Keypoint columns of the representation's bodyparts in ``tracks`` (else a clear error)."""
+    names = list(tracks.bodyparts)
+    missing = [b for b in rep.bodyparts if b not in names]
+    if missing:
+        raise ModelMismatchError(
+            f"{source}: the model was trained on bodyparts {rep.bodyparts}; the tracks have "
+            f"{names} (missing {missing}). Train a model for this project (stablemotion-dlc "
+            f"train) or pass the right model."
+        )
+    return [names.index(b) for b in rep.bodyparts]
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` runs of True in a 1-D bool array."""
+    d = np.diff(np.r_[0, flags.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def _limit_runs(mask: np.ndarray, max_len: int | None) -> np.ndarray:
+    """Drop runs longer than ``max_len`` along axis 0 of ``(T, K)``; they stay as they are."""
+    if max_len is None:
+        return mask
+    out = mask.copy()
+    for k in range(mask.shape[1]):
+        for a, b in _runs(mask[:, k]):
+            if b - a > max_len:
+                out[a:b, k] = False
+    return out
+
+
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Length of the run of True each entry of a ``(T, C)`` bool array belongs to (0 if False)."""
+    out = np.zeros(mask.shape, np.int64)
+    for c in range(mask.shape[1]):
+        for a, b in _runs(mask[:, c]):
+            out[a:b, c] = b - a
+    return out
+
+
+def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np.ndarray,
+                            min_run: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every flagged feature entry by linear interpolation in time; keep for the network
+    only the label entries of runs of at least ``min_run`` frames.
+
+    Returns the features (flagged entries interpolated, others bit-identical) and the
+    ``(T, L)`` label mask left for the network.
+    """
+    import torch
+
+    from ..core.diffusion import linear_fill
+
+    if not min_run or min_run <= 1:
+        return features, lab_mask
+    fmask = cleaner.layout.feature_mask(lab_mask)
+    with torch.inference_mode():
+        fill = linear_fill(torch.from_numpy(np.asarray(features, np.float64)[None]),
+                           torch.from_numpy(~fmask[None]))[0].numpy()
+    feats = np.where(fmask, fill.astype(features.dtype), features)
+    net = lab_mask & (_run_lengths(lab_mask) >= int(min_run))
+    return feats, net
+
+
+def _changed_likelihood(pcutoff: float) -> float:
+    """Likelihood written for changed points: midway between ``pcutoff`` and 1."""
+    return 0.5 * (1.0 + float(pcutoff))
+
+
+# ============================================================================ cleaning
+def clean_tracks(
+    tracks: Tracks,
+    model: str | Path | Cleaner,
+    *,
+    pcutoff: float | None = None,
+    config_path: str | Path | None = None,
+    skeleton: Sequence[Sequence[str]] | None = None,
+    detect: str | None = "single",
+    threshold: float = 0.5,
+    probdet_runs: int = 8,
+    steps: int = 1,
+    ensemble: int = 1,
+    sits: bool = True,
+    fix_swaps: bool = True,
+    max_gap: int | None = 120,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str | None = None,
+    progress: bool | ProgressFn = False,
+    should_stop: StopFn | None = None,
+    flag_mask: np.ndarray | None = None,
+    min_network_run: int | None = DEFAULT_MIN_NETWORK_RUN,
+) -> CleanResult:
+    """Detect and repair bad keypoints in memory; the input is not modified.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Tracks to clean (any layout; unique bodyparts included).
+    model : str, Path or Cleaner
+        A model file written by :func:`train` / :func:`train_on_tracks`, or a loaded cleaner.
+    pcutoff : float, optional
+        Likelihood threshold. Default: the project's ``pcutoff`` when ``config_path`` is
+        given, else 0.6.
+    config_path : str or Path, optional
+        DLC ``config.yaml`` (pcutoff, skeleton).
+    skeleton : list of (str, str), optional
+        Bones for the bone rule; default: the config's, else the labels' default (the same
+        rule :func:`train_on_tracks` used).
+    detect : {"single", "probdet"} or None
+        The model's own detector (one x0 prediction, or ProbDet's averaged stochastic runs);
+        None uses the rule-based labels alone.
+    threshold : float
+        Detection probability above which a point is replaced.
+    probdet_runs : int
+        Runs averaged by ProbDet.
+    steps : int
+        Diffusion sampling steps for the repair (1 = one x0 prediction).
+    ensemble : int
+        Repair candidates averaged; their spread is the uncertainty.
+    sits : bool
+        Soft inpainting timestep schedule (mildly suspicious points are nudged, not replaced).
+    fix_swaps : bool
+        Find and undo identity swaps (multi-animal) and left/right swaps first.
+    max_gap : int, optional
+        Runs of flagged frames longer than this (per keypoint) are left as they are rather
+        than invented (missing points stay missing). None: no limit.
+    seed : int
+        Seed of the sampling noise.
+    batch_size : int
+        Windows per network call.
+    device : str, optional
+        Torch device (default CPU).
+    progress : bool or callable
+        True shows progress bars; a callable receives ``(done, total)`` steps.
+    should_stop : callable, optional
+        Polled regularly; returning True cancels
+        (:class:`~stablemotion_dlc.core.inference.CleanupCancelled`).
+    flag_mask : np.ndarray, optional
+        ``(frames, individuals, keypoints)`` bool: points to repair in addition to what the
+        rules and the detector flag (e.g. points marked by hand; with ``detect=None`` and an
+        exact mask this is "detection solved"). It replaces the rules and the detector:
+        only these points (and missing ones) are repaired.
+    min_network_run : int, optional
+        Flagged runs (per keypoint) shorter than this many frames are repaired by linear
+        interpolation of the body-relative features (the body centre and each keypoint's
+        offset from it, interpolated separately, which follows the body's motion); longer
+        runs are inpainted by the network. The benchmark found the network better only on
+        long gaps (see docs/benchmarks/dlc_pipeline.md). 0 or None: the network repairs
+        everything.
+
+    Returns
+    -------
+    CleanResult
+        Cleaned tracks plus per-point provenance.
+
+    Notes
+    -----
+    Changed points get the likelihood ``(1 + pcutoff) / 2`` (plotted by DLC, below truly
+    confident points); kept points keep theirs. Points of individuals or keypoints that have no
+    trustworthy value at all are reported and left unchanged, never invented.
+    """
+    t0 = time.perf_counter()
+    cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
+    rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
+    source = str(tracks.meta.get("source", "tracks"))
+    cols = _animal_columns(tracks, rep, source)
+    if pcutoff is None:
+        pcutoff = float(read_dlc_config(config_path).get("pcutoff", 0.6)) if config_path else 0.6
+
+    work = tracks.copy()
+    n_f, n_i, n_k = work.xy.shape[:3]
+    status = np.zeros((n_f, n_i, n_k), np.uint8)
+    corrections: list[Any] = []
+    if fix_swaps and work.n_frames > 2:
+        from .identity import find_identity_swaps, find_lr_swaps, fix_identity_swaps, fix_lr_swaps
+
+        events = find_identity_swaps(work, pcutoff=pcutoff)
+        if events:
+            work, corr = fix_identity_swaps(work, events)
+            corrections += corr
+        lr_events = find_lr_swaps(work, pcutoff=pcutoff)
+        if lr_events:
+            work, corr = fix_lr_swaps(work, lr_events)
+            corrections += corr
+        moved = ~_same_points(work, tracks)
+        status[moved] = IDENTITY_FIXED
+
+    labels = suspect_mask(work, pcutoff, skeleton=skeleton, config_path=config_path)
+    given = None
+    if flag_mask is not None:
+        given = np.asarray(flag_mask, dtype=bool)
+        if given.shape != (n_f, n_i, n_k):
+            raise ValueError(f"flag_mask must have shape {(n_f, n_i, n_k)}, got {given.shape}")
+    prob = labels.mask.astype(np.float32)
+    unc = np.zeros((n_f, n_i, n_k), np.float32)
+    out_xy = work.xy.copy()
+    out_lik = None if work.likelihood is None else work.likelihood.copy()
+    new_lik = _changed_likelihood(pcutoff)
+    animals = [i for i in range(n_i) if work.present[i, cols].all()]
+    notes: list[str] = []
+    n_network = 0
+    total = max(1, len(animals))
+    for n_done, i in enumerate(animals):
+        xy_i = work.xy[:, i][:, cols]  # (T, K, 2)
+        sus_i = labels.mask[:, i][:, cols] if given is None else given[:, i][:, cols]
+        missing = ~np.isfinite(xy_i).all(axis=-1)
+        good = ~(missing | sus_i)
+        if not good.any():
+            notes.append(f"{work.individuals[i]}: every point is suspect; left unchanged")
+            logger.warning("%s: individual %s has no trustworthy point; left unchanged",
+                           source, work.individuals[i])
+            continue
+        enc = rep.encode(xy_i, sus_i)
+        p_model = np.zeros(sus_i.shape, np.float32)
+        if detect is not None and given is None:
+            p_all = cleaner.detect(enc.features, method=detect, n_runs=probdet_runs, seed=seed,
+                                   progress=progress is True, should_stop=should_stop)
+            p_model = p_all[:, : rep.n_keypoints]
+        flag = sus_i | missing | (p_model > threshold)
+        no_anchor = ~good.any(axis=0)  # keypoints with no trustworthy value anywhere
+        if no_anchor.any():
+            names = [rep.bodyparts[k] for k in np.flatnonzero(no_anchor)]
+            notes.append(f"{work.individuals[i]}: {names} never trustworthy; left unchanged")
+            flag[:, no_anchor] = False
+        flag = _limit_runs(flag, max_gap)
+        prob[:, i, cols] = np.maximum(p_model, sus_i.astype(np.float32))
+        if flag.any():
+            lab_mask = np.concatenate([flag, enc.labels[:, rep.n_keypoints:] > 0.5], axis=1)
+            suspicion = np.concatenate(
+                [np.maximum(p_model, (sus_i | missing).astype(np.float32)),
+                 enc.labels[:, rep.n_keypoints:]], axis=1)
+            feats, net_mask = _interpolate_short_runs(cleaner, enc.features, lab_mask,
+                                                      min_network_run)
+            unc_f = np.zeros(feats.shape, np.float32)
+            if net_mask.any():
+                res = cleaner.cleanup(feats, net_mask, suspicion=suspicion, steps=steps,
+                                      ensemble=ensemble, sits=sits, seed=seed + i,
+                                      progress=progress is True, should_stop=should_stop)
+                feats, unc_f = res.features, res.uncertainty
+                n_network += int(net_mask[:, : rep.n_keypoints].sum())
+            elif should_stop is not None and should_stop():
+                from ..core.inference import CleanupCancelled
+
+                raise CleanupCancelled("cleanup cancelled")
+            xy_new = rep.decode(feats, enc.origin)
+            ok = flag & np.isfinite(xy_new).all(axis=-1)
+            sub = out_xy[:, i][:, cols]
+            sub[ok] = xy_new[ok]
+            out_xy[:, i, cols] = sub
+            rel = rep.slices()["rel"]
+            u = unc_f[:, rel].reshape(n_f, rep.n_keypoints, 2)
+            u_px = np.sqrt((u.astype(np.float64) ** 2).sum(-1)).astype(np.float32)
+            sub_u = unc[:, i][:, cols]
+            sub_u[ok] = u_px[ok]
+            unc[:, i, cols] = sub_u
+            st = status[:, i][:, cols]
+            st[ok & missing] = GAP_FILLED
+            st[ok & ~missing] = REPLACED
+            status[:, i, cols] = st
+            if out_lik is not None:
+                sub_l = out_lik[:, i][:, cols]
+                sub_l[ok] = new_lik
+                out_lik[:, i, cols] = sub_l
+        if callable(progress):
+            progress(n_done + 1, total)
+
+    _clean_unique_bodyparts(work, labels, out_xy, out_lik, status, new_lik, max_gap, cols)
+    cleaned = work.copy()
+    cleaned.xy = out_xy
+    cleaned.likelihood = out_lik
+    cleaned.meta = dict(work.meta)
+    cleaned.meta["stablemotion"] = {"status_counts": None}  # filled below
+    result = CleanResult(cleaned, status, prob, unc, labels, corrections)
+    counts = result.summary()
+    cleaned.meta["stablemotion"] = {"status_counts": counts}
+    result.report = {
+        "source": source,
+        "frames": n_f,
+        "individuals": list(work.individuals),
+        "bodyparts": list(work.bodyparts),
+        "pcutoff": pcutoff,
+        "status_counts": counts,
+        "suspect_counts": labels.summary(),
+        "corrections": [_correction_dict(c) for c in corrections],
+        "notes": notes,
+        "settings": {"detect": detect, "threshold": threshold, "steps": steps,
+                     "ensemble": ensemble, "sits": sits, "fix_swaps": fix_swaps,
+                     "max_gap": max_gap, "min_network_run": min_network_run,
+                     "seed": seed},
+        "network_points": n_network,
+        "model": str(getattr(cleaner.bundle, "path", "") or ""),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return result
+
+
+def _same_points(a: Tracks, b: Tracks) -> np.ndarray:
+    """``(F, I, K)`` True where both tracks hold bitwise the same x, y (NaN equal to NaN)."""
+    same = (a.xy == b.xy) | (np.isnan(a.xy) & np.isnan(b.xy))
+    return same.all(axis=-1)
+
+
+def _correction_dict(c: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(c)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def _clean_unique_bodyparts(work: Tracks, labels: SuspectLabels, out_xy: np.ndarray,
+                            out_lik: np.ndarray | None, status: np.ndarray, new_lik: float,
+                            max_gap: int | None, animal_cols: list[int]) -> None:
+    """Unique bodyparts (static landmarks such as arena corners): interpolate suspect points.
+
+    They are not part of the animals' model; a linear interpolation in time between
+    trustworthy values is the right repair for landmarks (documented behaviour).
+    """
+    if "single" not in work.individuals:
+        return
+    i = work.individuals.index("single")
+    ks = [k for k in np.flatnonzero(work.present[i]) if k not in animal_cols]
+    if not ks:
+        return
+    xy = work.xy[:, i][:, ks]  # (T, U, 2)
+    missing = ~np.isfinite(xy).all(axis=-1)
+    bad = labels.mask[:, i][:, ks] | missing
+    good = ~bad
+    has = good.any(axis=0)
+    flag = _limit_runs(bad & has[None, :], max_gap)
+    if not flag.any():
+        return
+    filled, _ = interp_fill(np.where(good[..., None], xy, np.nan)[None], good[None])
+    filled = filled[0]
+    for j, k in enumerate(ks):
+        f = flag[:, j]
+        out_xy[f, i, k] = filled[f, j]
+        status[f & missing[:, j], i, k] = GAP_FILLED
+        status[f & ~missing[:, j], i, k] = REPLACED
+        if out_lik is not None:
+            out_lik[f, i, k] = new_lik
+
+
+# ============================================================================ saving
+def cleaned_path(analysed: str | Path) -> Path:
+    """DLC's name for a filtered file: ``<stem><scorer>[_tracker]_filtered.h5``."""
+    p = Path(analysed)
+    return p.with_name(p.stem + "_filtered.h5")
+
+
+def provenance_path(cleaned: str | Path) -> Path:
+    """Provenance file beside a cleaned file (an ``.npz``, never an ``.h5`` DLC could pick)."""
+    p = Path(cleaned)
+    return p.with_name(p.stem + "_stablemotion.npz")
+
+
+def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool = False,
+                      save_as_csv: bool = True) -> Path:
+    """Write cleaned tracks (``.h5`` + ``.csv``) and the provenance file, atomically.
+
+    Parameters
+    ----------
+    result : CleanResult
+        Output of :func:`clean_tracks`.
+    path : str or Path
+        Cleaned ``.h5`` (or ``.csv``) path, normally :func:`cleaned_path` of the input.
+    overwrite : bool
+        Replace existing outputs (refused otherwise, before anything is written).
+    save_as_csv : bool
+        Also write the ``.csv`` twin, like DLC.
+
+    Returns
+    -------
+    Path
+        The cleaned tracks file.
+    """
+    path = Path(path)
+    outs = [path, provenance_path(path)]
+    if save_as_csv and path.suffix == ".h5":
+        outs.append(path.with_suffix(".csv"))
+    for p in outs:
+        check_writable(p, overwrite)
+    write_tracks(result.tracks, path, overwrite=overwrite)
+    if save_as_csv and path.suffix == ".h5":
+        write_tracks(result.tracks, path.with_suffix(".csv"), overwrite=overwrite)
+    prov = provenance_path(path)
+    with atomic_path(prov, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            status=result.status,
+            status_names=np.array(STATUS_NAMES),
+            probability=result.probability,
+            uncertainty=result.uncertainty,
+            suspect_reasons=result.suspect.reasons,
+            reason_names=np.array(list(result.suspect.reason_names)),
+            individuals=np.array(result.tracks.individuals),
+            bodyparts=np.array(result.tracks.bodyparts),
+            report=np.array(json.dumps(result.report, default=str)),
+        )
+    return path
+
+
+# ============================================================================ training
+def train_on_tracks(
+    tracks_list: Sequence[Tracks],
+    out_path: str | Path,
+    *,
+    bodyparts: Sequence[str] | None = None,
+    skeleton: Sequence[Sequence[str]] | None = None,
+    pcutoff: float = 0.6,
+    fps: float | None = None,
+    config: TrainConfig | None = None,
+    steps: int | None = None,
+    p_inject: float = 0.5,
+    rate: float = 0.05,
+    resume: bool = True,
+    overwrite: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+) -> Path:
+    """Train a cleaner on tracks (unlabelled, partly corrupted predictions).
+
+    Parameters
+    ----------
+    tracks_list : sequence of Tracks
+        The project's analysed outputs.
+    out_path : str or Path
+        Model file to write (also the resume checkpoint).
+    bodyparts : sequence of str, optional
+        Animal bodyparts to model (default: those of the first file's animals, without
+        unique bodyparts).
+    skeleton : list of (str, str), optional
+        Bones (default: learned from the median pose).
+    pcutoff : float
+        Likelihood threshold for the suspect labels.
+    fps : float, optional
+        Frame rate recorded in the model.
+    config : TrainConfig, optional
+        Training settings (default: the embedded default, :data:`DEFAULT_TRAIN_CONFIG` with
+        :data:`DEFAULT_TRAIN_STEPS` steps).
+    steps : int, optional
+        Shortcut to override ``config.steps``.
+    p_inject, rate : float
+        Share of training windows with injected corruption, and its density.
+    resume, overwrite, progress, device
+        See :func:`stablemotion_dlc.core.train.train`.
+
+    Returns
+    -------
+    Path
+        The model file.
+    """
+    from dataclasses import replace
+
+    from ..core.train import TrainConfig
+    from ..core.train import train as core_train
+    from .dataset import KeypointWindowSource, sequences_from_tracks
+
+    if not tracks_list:
+        raise ValueError("train_on_tracks: no tracks given")
+    first = tracks_list[0]
+    if bodyparts is None:
+        animals = [i for i, n in enumerate(first.individuals) if n != "single"]
+        bodyparts = [b for k, b in enumerate(first.bodyparts)
+                     if any(first.present[i, k] for i in animals)]
+    bodyparts = list(bodyparts)
+    seqs = []
+    pose = []
+    for tr in tracks_list:
+        labels = suspect_mask(tr, pcutoff, skeleton=skeleton)
+        s = sequences_from_tracks(tr, bodyparts, labels)
+        for q in s:
+            good = q.xy.copy()
+            good[q.suspect] = np.nan
+            pose.append(good.reshape(-1, len(bodyparts), 2))
+        seqs += s
+    if not seqs:
+        raise ValueError(f"train_on_tracks: no individual carries all bodyparts {bodyparts}")
+    n_frames = sum(int(np.prod(q.xy.shape[:-2])) for q in seqs)
+    cfg = config or TrainConfig(**{**DEFAULT_TRAIN_CONFIG, "steps": DEFAULT_TRAIN_STEPS})
+    if steps is not None:
+        cfg = replace(cfg, steps=int(steps))
+    if n_frames < cfg.window:
+        raise ValueError(f"train_on_tracks: only {n_frames} frames; at least {cfg.window} needed")
+    rep = KeypointRepresentation(bodyparts, skeleton or None, fps,
+                                 pose_data=np.concatenate(pose, axis=0))
+    source = KeypointWindowSource(seqs, rep, window=cfg.window, p_inject=p_inject, rate=rate,
+                                  pcutoff=pcutoff)
+    logger.info("training on %d frames of %d sequence(s), %d keypoints, %d steps",
+                n_frames, len(seqs), len(bodyparts), cfg.steps)
+    return core_train(source, rep.layout, rep.spec(), out_path, cfg, resume=resume,
+                      progress=progress, device=device, overwrite=overwrite)
+
+
+def default_model_path(config_path: str | Path, shuffle: int = 1) -> Path:
+    """Where a project's model lives.
+
+    ``<project>/stablemotion-models/shuffle<N>/model.safetensors``.
+    """
+    return Path(config_path).resolve().parent / "stablemotion-models" / f"shuffle{shuffle}" / (
+        "model.safetensors")
+
+
+def _project_videos(cfg: dict[str, Any], config_path: Path) -> list[Path]:
+    vids = []
+    for v in (cfg.get("video_sets") or {}):
+        p = Path(v)
+        if not p.exists():
+            alt = config_path.parent / "videos" / p.name
+            p = alt if alt.exists() else p
+        vids.append(p)
+    return vids
+
+
+def _collect_videos(videos: str | Path | Sequence[str | Path],
+                    video_extensions: Sequence[str] | None = None) -> list[Path]:
+    """Videos from a path, a list, or a folder (like DLC's ``collect_video_paths``)."""
+    exts = tuple(e.lower().lstrip(".") for e in (video_extensions or
+                                                 ("mp4", "avi", "mov", "mkv", "mpeg")))
+    items = [videos] if isinstance(videos, (str, Path)) else list(videos)
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(q for q in p.iterdir() if q.suffix.lower().lstrip(".") in exts)
+        else:
+            out.append(p)
+    if not out:
+        raise FileNotFoundError(f"no videos found in {videos}")
+    return out
+
+
+def train(
+    config_path: str | Path,
+    videos: str | Path | Sequence[str | Path] | None = None,
+    shuffle: int = 1,
+    *,
+    destfolder: str | Path | None = None,
+    model_path: str | Path | None = None,
+    steps: int | None = None,
+    config: TrainConfig | None = None,
+    resume: bool = True,
+    overwrite: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+    track_method: str | None = None,
+) -> Path:
+    """Train a cleaner on a DLC project's own analysed videos.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The project's ``config.yaml`` (read only).
+    videos : path, list of paths or folder, optional
+        Videos whose analysed outputs to learn from; default: every video of
+        ``video_sets`` that has one.
+    shuffle : int
+        DLC shuffle whose outputs to use.
+    destfolder : str or Path, optional
+        Where the analysed files are (default: beside each video).
+    model_path : str or Path, optional
+        Model file (default :func:`default_model_path`).
+    steps : int, optional
+        Training steps (default :data:`DEFAULT_TRAIN_STEPS`).
+    config : TrainConfig, optional
+        Full training settings.
+    resume : bool
+        Continue an interrupted run from its last checkpoint.
+    overwrite : bool
+        Start afresh over an existing model (with ``resume=False``).
+    progress : bool
+        Progress bar with the loss.
+    device : str, optional
+        Torch device.
+    track_method : str, optional
+        Multi-animal tracker suffix (``"ellipse"``, ...; default: the config's).
+
+    Returns
+    -------
+    Path
+        The model file.
+    """
+    config_path = Path(config_path)
+    cfg = read_dlc_config(config_path)
+    vids = (_project_videos(cfg, config_path) if videos is None
+            else _collect_videos(videos))
+    tracks_list = []
+    errors = []
+    for v in vids:
+        try:
+            f = find_analyzed(config_path, v, shuffle=shuffle, destfolder=destfolder,
+                              track_method=track_method)
+        except AnalyzedDataNotFoundError as exc:
+            errors.append(str(exc))
+            continue
+        tracks_list.append(read_tracks(f))
+    if not tracks_list:
+        raise AnalyzedDataNotFoundError(
+            f"{config_path}: no analysed output found for any video; run "
+            f"deeplabcut.analyze_videos first.\n" + "\n".join(errors))
+    fps = tracks_list[0].meta.get("fps")
+    skeleton = cfg.get("skeleton") or None
+    out = Path(model_path) if model_path else default_model_path(config_path, shuffle)
+    bodyparts = cfg.get("multianimalbodyparts") if cfg.get("multianimalproject") else \
+        cfg.get("bodyparts")
+    if not isinstance(bodyparts, list) or not bodyparts:
+        bodyparts = None
+    return train_on_tracks(tracks_list, out, bodyparts=bodyparts, skeleton=skeleton,
+                           pcutoff=float(cfg.get("pcutoff", 0.6)), fps=fps, config=config,
+                           steps=steps, resume=resume, overwrite=overwrite, progress=progress,
+                           device=device)
+
+
+def _check_video_frames(video: Path, tracks: Tracks) -> None:
+    """Refuse a video whose frame count differs from the tracks by more than one frame."""
+    if not video.exists():
+        return
+    from .video import VideoReader
+
+    with VideoReader(video) as reader:
+        n = reader.n_frames
+    if abs(n - tracks.n_frames) > 1:
+        raise ConfigError(
+            f"{video}: the video has {n} frames but its tracks "
+            f"({tracks.meta.get('source', '?')}) have {tracks.n_frames}; they do not belong "
+            f"together")
+    if n != tracks.n_frames:
+        logger.warning("%s: video has %d frames, tracks %d (a one-frame difference is a "
+                       "known DLC/codec quirk; cleaning all tracked frames)", video, n,
+                       tracks.n_frames)
+
+
+def clean_h5(
+    config_path: str | Path,
+    video: str | Path | Sequence[str | Path],
+    model: str | Path | None = None,
+    shuffle: int = 1,
+    *,
+    destfolder: str | Path | None = None,
+    overwrite: bool = False,
+    save_as_csv: bool = True,
+    video_extensions: Sequence[str] | None = None,
+    track_method: str | None = None,
+    train_steps: int | None = None,
+    check_video: bool = True,
+    progress: bool = True,
+    **options: Any,
+) -> Path | list[Path]:
+    """Clean a video's DLC output: the drop-in step after ``deeplabcut.analyze_videos``.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The project's ``config.yaml`` (read only).
+    video : path, list of paths or folder
+        Video(s) whose analysed outputs to clean (like DLC's ``videos`` argument).
+    model : str or Path, optional
+        Model file. Default: the project's (:func:`default_model_path`); trained first from
+        the project's own analysed videos when it does not exist.
+    shuffle : int
+        DLC shuffle.
+    destfolder : str or Path, optional
+        Folder of the analysed files and of the outputs (default: beside each video).
+    overwrite : bool
+        Replace an existing cleaned file (refused otherwise).
+    save_as_csv : bool
+        Also write the ``.csv`` twin.
+    video_extensions : sequence of str, optional
+        Extensions considered when ``video`` is a folder.
+    track_method : str, optional
+        Multi-animal tracker suffix (default: the config's).
+    train_steps : int, optional
+        Steps when a model must be trained first (default :data:`DEFAULT_TRAIN_STEPS`).
+    check_video : bool
+        Refuse a video whose frame count does not match its tracks.
+    progress : bool
+        Progress bars.
+    **options
+        Passed to :func:`clean_tracks` (``detect``, ``steps``, ``ensemble``, ``sits``, ...).
+
+    Returns
+    -------
+    Path or list of Path
+        The cleaned ``..._filtered.h5`` file(s) (a list when several videos were given).
+    """
+    config_path = Path(config_path)
+    read_dlc_config(config_path)  # a missing or invalid config fails here, before any work
+    single = isinstance(video, (str, Path)) and not Path(video).is_dir()
+    vids = _collect_videos(video, video_extensions)
+    jobs = []
+    for v in vids:  # find everything and check outputs before any work
+        src = find_analyzed(config_path, v, shuffle=shuffle, destfolder=destfolder,
+                            track_method=track_method)
+        out = cleaned_path(src)
+        if destfolder is not None:
+            out = Path(destfolder) / out.name
+        check_writable(out, overwrite)
+        jobs.append((v, src, out))
+    model_path = Path(model) if model is not None else default_model_path(config_path, shuffle)
+    if not model_path.exists():
+        if model is not None:
+            raise FileNotFoundError(f"{model_path}: model file not found")
+        logger.warning("no model for %s yet: training one on the project's own predictions "
+                       "(%s)", config_path, model_path)
+        train(config_path, None, shuffle, destfolder=destfolder, model_path=model_path,
+              steps=train_steps, progress=progress, track_method=track_method)
+    from ..core.inference import Cleaner
+
+    cleaner = Cleaner.from_file(model_path)
+    outputs = []
+    for v, src, out in jobs:
+        tracks = read_tracks(src)
+        if check_video:
+            _check_video_frames(v, tracks)
+        result = clean_tracks(tracks, cleaner, config_path=config_path, progress=progress,
+                              **options)
+        save_clean_result(result, out, overwrite=overwrite, save_as_csv=save_as_csv)
+        logger.info("%s -> %s %s", src.name, out.name, result.summary())
+        outputs.append(out)
+    return outputs[0] if single else outputs
