@@ -811,7 +811,7 @@ def suspect_mask(
         skeleton=skel,
         params=params,
     )
-    logger.info("suspect_mask: %s", labels.summary())
+    logger.info("suspect_mask: %s", str(labels.summary()))
     return labels
 
 

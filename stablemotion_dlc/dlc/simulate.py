@@ -780,5 +780,5 @@ def corrupt_predictions(
             kinds[rows, ind, k] = code["jitter_burst"]
 
     shares = {name: float(np.mean(kinds == c)) for name, c in code.items() if c}
-    logger.debug("corruption shares: %s", shares)
+    logger.debug("corruption shares: %s", str(shares))
     return xy, lik, kinds

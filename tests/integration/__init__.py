@@ -1,0 +1,1 @@
+"""Integration tests against the real DeepLabCut package (marked ``dlc`` and ``slow``)."""
