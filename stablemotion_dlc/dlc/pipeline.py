@@ -8,8 +8,12 @@ Data flow of :func:`clean_tracks` (pure, in memory):
    likelihood below ``pcutoff``, missing, jumps, bones, swaps, stuck points);
 3. per animal, the keypoints are encoded
    (:class:`~stablemotion_dlc.dlc.features.KeypointRepresentation`), the model's own
-   detector adds what the rules missed, and the flagged entries are inpainted by the
-   diffusion model (:class:`~stablemotion_dlc.core.inference.Cleaner`);
+   detector adds what the rules missed; flagged runs shorter than ``min_network_run`` frames
+   are filled by linear interpolation of the body-relative features (body centre and offsets
+   from it), longer ones are inpainted by the diffusion model
+   (:class:`~stablemotion_dlc.core.inference.Cleaner`) - the benchmark
+   (docs/benchmarks/dlc_pipeline.md) found the network better than that interpolation only
+   on long gaps;
 4. decoded back to pixels; every point that was not flagged keeps its value bit for bit.
 
 :func:`clean_h5` wraps this for a DLC project the way ``deeplabcut.filterpredictions`` does:

@@ -1,0 +1,259 @@
+"""The DLC cleaning pipeline: in-memory cleaning contract, saving, clean_h5 on a sample project.
+
+A tiny model is trained once per module (~30 steps on a 30 s simulated recording); it is not
+meant to clean well, only to exercise the real code paths end to end. Quality is measured by
+``benchmarks/bench_dlc_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stablemotion_dlc.core.train import TrainConfig
+from stablemotion_dlc.dlc.io import read_tracks
+from stablemotion_dlc.dlc.pipeline import (
+    GAP_FILLED,
+    IDENTITY_FIXED,
+    KEPT,
+    REPLACED,
+    STATUS_NAMES,
+    CleanResult,
+    clean_h5,
+    clean_tracks,
+    cleaned_path,
+    provenance_path,
+    save_clean_result,
+    train_on_tracks,
+)
+from stablemotion_dlc.dlc.sample import make_sample_project
+from stablemotion_dlc.errors import ConfigError, ModelError, ModelMismatchError
+
+TINY = dict(model="tiny", window=32, batch_size=8, steps=30, log_every=10, checkpoint_every=0,
+            normalizer_batches=4, warmup_steps=5)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory):
+    """A 30 s single-animal sample project (no video)."""
+    d = tmp_path_factory.mktemp("sample")
+    return make_sample_project(d / "proj", seed=3, duration_s=30.0, video=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tracks(sample):
+    return read_tracks(sample.predictions_h5)
+
+
+@pytest.fixture(scope="module")
+def model(sample, tracks, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained on the sample's own predictions."""
+    out = tmp_path_factory.mktemp("model") / "model.safetensors"
+    return train_on_tracks([tracks], out, fps=30.0, config=TrainConfig(**TINY), progress=False)
+
+
+@pytest.fixture(scope="module")
+def result(tracks, model) -> CleanResult:
+    return clean_tracks(tracks, model, pcutoff=0.6)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise bitwise equality with NaN equal to NaN."""
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+# ============================================================================ clean_tracks
+def test_clean_tracks_keeps_unflagged_points_and_input(tracks, model):
+    xy0 = tracks.xy.copy()
+    lik0 = tracks.likelihood.copy()
+    res = clean_tracks(tracks, model, pcutoff=0.6)
+    # the input is never modified
+    assert _same(tracks.xy, xy0).all()
+    assert _same(tracks.likelihood, lik0).all()
+    kept = res.status == KEPT
+    assert kept.any() and (~kept).any()
+    # every kept point is bit-identical, coordinates and likelihood
+    assert _same(res.tracks.xy, xy0)[kept].all()
+    assert _same(res.tracks.likelihood, lik0)[kept].all()
+    assert res.tracks.xy.shape == xy0.shape
+    assert list(res.tracks.bodyparts) == list(tracks.bodyparts)
+    assert res.tracks.index.equals(tracks.index)
+
+
+def test_status_codes_are_consistent(tracks, result):
+    missing = ~np.isfinite(tracks.xy).all(-1)
+    st = result.status
+    assert st.dtype == np.uint8 and set(np.unique(st)) <= set(range(len(STATUS_NAMES)))
+    # gap-filled only where the input was missing, replaced only where it was present
+    assert not (st == GAP_FILLED)[~missing].any()
+    assert not (st == REPLACED)[missing].any()
+    assert (st == GAP_FILLED).any() and (st == REPLACED).any()
+    changed = (st == GAP_FILLED) | (st == REPLACED)
+    assert np.isfinite(result.tracks.xy[changed]).all()
+    # changed points get the documented likelihood (1 + pcutoff) / 2
+    np.testing.assert_allclose(result.tracks.likelihood[changed], 0.8)
+    # every suspect point (rules) is repaired or left (long run) - never silently "kept" while
+    # also flagged with probability below 1
+    assert (result.probability[result.suspect.mask] == 1.0).all()
+    # identity-fixed points keep values that came from another keypoint of the input
+    fixed = st == IDENTITY_FIXED
+    if fixed.any():
+        assert np.isfinite(result.tracks.xy[fixed]).all()
+    counts = result.summary()
+    assert sum(counts.values()) == st.size
+    assert result.report["status_counts"] == counts
+    assert result.uncertainty.shape == st.shape
+
+
+@pytest.mark.parametrize("min_run", [0, 10_000])
+def test_network_or_interpolation_only_touch_flagged_points(tracks, model, result, min_run):
+    res = clean_tracks(tracks, model, pcutoff=0.6, min_network_run=min_run)
+    # same detection whatever repairs the points
+    assert (res.status == result.status).all()
+    kept = res.status == KEPT
+    assert _same(res.tracks.xy, tracks.xy)[kept].all()
+    changed = (res.status == REPLACED) | (res.status == GAP_FILLED)
+    assert np.isfinite(res.tracks.xy[changed]).all()
+    if min_run == 0:
+        assert res.report["network_points"] > 0
+    else:
+        assert res.report["network_points"] == 0
+        assert (res.uncertainty == 0).all()
+
+
+def test_every_point_suspect_is_reported_and_unchanged(tracks, model):
+    bad = tracks.copy()
+    bad.likelihood = np.full_like(bad.likelihood, 0.05)
+    res = clean_tracks(bad, model, pcutoff=0.6, fix_swaps=False)
+    assert (res.status == KEPT).all()
+    assert _same(res.tracks.xy, bad.xy).all()
+    assert _same(res.tracks.likelihood, bad.likelihood).all()
+    assert any("every point is suspect" in n for n in res.report["notes"])
+
+
+def test_flag_mask_replaces_detection(tracks, model):
+    flag = np.zeros(tracks.xy.shape[:3], dtype=bool)
+    present = np.isfinite(tracks.xy).all(-1)
+    rows = np.flatnonzero(present[:, 0, 3])[100:110]
+    flag[rows, 0, 3] = True
+    res = clean_tracks(tracks, model, pcutoff=0.6, detect=None, flag_mask=flag,
+                       fix_swaps=False)
+    changed = res.status != KEPT
+    # only the given points and missing points are repaired
+    assert not (changed & ~(flag | ~present)).any()
+    assert changed[rows, 0, 3].all()
+    with pytest.raises(ValueError, match="flag_mask"):
+        clean_tracks(tracks, model, flag_mask=flag[:10])
+
+
+def test_model_for_other_bodyparts_is_refused(tracks, model):
+    other = tracks.copy()
+    other.bodyparts = [f"part{j}" for j in range(len(tracks.bodyparts))]
+    with pytest.raises(ModelMismatchError) as exc:
+        clean_tracks(other, model)
+    msg = str(exc.value)
+    assert tracks.bodyparts[0] in msg and "part0" in msg
+
+
+def test_corrupt_model_file_is_a_model_error(tracks, tmp_path):
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"\x00not a model\xff" * 10)
+    with pytest.raises(ModelError):
+        clean_tracks(tracks, bad)
+
+
+# ============================================================================ saving
+def test_save_clean_result_writes_all_and_refuses_overwrite(result, tmp_path):
+    out = tmp_path / "videoDLC_x_filtered.h5"
+    path = save_clean_result(result, out)
+    assert path == out
+    csv = out.with_suffix(".csv")
+    prov = provenance_path(out)
+    assert out.exists() and csv.exists() and prov.exists()
+    assert prov.suffix == ".npz"
+    back = read_tracks(out)
+    assert _same(back.xy, result.tracks.xy).all()
+    assert _same(read_tracks(csv).xy, result.tracks.xy).all()
+    with np.load(prov) as z:
+        assert (z["status"] == result.status).all()
+        assert list(z["status_names"]) == list(STATUS_NAMES)
+        assert z["probability"].shape == result.status.shape
+    stamp = [p.stat().st_mtime_ns for p in (out, csv, prov)]
+    with pytest.raises(FileExistsError):
+        save_clean_result(result, out)
+    assert [p.stat().st_mtime_ns for p in (out, csv, prov)] == stamp
+    # only the three outputs, no temporary files left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (out, csv, prov))
+    save_clean_result(result, out, overwrite=True)
+
+
+# ============================================================================ clean_h5
+@pytest.fixture()
+def project(tmp_path):
+    """A fresh 20 s sample project (config.yaml + predictions, no video)."""
+    return make_sample_project(tmp_path / "proj", seed=5, duration_s=20.0, video=False,
+                               progress=False)
+
+
+def test_clean_h5_trains_first_then_writes_filtered(project, monkeypatch):
+    import stablemotion_dlc.dlc.pipeline as pl
+
+    seen = {}
+    real_train = pl.train
+
+    def small_train(*args, **kwargs):
+        seen["steps"] = kwargs.get("steps")
+        kwargs["config"] = TrainConfig(**{**TINY, "steps": 10})
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(pl, "train", small_train)
+    src = project.predictions_h5
+    before = src.read_bytes()
+    out = clean_h5(project.config, project.video, train_steps=10, progress=False)
+    assert seen["steps"] == 10
+    assert out == cleaned_path(src)
+    assert out.name == src.stem + "_filtered.h5"
+    assert out.exists() and out.with_suffix(".csv").exists()
+    assert pl.default_model_path(project.config).exists()
+    back = read_tracks(out)
+    assert back.xy.shape == read_tracks(src).xy.shape
+    assert src.read_bytes() == before  # input untouched
+    # an existing output is refused, unless overwrite=True (the model is now reused)
+    with pytest.raises(FileExistsError):
+        clean_h5(project.config, project.video, progress=False)
+    assert clean_h5(project.config, project.video, overwrite=True, progress=False) == out
+
+
+def test_interrupted_clean_h5_leaves_no_output(project, model):
+    from stablemotion_dlc.core.inference import CleanupCancelled
+
+    with pytest.raises(CleanupCancelled):
+        clean_h5(project.config, project.video, model=model, progress=False,
+                 should_stop=lambda: True)
+    out = cleaned_path(project.predictions_h5)
+    leftovers = [p.name for p in out.parent.iterdir() if "filtered" in p.name
+                 or "stablemotion" in p.name]
+    assert leftovers == []
+
+
+def test_missing_model_file_is_clear(project, tmp_path):
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        clean_h5(project.config, project.video, model=tmp_path / "nope.safetensors",
+                 progress=False)
+
+
+def test_video_with_other_frame_count_is_refused(project, model, tmp_path):
+    pytest.importorskip("stablemotion_dlc.dlc.video",
+                        reason="stablemotion_dlc.dlc.video (VideoReader) not available yet")
+    short = make_sample_project(tmp_path / "short", seed=6, duration_s=1.0, video=True,
+                                progress=False)
+    if not short.video.exists():
+        pytest.skip("the sample could not render a video on this machine")
+    shutil.copy(short.video, project.video)
+    with pytest.raises(ConfigError, match="frames"):
+        clean_h5(project.config, project.video, model=model, progress=False)
+    assert not cleaned_path(project.predictions_h5).exists()
