@@ -6,6 +6,7 @@ from pathlib import Path
 
 __all__ = [
     "StableMotionError",
+    "FileProblemError",
     "DLCFileError",
     "ConfigError",
     "AnalyzedDataNotFoundError",
@@ -18,8 +19,8 @@ class StableMotionError(Exception):
     """Base class of all errors raised by this package."""
 
 
-class DLCFileError(StableMotionError, ValueError):
-    """A pose file is not a readable DeepLabCut file.
+class FileProblemError(StableMotionError, ValueError):
+    """A file is unreadable or lacks what is needed; the message names it.
 
     Parameters
     ----------
@@ -33,6 +34,10 @@ class DLCFileError(StableMotionError, ValueError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class DLCFileError(FileProblemError):
+    """A pose file is not a readable DeepLabCut file."""
 
 
 class ConfigError(StableMotionError, ValueError):

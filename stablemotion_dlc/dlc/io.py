@@ -1098,6 +1098,26 @@ def read_dlc_config(config_path: str | Path) -> dict[str, Any]:
     ConfigError
         Missing, unreadable or invalid file.
     """
+    cfg = load_yaml_mapping(config_path)
+    missing = [k for k in ("Task", "date") if cfg.get(k) in (None, "")]
+    if missing:
+        raise ConfigError(f"{config_path}: DLC config lacks {missing}")
+    return cfg
+
+
+def load_yaml_mapping(config_path: str | Path) -> dict[str, Any]:
+    """Load a YAML file whose top level is a mapping (read only; ``ConfigError`` otherwise).
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The file.
+
+    Returns
+    -------
+    dict
+        The parsed mapping.
+    """
     import yaml
 
     path = Path(config_path)
@@ -1110,9 +1130,6 @@ def read_dlc_config(config_path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a readable YAML file: {exc}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: not a DLC config (top level is not a mapping)")
-    missing = [k for k in ("Task", "date") if cfg.get(k) in (None, "")]
-    if missing:
-        raise ConfigError(f"{path}: DLC config lacks {missing}")
     return cfg
 
 

@@ -286,17 +286,10 @@ def read_config_labels(config_path: str | Path) -> dict[str, Any]:
     ConfigError
         If the file is missing, unreadable or has a bad ``pcutoff``/``skeleton``.
     """
-    import yaml
+    from .io import load_yaml_mapping
 
     path = Path(config_path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: config is not a mapping")
+    cfg = load_yaml_mapping(path)
     pc = cfg.get("pcutoff")
     if pc is not None:
         try:

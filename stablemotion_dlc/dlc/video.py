@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stablemotion_dlc.errors import StableMotionError
+from stablemotion_dlc.errors import FileProblemError
 
 if TYPE_CHECKING:
     from stablemotion_dlc.dlc.io import Tracks
@@ -55,21 +55,8 @@ _COORD_TOLERANCE_PX = 4.0
 _SKIP_MARGIN = 16  # frames before the target from which every frame is decoded
 
 
-class VideoError(StableMotionError, ValueError):
-    """A video file cannot be opened or decoded.
-
-    Parameters
-    ----------
-    path : str or Path
-        The offending file.
-    problem : str
-        What is wrong with it.
-    """
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+class VideoError(FileProblemError):
+    """A video file cannot be opened or decoded."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
-from stablemotion_dlc.errors import StableMotionError
+from stablemotion_dlc.errors import FileProblemError, StableMotionError
 from stablemotion_dlc.smpl.skeleton import (
     N_BODY_JOINTS,
     Skeleton,
@@ -74,21 +74,8 @@ _DOWNLOAD_HELP = (
 )
 
 
-class AmassFileError(StableMotionError, ValueError):
-    """An AMASS ``.npz`` file is unreadable or lacks what is needed.
-
-    Parameters
-    ----------
-    path : str or Path
-        The offending file.
-    problem : str
-        What is wrong with it.
-    """
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+class AmassFileError(FileProblemError):
+    """An AMASS ``.npz`` file is unreadable or lacks what is needed."""
 
 
 class SmplModelNotFoundError(StableMotionError, FileNotFoundError):
