@@ -28,7 +28,8 @@ def check_writable(path: str | Path, overwrite: bool = False) -> Path:
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; pass overwrite=True to replace it")
+        raise FileExistsError(
+            f"{path}: exists; not overwritten (pass overwrite=True, or --overwrite)")
     return path
 
 
