@@ -426,9 +426,13 @@ class CleanerWidget(QWidget):
 
     # ================================================================== tasks
     def run_task(self, fn: Callable[..., Any], name: str,
-                 on_done: Callable[[Any], None] | None = None) -> BackgroundTask | None:
+                 on_done: Callable[[Any], None] | None = None,
+                 on_progress: Callable[[float, str], None] | None = None,
+                 ) -> BackgroundTask | None:
         """Run ``fn(progress, should_stop)`` in the background with the panel's progress bar.
 
+        ``on_done`` receives the result and ``on_progress`` every ``(fraction, message)``;
+        both are connected before the task starts, so no update is missed.
         Returns the started task, or None when another task is still running.
         """
         if self.task is not None and self.task.is_running:
@@ -436,6 +440,8 @@ class CleanerWidget(QWidget):
             return None
         task = BackgroundTask(fn, name=name, parent=self)
         task.progressed.connect(self._on_progress)
+        if on_progress is not None:
+            task.progressed.connect(on_progress)
         task.failed.connect(lambda text: self.show_message(f"{name} failed: {text}", "error"))
         task.cancelled.connect(lambda: self.show_message(f"{name} cancelled.", "warning"))
         if on_done is not None:
