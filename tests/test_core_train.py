@@ -44,6 +44,57 @@ def test_inpaint_mask_ratio_and_minimum() -> None:
         assert m.shape == (64, 4) and m.any()
 
 
+def _runs(col: np.ndarray) -> list[int]:
+    """Lengths of the True runs of a 1-D boolean array."""
+    edges = np.diff(np.r_[0, col.astype(np.int8), 0])
+    return (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).tolist()
+
+
+def test_short_gap_masks_look_like_dlc_errors() -> None:
+    n_frames, n_labels = 64, 10
+    cfg = TrainConfig(short_gap_share=1.0)
+    rng = np.random.default_rng(3)
+    masks = [inpaint_label_mask(rng, n_frames, n_labels, cfg) for _ in range(2000)]
+    labels_hit, runs = [], []
+    for m in masks:
+        assert m.shape == (n_frames, n_labels) and m.dtype == bool and m.any()
+        labels_hit.append(int(m.any(axis=0).sum()))
+        for j in np.flatnonzero(m.any(axis=0)):
+            runs += _runs(m[:, j])
+    labels_hit, runs = np.array(labels_hit), np.array(runs)
+    # 1-3 spans on 1-3 labels each: never more than 9 labels, often a single one
+    assert labels_hit.max() <= 9 and np.mean(labels_hit == 1) > 0.2
+    # never a whole-frame mask
+    assert not any(m.all(axis=1).any() for m in masks)
+    # log-uniform lengths 1..60: many 1-3 frame gaps, few long ones, none over 60 unless merged
+    assert runs.min() == 1 and np.mean(runs <= 3) > 0.25 and np.mean(runs <= 15) > 0.6
+    assert np.mean(runs >= 30) > 0.03 and np.percentile(runs, 99) <= 64
+    # capped at short windows
+    short = [inpaint_label_mask(rng, 5, 2, cfg) for _ in range(200)]
+    assert all(m.shape == (5, 2) and m.any() for m in short)
+    # reproducible with the same seed
+    again = [inpaint_label_mask(np.random.default_rng(3), n_frames, n_labels, cfg)
+             for _ in range(1)]
+    assert np.array_equal(again[0], masks[0])
+
+
+def test_short_gap_share_mixes_and_default_is_unchanged() -> None:
+    n_frames, n_labels = 64, 10
+    default = [inpaint_label_mask(np.random.default_rng(7), n_frames, n_labels, TrainConfig())
+               for _ in range(3)]
+    explicit = [inpaint_label_mask(np.random.default_rng(7), n_frames, n_labels,
+                                   TrainConfig(short_gap_share=0.0)) for _ in range(3)]
+    assert all(np.array_equal(a, b) for a, b in zip(default, explicit))
+    rng = np.random.default_rng(1)
+    cfg = TrainConfig(short_gap_share=0.5, whole_frame_share=1.0, span_share=1.0)
+    whole = [inpaint_label_mask(rng, n_frames, n_labels, cfg).all(axis=1).any()
+             for _ in range(1000)]
+    # whole-frame masks come only from the ordinary mode, i.e. about half of the windows
+    assert 0.4 < np.mean(whole) < 0.6
+    with pytest.raises(ValueError, match="short_gap_share"):
+        TrainConfig(short_gap_share=1.5)
+
+
 def test_prepare_batch_tasks_residual_and_weights(source: SyntheticSource) -> None:
     cfg = _cfg(detection_share=0.5)
     rng = np.random.default_rng(1)

@@ -74,6 +74,11 @@ class TrainConfig:
         (the others mask a random subset of labels).
     span_share : float
         Share of inpainting masks made of contiguous spans (the rest: scattered frames).
+    short_gap_share : float
+        Share of inpainting windows whose mask looks like pose-estimation errors instead
+        (see :func:`inpaint_label_mask`): 1-3 spans, each on one random label (or a small
+        random subset of 2-3 labels), of log-uniform length 1 .. min(60, window) frames.
+        0 (default) disables the mode and leaves the random stream unchanged.
     per_entry_t_share : float
         Share of inpainting windows where each label entry draws its own time (trains
         the mixed noise levels SITS produces).
@@ -116,6 +121,7 @@ class TrainConfig:
     min_mask_frames: int = 5
     whole_frame_share: float = 0.5
     span_share: float = 0.5
+    short_gap_share: float = 0.0
     per_entry_t_share: float = 0.25
     residual_to_interp: bool = True
     label_loss: str = "l2"
@@ -138,6 +144,8 @@ class TrainConfig:
             raise ValueError("TrainConfig: window >= 2, batch_size >= 1, steps >= 0 required")
         if not 0.0 <= self.detection_share <= 1.0:
             raise ValueError("TrainConfig.detection_share must be in [0, 1]")
+        if not 0.0 <= self.short_gap_share <= 1.0:
+            raise ValueError("TrainConfig.short_gap_share must be in [0, 1]")
         if self.label_loss not in ("l1", "l2"):
             raise ValueError(f"TrainConfig.label_loss must be 'l1' or 'l2', got "
                              f"{self.label_loss!r}")
@@ -154,7 +162,13 @@ def inpaint_label_mask(rng: np.random.Generator, n_frames: int, n_labels: int,
     Ratio ``gamma = cos(pi r / 2)``, ``r ~ U(0, 1)``; at least ``min_mask_frames`` frames
     (capped at the window). Frames are contiguous spans or scattered; labels are all of
     them or a random non-empty subset.
+
+    With probability ``config.short_gap_share`` the mask is "short-gap" instead (see
+    :func:`_short_gap_mask`), which mimics keypoint-detector errors: short runs on one or a
+    few labels.
     """
+    if config.short_gap_share > 0.0 and rng.random() < config.short_gap_share:
+        return _short_gap_mask(rng, n_frames, n_labels)
     gamma = math.cos(math.pi * rng.random() / 2)
     n = int(np.clip(round(gamma * n_frames), min(config.min_mask_frames, n_frames), n_frames))
     frames = np.zeros(n_frames, dtype=bool)
@@ -173,6 +187,50 @@ def inpaint_label_mask(rng: np.random.Generator, n_frames: int, n_labels: int,
         if not labs.any():
             labs[rng.integers(n_labels)] = True
     return frames[:, None] & labs[None, :]
+
+
+#: Longest span (frames) of a short-gap mask (capped at the window).
+SHORT_GAP_MAX_FRAMES = 60
+
+
+def _short_gap_mask(rng: np.random.Generator, n_frames: int, n_labels: int,
+                   max_frames: int = SHORT_GAP_MAX_FRAMES) -> np.ndarray:
+    """Random "short-gap" inpainting mask ``(n_frames, n_labels)``.
+
+    1-3 spans; each covers one random label (70 %) or a random subset of 2-3 labels, over a
+    contiguous run of ``floor(exp(U(0, log(L + 1))))`` frames, ``L = min(max_frames,
+    n_frames)`` (log-uniform in 1..L, so most spans are a few frames long, as with
+    keypoint-detector errors). Spans may overlap; the mask is never empty.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random source.
+    n_frames, n_labels : int
+        Window shape (both >= 1).
+    max_frames : int
+        Longest span before capping at the window.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask ``(n_frames, n_labels)``; True = generate.
+    """
+    if n_frames < 1 or n_labels < 1 or max_frames < 1:
+        raise ValueError(f"short_gap_mask needs n_frames, n_labels, max_frames >= 1, got "
+                         f"{n_frames}, {n_labels}, {max_frames}")
+    cap = min(max_frames, n_frames)
+    mask = np.zeros((n_frames, n_labels), dtype=bool)
+    for _ in range(int(rng.integers(1, 4))):
+        length = int(np.clip(math.floor(math.exp(rng.uniform(0.0, math.log(cap + 1)))), 1, cap))
+        start = int(rng.integers(0, n_frames - length + 1))
+        if n_labels == 1 or rng.random() < 0.7:
+            labs = [int(rng.integers(n_labels))]
+        else:
+            size = int(rng.integers(2, min(3, n_labels) + 1))
+            labs = rng.choice(n_labels, size=size, replace=False).tolist()
+        mask[start:start + length, labs] = True
+    return mask
 
 
 def prepare_batch(batch: Batch, layout: LabelLayout, normalizer: Normalizer,

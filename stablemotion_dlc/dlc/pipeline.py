@@ -12,8 +12,8 @@ Data flow of :func:`clean_tracks` (pure, in memory):
    are filled by linear interpolation of the body-relative features (body centre and offsets
    from it), longer ones are inpainted by the diffusion model
    (:class:`~stablemotion_dlc.core.inference.Cleaner`) - the benchmark
-   (docs/benchmarks/dlc_pipeline.md) found the network better than that interpolation only
-   on long gaps;
+   (docs/benchmarks/dlc_pipeline.md) found the network better than that interpolation on
+   runs of about 16 frames and more;
 4. decoded back to pixels; every point that was not flagged keeps its value bit for bit.
 
 :func:`clean_h5` wraps this for a DLC project the way ``deeplabcut.filterpredictions`` does:
@@ -69,8 +69,10 @@ KEPT, REPLACED, GAP_FILLED, IDENTITY_FIXED = 0, 1, 2, 3
 STATUS_NAMES = ("kept", "replaced", "gap-filled", "identity-fixed")
 
 #: Flagged runs shorter than this (frames) are repaired by body-relative interpolation, longer
-#: ones by the network (see :func:`clean_tracks`).
-DEFAULT_MIN_NETWORK_RUN = 30
+#: ones by the network (see :func:`clean_tracks`). With the true error mask, the embedded
+#: default beats that interpolation on runs of 16 frames and more on both simulated tests and
+#: still loses on 1-7 frame runs (docs/benchmarks/dlc_pipeline.md).
+DEFAULT_MIN_NETWORK_RUN = 16
 
 #: Training steps of the embedded default (see docs/benchmarks/dlc_pipeline.md for timings).
 DEFAULT_TRAIN_STEPS = 2000
@@ -82,12 +84,16 @@ DEFAULT_TRAIN_STEPS = 2000
 #: on one or a few keypoints, and with the core's defaults (whole-frame masks half the time, at
 #: least 5 frames) the network learned large corrections that made one-keypoint gaps worse
 #: than interpolation (benchmark: 15.4 vs 11.9 px RMSE after 1,500 steps; 11.9 vs 11.8 with
-#: these settings after 500).
+#: these settings after 500). ``short_gap_share`` = 0.9: 90 % of the inpainting masks are
+#: DLC-like (1-3 spans on one or 2-3 keypoints, log-uniform 1-60 frames); this cut the
+#: network's error on 1-15 frame runs from 11-13 px to 4-7 px and made "network on every run"
+#: better than body-relative interpolation overall (12.25 vs 12.45 px, 6.26 vs 6.39 px).
 DEFAULT_TRAIN_CONFIG: dict[str, Any] = {
     "model": "tiny",
     "whole_frame_share": 0.1,
     "span_share": 0.9,
     "min_mask_frames": 1,
+    "short_gap_share": 0.9,
 }
 
 ProgressFn = Callable[[int, int], None]
@@ -291,9 +297,9 @@ def clean_tracks(
         Flagged runs (per keypoint) shorter than this many frames are repaired by linear
         interpolation of the body-relative features (the body centre and each keypoint's
         offset from it, interpolated separately, which follows the body's motion); longer
-        runs are inpainted by the network. The benchmark found the network better only on
-        long gaps (see docs/benchmarks/dlc_pipeline.md). 0 or None: the network repairs
-        everything.
+        runs are inpainted by the network. The benchmark found the network better than
+        this interpolation on runs of about 16 frames and more (see
+        docs/benchmarks/dlc_pipeline.md). 0 or None: the network repairs everything.
 
     Returns
     -------
