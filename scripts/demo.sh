@@ -3,13 +3,14 @@
 #   simulate a mouse -> render a video + a DLC project with noisy predictions
 #   -> train a cleaner on those predictions -> clean them -> a before/after figure.
 # Output goes to demo_output/ (or the folder given as the first argument).
-# DEMO_TRAIN_STEPS (default 1500, a few CPU minutes) sets the training length.
+# DEMO_TRAIN_STEPS sets the training length (default: the library default, ~5 CPU minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 set -euo pipefail
 out="${1:-demo_output}"
-steps="${DEMO_TRAIN_STEPS:-1500}"
+steps_opt=()
+[ -n "${DEMO_TRAIN_STEPS:-}" ] && steps_opt=(--steps "$DEMO_TRAIN_STEPS")
 sample="$out/sample"
 
 echo "== 1/4 simulate a mouse and write a DLC project to $sample"
@@ -18,8 +19,8 @@ config="$sample/config.yaml"
 video="$sample/videos/sim_mouse.mp4"
 raw=$(ls "$sample"/videos/sim_mouseDLC_*shuffle1_snapshot_*[0-9].h5)
 
-echo "== 2/4 train a cleaner on the project's own predictions ($steps steps)"
-stablemotion-dlc train "$config" --steps "$steps" --restart
+echo "== 2/4 train a cleaner on the project's own predictions"
+stablemotion-dlc train "$config" "${steps_opt[@]}" --restart
 
 echo "== 3/4 clean the video's DLC output (the step after deeplabcut.analyze_videos)"
 stablemotion-dlc clean "$video" --config "$config" --overwrite

@@ -373,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_sample, _add_train, _add_clean, _add_flag, _add_plot, _add_smpl):
         add(sub)
+    from .evaluate.benchmark import add_benchmark_parser  # light: no torch at import
+
+    add_benchmark_parser(sub)
     return parser
 
 
