@@ -22,7 +22,6 @@ Everything here is pure: the input :class:`~stablemotion_dlc.dlc.io.Tracks` is n
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import re
@@ -492,15 +491,6 @@ def find_identity_swaps(
     return events
 
 
-def _copy_tracks(tracks: Tracks) -> Tracks:
-    out = copy.copy(tracks)
-    out.xy = tracks.xy.copy()
-    out.likelihood = None if tracks.likelihood is None else tracks.likelihood.copy()
-    out.meta = copy.deepcopy(tracks.meta)
-    out.present = tracks.present.copy()
-    return out
-
-
 def _check_span(tracks: Tracks, ev: SwapEvent) -> None:
     if not 0 <= ev.start < ev.stop <= tracks.n_frames:
         raise ValueError(
@@ -529,7 +519,7 @@ def fix_identity_swaps(
     corrections : list of Correction
         One record per applied event.
     """
-    out = _copy_tracks(tracks)
+    out = tracks.copy()
     corrections: list[Correction] = []
     for ev in events:
         if ev.kind != "identity":
@@ -749,7 +739,7 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
     corrections : list of Correction
         One record per applied event.
     """
-    out = _copy_tracks(tracks)
+    out = tracks.copy()
     corrections: list[Correction] = []
     for ev in events:
         if ev.kind != "lr":
