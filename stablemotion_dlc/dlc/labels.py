@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.identity import (
     _animal_individuals,
     find_identity_swaps,
@@ -213,7 +214,7 @@ class SuspectLabels:
                     raise ValueError(f"individual index {idx} out of range")
             mask, reasons, inds = mask[:, idx : idx + 1], reasons[:, idx : idx + 1], [idx]
         frames = mask.any(axis=(1, 2))
-        starts, stops = _runs_1d(frames)
+        starts, stops = true_runs(frames)
         if starts.size == 0:
             return []
         per_ind = np.logical_or.reduceat(mask.any(2), starts, axis=0)
@@ -241,12 +242,6 @@ class SuspectLabels:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _runs_1d(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and stops (exclusive) of the True runs of a 1-D bool array."""
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
 def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     """Median over the last axis ignoring NaN (NaN where all are NaN); fast for short axes."""
     s = np.sort(a, axis=-1)  # NaN sort last
@@ -592,7 +587,7 @@ def _rule_stuck(
         body = np.nan_to_num(body, nan=0.0)
         cs = np.concatenate([np.zeros((1, n_ind)), np.cumsum(body, axis=0)])
         for i in range(n_ind):
-            s, e = _runs_1d(still[:, i, kp])
+            s, e = true_runs(still[:, i, kp])
             if s.size == 0:
                 continue
             keep = ((e - s) >= min_frames) & ((cs[e, i] - cs[s, i]) >= body_px)

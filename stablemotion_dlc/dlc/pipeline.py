@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._arrays import true_runs
 from .._atomic import atomic_path, check_writable
 from ..errors import AnalyzedDataNotFoundError, ConfigError, ModelMismatchError
 from .features import KeypointRepresentation, interp_fill
@@ -164,19 +165,13 @@ def _animal_columns(tracks: Tracks, rep: KeypointRepresentation, source: str) ->
     return [names.index(b) for b in rep.bodyparts]
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` runs of True in a 1-D bool array."""
-    d = np.diff(np.r_[0, flags.astype(np.int8), 0])
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
 def _limit_runs(mask: np.ndarray, max_len: int | None) -> np.ndarray:
     """Drop runs longer than ``max_len`` along axis 0 of ``(T, K)``; they stay as they are."""
     if max_len is None:
         return mask
     out = mask.copy()
     for k in range(mask.shape[1]):
-        for a, b in _runs(mask[:, k]):
+        for a, b in zip(*true_runs(mask[:, k])):
             if b - a > max_len:
                 out[a:b, k] = False
     return out
@@ -186,7 +181,7 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
     """Length of the run of True each entry of a ``(T, C)`` bool array belongs to (0 if False)."""
     out = np.zeros(mask.shape, np.int64)
     for c in range(mask.shape[1]):
-        for a, b in _runs(mask[:, c]):
+        for a, b in zip(*true_runs(mask[:, c])):
             out[a:b, c] = b - a
     return out
 

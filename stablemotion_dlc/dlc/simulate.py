@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .._arrays import true_runs
 from .corruption import CLEAN_CODE, KIND_CODES
 from .corruption import CORRUPTION_KINDS as _PROTOCOL_KINDS
 
@@ -544,14 +545,6 @@ def _length(rng: np.random.Generator, lo: int, hi: int) -> int:
     return int(np.clip(np.round(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))) , lo, hi))
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` runs of True in a 1-d boolean array."""
-    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    d = np.diff(m)
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(),
-                    strict=True))
-
-
 def _merge_runs(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
     """Merge runs separated by fewer than ``gap`` frames (one encounter, not many)."""
     merged: list[tuple[int, int]] = []
@@ -664,7 +657,7 @@ def corrupt_predictions(
         for i in range(n_i):
             for j in range(i + 1, n_i):
                 close = np.linalg.norm(centre[:, i] - centre[:, j], axis=-1) < cfg.encounter_px
-                for a, b in _merge_runs(_runs(close), gap=int(fps)):
+                for a, b in _merge_runs(list(zip(*true_runs(close))), gap=int(fps)):
                     if rng.random() >= cfg.rates["identity_swap"]:
                         continue
                     lo, hi = cfg.lengths["identity_swap"]
