@@ -161,8 +161,8 @@ def _cmd_smpl_clean(args: argparse.Namespace) -> int:
     res = clean_smpl(
         args.input, args.model_file, args.output, smpl_model=args.smpl_model,
         threshold=args.threshold, detect_method=args.detect_method, steps=args.steps,
-        ensemble=args.ensemble, dilate=args.dilate, seed=args.seed, device=args.device,
-        overwrite=args.overwrite,
+        ensemble=args.ensemble, dilate=args.dilate, rules=not args.no_rules, seed=args.seed,
+        device=args.device, overwrite=args.overwrite,
     )
     print(f"cleaned: {res.out_path}  ({int(res.mask.sum())} frames repaired, "
           f"{res.seconds:.2f} s)")
@@ -314,7 +314,8 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
 
     def detection(q: argparse.ArgumentParser) -> None:
         q.add_argument("--threshold", type=float, default=0.5,
-                       help="detection probability above which a frame is repaired")
+                       help="model detection probability above which a frame is repaired "
+                            "(1: only the joint rules; default: 0.5)")
         q.add_argument("--detect-method", choices=["single", "probdet"], default="single",
                        help="single pass or ProbDet (default: single)")
         q.add_argument("--steps", type=int, default=1, help="sampling steps (default: 1)")
@@ -344,6 +345,8 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
                    help="output .npz (default: <input stem>_cleaned.npz)")
     c.add_argument("--ensemble", type=int, default=1, help="repair candidates (default: 1)")
     c.add_argument("--dilate", type=int, default=0, help="dilate detections by N frames")
+    c.add_argument("--no-rules", action="store_true",
+                   help="only the model's detection (no pop/jitter/frozen-pose rules)")
     detection(c)
     common(c)
     c.set_defaults(handler=_cmd_smpl_clean)

@@ -15,7 +15,11 @@ import pytest
 pytest.importorskip("torch")
 
 from stablemotion_dlc.smpl.amass import generate_motion, load_amass  # noqa: E402
-from stablemotion_dlc.smpl.corruption import corrupt  # noqa: E402
+from stablemotion_dlc.smpl.corruption import (  # noqa: E402
+    CORRUPTION_KINDS,
+    apply_corruption,
+    corrupt,
+)
 from stablemotion_dlc.smpl.pipeline import (  # noqa: E402
     clean_motion,
     clean_smpl,
@@ -26,7 +30,10 @@ from stablemotion_dlc.smpl.pipeline import (  # noqa: E402
     savgol_joints,
     train_smpl,
 )
-from stablemotion_dlc.smpl.skeleton import axis_angle_to_matrix  # noqa: E402
+from stablemotion_dlc.smpl.skeleton import (  # noqa: E402
+    axis_angle_to_matrix,
+    joints_from_axis_angle,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +102,17 @@ def test_evaluate_report(model_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     rep = evaluate_smpl(model_file, n_generated=1, n_frames=40, out_json=out, progress=False)
     assert out.is_file() and rep["n_motions"] == 1
-    assert set(rep["methods"]) == {"corrupted", "model", "model_oracle_mask", "interp_detected",
-                                   "interp_oracle", "savgol"}
+    assert set(rep["methods"]) == {"corrupted", "model", "model_no_rules", "model_oracle_mask",
+                                   "interp_detected", "interp_oracle", "savgol"}
     assert rep["methods"]["interp_oracle"]["gmpjpe_cm"] >= 0
     assert 0.0 <= rep["detection"]["recall"] <= 1.0
+    assert set(rep["detection_ablation"]) == {"model", "model_no_rules", "rules"}
+    assert set(rep["recall_by_kind"]) == set(CORRUPTION_KINDS)
+    assert {"0.5", "0.5+rules"} <= set(rep["threshold_sweep"])
+    # the rules only ever add frames
+    for th in ("0.3", "0.9"):
+        assert (rep["threshold_sweep"][f"{th}+rules"]["recall"]
+                >= rep["threshold_sweep"][th]["recall"])
 
 
 class _IdentityCleaner:
@@ -115,9 +129,12 @@ class _IdentityCleaner:
         self.flagged = flagged
         self.bundle = type("B", (), {"spec": {"name": "smpl-rifke", "fps": 20.0}})()
         self.calls: list[int] = []
+        self.detect_calls = 0
+        self.probability = 0.9
 
     def detect(self, features: np.ndarray, **_: object) -> np.ndarray:
-        return np.full((len(features), 1), 0.9, np.float32)
+        self.detect_calls += 1
+        return np.full((len(features), 1), self.probability, np.float32)
 
     def cleanup(self, features: np.ndarray, mask: np.ndarray, **_: object):
         self.calls.append(int(mask.sum()))
@@ -138,6 +155,26 @@ def test_window_geometry_round_trips_with_identity_cleaner() -> None:
     assert np.abs(res.motion.joints - moved.joints).max() < 1e-4
     assert np.allclose(axis_angle_to_matrix(res.motion.poses),
                        axis_angle_to_matrix(moved.poses), atol=1e-5)
+
+
+def test_rules_add_their_frames_to_the_model_detections() -> None:
+    motion = generate_motion(90, np.random.default_rng(5))
+    poses, trans = apply_corruption(motion.poses, motion.trans, "pop", 45, 46,
+                                    np.random.default_rng(0))
+    from dataclasses import replace
+
+    popped = replace(motion, poses=poses, trans=trans,
+                     joints=joints_from_axis_angle(poses, trans, motion.skeleton))
+    stub = _IdentityCleaner(np.zeros(90, bool))
+    stub.probability = 0.0  # the model sees nothing
+    res = clean_motion(popped, stub)
+    assert res.mask[45] and res.probability[45] == 1.0 and stub.detect_calls > 0
+    assert not res.mask[:35].any() and not res.mask[56:].any()
+    assert not clean_motion(popped, stub, rules=False).mask.any()
+    calls = stub.detect_calls
+    only_rules = clean_motion(popped, stub, threshold=1.0)
+    assert stub.detect_calls == calls  # the model's detection is skipped
+    assert np.array_equal(only_rules.mask, res.mask)
 
 
 def test_cleanup_windows_cover_flagged_frames_once() -> None:

@@ -9,6 +9,8 @@ Modules (imported explicitly; nothing heavy is imported here):
   generator;
 - :mod:`~stablemotion_dlc.smpl.corruption`: BrokenAMASS-style corruption and the training
   batch source;
+- :mod:`~stablemotion_dlc.smpl.labels`: rule-based suspect frames (pops, jitter, frozen
+  poses) that complement the model's detection;
 - :mod:`~stablemotion_dlc.smpl.metrics`: foot skating, penetration, jitter, MPJPE, detection;
 - :mod:`~stablemotion_dlc.smpl.pipeline`: ``train_smpl``, ``clean_smpl``, ``evaluate_smpl``.
 """

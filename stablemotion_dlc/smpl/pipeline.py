@@ -29,7 +29,13 @@ from stablemotion_dlc.smpl.amass import (
     load_amass,
     load_amass_clips,
 )
-from stablemotion_dlc.smpl.corruption import CorruptionConfig, SmplClipSource, corrupt
+from stablemotion_dlc.smpl.corruption import (
+    CORRUPTION_KINDS,
+    CorruptionConfig,
+    SmplClipSource,
+    corrupt,
+)
+from stablemotion_dlc.smpl.labels import suspect_frames
 from stablemotion_dlc.smpl.metrics import detection_scores, motion_report
 from stablemotion_dlc.smpl.rifke import RifkeRepresentation
 from stablemotion_dlc.smpl.skeleton import (
@@ -280,10 +286,14 @@ def cleanup_windows(flagged: np.ndarray, window: int, margin: int = 8
 
 def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
                  detect_method: str = "single", n_runs: int = 8, steps: int = 1,
-                 ensemble: int = 1, sits: bool = True, dilate: int = 0,
+                 ensemble: int = 1, sits: bool = True, dilate: int = 0, rules: bool = True,
                  mask: np.ndarray | None = None, known_bad: np.ndarray | None = None,
                  seed: int = 0, progress: bool = False) -> SmplCleanResult:
     """Detect and repair corrupted frames of one motion.
+
+    A frame is repaired when the model's detection probability exceeds ``threshold`` or
+    (with ``rules``) a joint rule flags it (pops, jitter, frozen poses; see
+    :func:`~stablemotion_dlc.smpl.labels.suspect_frames`); rule frames count as certain.
 
     Parameters
     ----------
@@ -292,7 +302,7 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
     cleaner : stablemotion_dlc.core.inference.Cleaner
         Loaded model (see :func:`load_cleaner`).
     threshold : float
-        Detection probability above which a frame is repaired.
+        Detection probability above which a frame is repaired (1 or more: only the rules).
     detect_method : {"single", "probdet"}
         One x0 prediction, or ``n_runs`` stochastic runs averaged (ProbDet).
     n_runs : int
@@ -305,8 +315,10 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
         Soft inpainting schedule (mildly suspicious frames are nudged, not replaced).
     dilate : int
         Frames added on each side of every detected run.
+    rules : bool
+        Add the rule-based suspect frames to the model's detections.
     mask : np.ndarray, optional
-        ``(T,)`` frames to repair; skips detection (e.g. known corruption).
+        ``(T,)`` frames to repair; skips detection and rules (e.g. known corruption).
     known_bad : np.ndarray, optional
         ``(T,)`` frames always repaired in addition to the detections.
     seed : int
@@ -338,15 +350,21 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
         return rz, shift, rep.encode(canon.poses, canon.trans, canon.joints)
 
     if mask is None:
-        acc, wsum = np.zeros(n), np.zeros(n)
-        for s in tqdm(starts, desc="detect", disable=not progress):
-            feats = window_features(s)[2]
-            p = cleaner.detect(feats, method=detect_method, n_runs=n_runs, seed=seed)[:, 0]
-            bw = blend_weights(s, w, n, overlap)
-            acc[s:s + w] += bw * p
-            wsum[s:s + w] += bw
-        prob = acc / np.maximum(wsum, 1e-12)
+        prob = np.zeros(n)
+        if threshold < 1.0:  # the model's own detection
+            acc, wsum = np.zeros(n), np.zeros(n)
+            for s in tqdm(starts, desc="detect", disable=not progress):
+                feats = window_features(s)[2]
+                p = cleaner.detect(feats, method=detect_method, n_runs=n_runs, seed=seed)[:, 0]
+                bw = blend_weights(s, w, n, overlap)
+                acc[s:s + w] += bw * p
+                wsum[s:s + w] += bw
+            prob = acc / np.maximum(wsum, 1e-12)
         flagged = prob > threshold
+        if rules:
+            ruled = suspect_frames(motion).mask
+            flagged |= ruled
+            prob = np.where(ruled, 1.0, prob)
     else:
         flagged = np.asarray(mask, bool).copy()
         if flagged.shape != (n,):
@@ -394,8 +412,9 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
 def clean_smpl(input_path: str | Path, model_file: str | Path,
                out_path: str | Path | None = None, *, smpl_model: str | Path | None = None,
                threshold: float = 0.5, detect_method: str = "single", steps: int = 1,
-               ensemble: int = 1, dilate: int = 0, seed: int = 0, device: str | None = None,
-               overwrite: bool = False, progress: bool = True) -> SmplCleanResult:
+               ensemble: int = 1, dilate: int = 0, rules: bool = True, seed: int = 0,
+               device: str | None = None, overwrite: bool = False,
+               progress: bool = True) -> SmplCleanResult:
     """Clean one AMASS ``.npz`` motion and write the result as an AMASS-style ``.npz``.
 
     The output holds ``poses`` ``(T, 66)`` (22 body rotations; hands are not modelled),
@@ -413,7 +432,7 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
         Output file (default: ``<input stem>_cleaned.npz`` beside the input).
     smpl_model : str or Path, optional
         SMPL/SMPL-H model (default: generated approximate skeleton).
-    threshold, detect_method, steps, ensemble, dilate, seed
+    threshold, detect_method, steps, ensemble, dilate, rules, seed
         See :func:`clean_motion`.
     device : str, optional
         Torch device.
@@ -436,8 +455,8 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
     fps = float(cleaner.bundle.spec.get("fps", TARGET_FPS))
     motion = load_amass(input_path, smpl_model, fps=fps)
     result = clean_motion(motion, cleaner, threshold=threshold, detect_method=detect_method,
-                          steps=steps, ensemble=ensemble, dilate=dilate, seed=seed,
-                          progress=progress)
+                          steps=steps, ensemble=ensemble, dilate=dilate, rules=rules,
+                          seed=seed, progress=progress)
     m = result.motion
     arrays: dict[str, Any] = {
         "poses": m.poses.reshape(len(m), -1), "trans": m.trans, "joints": m.joints,
@@ -501,6 +520,10 @@ def savgol_joints(joints: np.ndarray, window: int = 9, order: int = 2) -> np.nda
 
 
 # ------------------------------------------------------------------------------ evaluate
+#: Detection thresholds scored by :func:`evaluate_smpl`'s ``threshold_sweep``.
+SWEEP_THRESHOLDS: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
 def _mean_reports(reports: Sequence[dict[str, float]]) -> dict[str, float]:
     keys = reports[0].keys()
     return {k: float(np.mean([r[k] for r in reports])) for k in keys}
@@ -516,11 +539,16 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
     """Corrupt clean motion, clean it, and compare with classical baselines.
 
     Methods scored (joint metrics against the clean motion, averaged over motions):
-    ``corrupted`` (the input), ``model`` (detect + repair), ``model_oracle_mask`` (repair of
-    the true corrupted frames), ``interp_detected`` (the model's detections filled by slerp /
-    linear interpolation), ``interp_oracle`` (true frames interpolated), ``savgol`` (Savitzky-
-    Golay on all joint positions). Detection precision/recall/F1 compare the model's frames
-    with the true labels.
+    ``corrupted`` (the input), ``model`` (model + rule detection, model repair: what
+    :func:`clean_smpl` does), ``model_no_rules`` (the model's own detection only),
+    ``model_oracle_mask`` (repair of the true corrupted frames), ``interp_detected``
+    (``model``'s frames filled by slerp / linear interpolation), ``interp_oracle`` (true frames
+    interpolated), ``savgol`` (Savitzky-Golay on all joint positions). Detection
+    precision/recall/F1 compare frames with the true labels (``detection``: ``model``'s;
+    ``detection_ablation``: also the model alone and the rules alone); ``recall_by_kind`` is
+    ``model``'s recall of the labelled frames inside each kind's intervals;
+    ``threshold_sweep`` scores the model's own detection at :data:`SWEEP_THRESHOLDS`, alone
+    and with the rules.
 
     Parameters
     ----------
@@ -566,17 +594,23 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
         raise ValueError("no motions to evaluate")
     config = corruption or CorruptionConfig()
     reports: dict[str, list[dict[str, float]]] = {}
-    det: list[dict[str, float]] = []
+    det: dict[str, list[dict[str, float]]] = {}
+    sweep: dict[str, list[dict[str, float]]] = {}
+    by_kind = {k: [0, 0] for k in CORRUPTION_KINDS}  # labelled frames found, labelled frames
     seconds = []
     for motion in tqdm(motions, desc="evaluate", disable=not progress):
-        bad, labels, _ = corrupt(motion, rng, config)
+        bad, labels, events = corrupt(motion, rng, config)
         res = clean_motion(bad, cleaner, threshold=threshold, detect_method=detect_method,
                            steps=steps, seed=seed)
         seconds.append(res.seconds)
         oracle = clean_motion(bad, cleaner, mask=labels, steps=steps, seed=seed)
+        no_rules = clean_motion(bad, cleaner, threshold=threshold, detect_method=detect_method,
+                                steps=steps, seed=seed, rules=False)
+        ruled = suspect_frames(bad).mask
         preds = {
             "corrupted": bad.joints,
             "model": res.motion.joints,
+            "model_no_rules": no_rules.motion.joints,
             "model_oracle_mask": oracle.motion.joints,
             "interp_detected": interpolate_frames(bad, res.mask).joints,
             "interp_oracle": interpolate_frames(bad, labels).joints,
@@ -585,12 +619,25 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
         for name, joints in preds.items():
             reports.setdefault(name, []).append(
                 motion_report(joints, motion.joints, motion.fps, bad=labels))
-        det.append(detection_scores(res.mask, labels))
+        for name, found in (("model", res.mask), ("model_no_rules", no_rules.mask),
+                            ("rules", ruled)):
+            det.setdefault(name, []).append(detection_scores(found, labels))
+        for th in SWEEP_THRESHOLDS:
+            own = no_rules.probability > th
+            sweep.setdefault(f"{th:.1f}", []).append(detection_scores(own, labels))
+            sweep.setdefault(f"{th:.1f}+rules", []).append(detection_scores(own | ruled, labels))
+        for ev in events:
+            lab = labels[ev.start:ev.stop]
+            by_kind[ev.kind][0] += int((res.mask[ev.start:ev.stop] & lab).sum())
+            by_kind[ev.kind][1] += int(lab.sum())
     report: dict[str, Any] = {
         "methods": {k: _mean_reports(v) for k, v in reports.items()},
         "clean_reference": _mean_reports([motion_report(m.joints, m.joints, m.fps)
                                           for m in motions]),
-        "detection": _mean_reports(det),
+        "detection": _mean_reports(det["model"]),
+        "detection_ablation": {k: _mean_reports(v) for k, v in det.items()},
+        "recall_by_kind": {k: (f / t if t else None) for k, (f, t) in by_kind.items()},
+        "threshold_sweep": {k: _mean_reports(v) for k, v in sweep.items()},
         "n_motions": len(motions),
         "n_frames": int(sum(len(m) for m in motions)),
         "seconds_per_motion": float(np.mean(seconds)),
