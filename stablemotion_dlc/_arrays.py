@@ -1,10 +1,10 @@
-"""Small array helpers shared by the data modules."""
+"""Small array helpers shared by the data modules (numpy only; no package imports)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["true_runs"]
+__all__ = ["interp_fill", "true_runs"]
 
 
 def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -22,3 +22,66 @@ def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     edges = np.diff(np.concatenate([[0], np.asarray(flags).astype(np.int8), [0]]))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def interp_fill(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill invalid entries by linear interpolation along axis 1 (time), nearest at the ends.
+
+    The one numpy linear fill of the package (the DLC features, the pipeline's landmark repair
+    and the synthetic test signal all use it; the torch twin is
+    :func:`stablemotion_dlc.core.diffusion.linear_fill`).
+
+    Parameters
+    ----------
+    values : np.ndarray
+        ``(B, T, N)`` or ``(B, T, N, C)`` float array; invalid entries may hold anything
+        (NaN included).
+    valid : np.ndarray
+        ``(B, T, N)`` bool, True where ``values[b, t, n]`` is to be trusted (all ``C``
+        components together).
+
+    Returns
+    -------
+    filled : np.ndarray
+        Same shape as ``values``, float64; valid entries unchanged, invalid ones interpolated
+        (``v[p] + (t - p) / (q - p) * (v[q] - v[p])`` between the valid neighbours ``p < t <
+        q``; the nearest valid value before the first or after the last one). Columns without
+        any valid entry are left NaN.
+    has_any : np.ndarray
+        ``(B, N)`` bool, True for columns with at least one valid entry.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    if values.ndim not in (3, 4) or valid.shape != values.shape[:3]:
+        raise ValueError(
+            f"values must have shape (B, T, N) or (B, T, N, C) and valid (B, T, N); got "
+            f"{values.shape} and {valid.shape}"
+        )
+    squeeze = values.ndim == 3
+    if squeeze:
+        values = values[..., None]
+    has_any = valid.any(axis=1)
+    if valid.all():
+        out = values.copy()
+        return (out[..., 0] if squeeze else out), has_any
+    b, t, n, c = values.shape
+    idx = np.arange(t, dtype=np.int32)[None, :, None]
+    prev_idx = np.maximum.accumulate(np.where(valid, idx, -1).astype(np.int32), axis=1)
+    next_idx = np.where(valid, idx, t).astype(np.int32)[:, ::-1]
+    next_idx = np.minimum.accumulate(next_idx, axis=1)[:, ::-1]
+    # ends: nearest valid value
+    p = np.where(prev_idx < 0, next_idx, prev_idx)
+    q = np.where(next_idx >= t, p, next_idx)
+    p = np.where(p >= t, 0, p)
+    q = np.where(q >= t, 0, q)
+    span = q - p
+    w = np.where(span > 0, (idx - p) / np.maximum(span, 1), 0.0)[..., None]
+    # gather along time with flat indices
+    base = (np.arange(b)[:, None, None] * t) * n + np.arange(n)[None, None, :]
+    flat = values.reshape(b * t * n, c)
+    vp = flat[(base + p * n).ravel()].reshape(b, t, n, c)
+    vq = flat[(base + q * n).ravel()].reshape(b, t, n, c)
+    out = vp + w * (vq - vp)
+    out = np.where(valid[..., None], values, out)
+    out = np.where(has_any[:, None, :, None], out, np.nan)
+    return (out[..., 0] if squeeze else out), has_any

@@ -39,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from stablemotion_dlc._arrays import interp_fill
 from stablemotion_dlc.core.representation import LabelLayout
+from stablemotion_dlc.dlc.skeleton import skeleton_edges
 from stablemotion_dlc.errors import ConfigError
 
 __all__ = [
@@ -88,57 +90,6 @@ class EncodedWindow:
 # ----------------------------------------------------------------------------------------------
 # array helpers
 # ----------------------------------------------------------------------------------------------
-def interp_fill(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill invalid entries by linear interpolation along axis 1 (time), nearest at the ends.
-
-    Parameters
-    ----------
-    values : np.ndarray
-        ``(B, T, N)`` or ``(B, T, N, C)`` float array; invalid entries may hold anything
-        (NaN included).
-    valid : np.ndarray
-        ``(B, T, N)`` bool, True where ``values[b, t, n]`` is to be trusted.
-
-    Returns
-    -------
-    filled : np.ndarray
-        Same shape as ``values``, float64; valid entries unchanged, invalid ones interpolated.
-        Columns without any valid entry are left NaN.
-    has_any : np.ndarray
-        ``(B, N)`` bool, True for columns with at least one valid entry.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    valid = np.asarray(valid, dtype=bool)
-    squeeze = values.ndim == 3
-    if squeeze:
-        values = values[..., None]
-    has_any = valid.any(axis=1)
-    if valid.all():
-        out = values.copy()
-        return (out[..., 0] if squeeze else out), has_any
-    b, t, n, c = values.shape
-    idx = np.arange(t, dtype=np.int32)[None, :, None]
-    prev_idx = np.maximum.accumulate(np.where(valid, idx, -1).astype(np.int32), axis=1)
-    next_idx = np.where(valid, idx, t).astype(np.int32)[:, ::-1]
-    next_idx = np.minimum.accumulate(next_idx, axis=1)[:, ::-1]
-    # ends: nearest valid value
-    p = np.where(prev_idx < 0, next_idx, prev_idx)
-    q = np.where(next_idx >= t, p, next_idx)
-    p = np.where(p >= t, 0, p)
-    q = np.where(q >= t, 0, q)
-    span = q - p
-    w = np.where(span > 0, (idx - p) / np.maximum(span, 1), 0.0)[..., None]
-    # gather along time with flat indices
-    base = (np.arange(b)[:, None, None] * t) * n + np.arange(n)[None, None, :]
-    flat = values.reshape(b * t * n, c)
-    vp = flat[(base + p * n).ravel()].reshape(b, t, n, c)
-    vq = flat[(base + q * n).ravel()].reshape(b, t, n, c)
-    out = vp + w * (vq - vp)
-    out = np.where(valid[..., None], values, out)
-    out = np.where(has_any[:, None, :, None], out, np.nan)
-    return (out[..., 0] if squeeze else out), has_any
-
-
 def _nanmedian_axis2(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median over axis 2 of ``(B, T, K, 2)`` ignoring NaN; returns (median, count)."""
     s = np.sort(a, axis=2)  # NaN sorted last
@@ -209,43 +160,29 @@ def median_pose(xy: np.ndarray) -> np.ndarray:
 def default_skeleton(
     bodyparts: Sequence[str], xy: np.ndarray | None = None
 ) -> list[tuple[str, str]]:
-    """A sensible skeleton when the DLC config gives none.
+    """The feature representation's skeleton when the DLC config gives none.
 
-    All pairs for up to 4 keypoints; otherwise a minimum spanning tree over the median
-    keypoint distances of ``xy`` (``(T, K, 2)`` or ``(T, I, K, 2)``), or, without data, a chain
-    in bodypart order (DLC bodypart lists usually run from head to tail).
+    :func:`.skeleton.skeleton_edges` with ``method="mst"``: all pairs for up to 4 keypoints;
+    otherwise a minimum spanning tree over the median keypoint distances of ``xy``
+    (``(T, K, 2)`` or ``(T, I, K, 2)``), or, without data, a chain in bodypart order (DLC
+    bodypart lists usually run from head to tail). A tree keeps the bone channels few
+    (``B = K - 1``); the suspect rules use a denser graph (:func:`.labels.default_skeleton`).
+
+    Parameters
+    ----------
+    bodyparts : sequence of str
+        Keypoint names (the order of axis ``K``).
+    xy : np.ndarray, optional
+        Tracks the distances are measured on.
+
+    Returns
+    -------
+    list of (str, str)
+        Bones as pairs of bodypart names.
     """
     names = list(bodyparts)
-    k = len(names)
-    if k <= 1:
-        return []
-    if k <= 4:
-        return [(names[a], names[b]) for a in range(k) for b in range(a + 1, k)]
-    if xy is not None:
-        a = np.asarray(xy, dtype=np.float64)
-        if a.ndim == 3:
-            a = a[:, None]
-        flat = a.reshape(-1, k, 2)
-        d = np.full((k, k), np.nan)
-        with np.errstate(all="ignore"):
-            for p in range(k):
-                dist = np.linalg.norm(flat[:, p : p + 1] - flat, axis=-1)  # (N, K)
-                ok = np.isfinite(dist)
-                cnt = ok.sum(axis=0)
-                med = np.array(
-                    [np.median(dist[ok[:, q], q]) if cnt[q] else np.nan for q in range(k)]
-                )
-                d[p] = med
-        if np.isfinite(d).all():
-            from scipy.sparse.csgraph import minimum_spanning_tree
-
-            w = d + 1e-6  # zero distances would read as "no edge"
-            np.fill_diagonal(w, 0.0)
-            mst = minimum_spanning_tree(w).tocoo()
-            edges = sorted((min(r, c), max(r, c)) for r, c in zip(mst.row, mst.col, strict=True))
-            return [(names[r], names[c]) for r, c in edges]
-        logger.info("some keypoint pairs never co-occur; using a chain skeleton")
-    return [(names[j], names[j + 1]) for j in range(k - 1)]
+    edges = skeleton_edges(len(names), xy, method="mst")
+    return [(names[a], names[b]) for a, b in edges]
 
 
 def _clean_skeleton(

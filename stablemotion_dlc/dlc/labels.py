@@ -43,6 +43,7 @@ from stablemotion_dlc.dlc.identity import (
     left_right_pairs,
 )
 from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.skeleton import skeleton_edges
 from stablemotion_dlc.errors import ConfigError
 
 __all__ = [
@@ -309,6 +310,11 @@ def default_skeleton(
 ) -> list[tuple[int, int]]:
     """Connect each keypoint to its nearest neighbours in the median pose.
 
+    The suspect rules' skeleton: :func:`.skeleton.skeleton_edges` with ``method="knn"`` over
+    (at most 20000 evenly spaced) frames of ``tracks``. Unlike the feature representation's
+    spanning tree (:func:`.features.default_skeleton`), keypoints lie in several bones, which
+    the BONE rule needs to tell which end of a wrong bone is to blame.
+
     Parameters
     ----------
     tracks : Tracks
@@ -323,28 +329,14 @@ def default_skeleton(
     list of (int, int)
         Edges ``(a, b)`` with ``a < b``; only between keypoints present in a common individual.
     """
-    k = tracks.n_keypoints
-    if k < 2:
+    if tracks.n_keypoints < 2:
         return []
     rows = _sample_rows(tracks.n_frames)
     xy = tracks.xy[rows]
-    ok = np.isfinite(xy).all(-1) if confident is None else confident[rows]
-    med = np.full((k, k), np.inf)
-    for a in range(k):
-        d = np.linalg.norm(xy[:, :, a : a + 1] - xy, axis=-1)  # (T, n, K)
-        both = ok[:, :, a : a + 1] & ok
-        m, _ = _robust(d.reshape(-1, k), both.reshape(-1, k), axis=0)
-        med[a] = np.where(np.isfinite(m), m, np.inf)
-    np.fill_diagonal(med, np.inf)
+    ok = np.isfinite(xy).all(-1) if confident is None else np.asarray(confident)[rows]
     shared = (tracks.present.T.astype(int) @ tracks.present.astype(int)) > 0
-    med[~shared] = np.inf
-    edges: set[tuple[int, int]] = set()
-    for a in range(k):
-        order = np.argsort(med[a])[:n_neighbours]
-        for b in order:
-            if np.isfinite(med[a, b]):
-                edges.add((min(a, int(b)), max(a, int(b))))
-    return sorted(edges)
+    return skeleton_edges(tracks.n_keypoints, xy, ok, method="knn", n_neighbours=n_neighbours,
+                          allowed=shared)
 
 
 def _resolve_pairs(names: Sequence[Sequence[str | int]], bodyparts: list[str], what: str):
