@@ -268,6 +268,51 @@ def test_copy_and_select():
         t.select(individuals=["nobody"])
 
 
+def test_equality_is_by_value_and_nan_aware():
+    t = tracks_from_layout({"multi": True, "n_animals": 2, "n_kp": 3, "n_unique": 1,
+                            "likelihood": True, "index": "str", "placeholder": "nan",
+                            "ext": ".h5", "n_frames": 12, "seed": 7})
+    assert np.isnan(t.xy).any() and np.isnan(t.likelihood).any()
+    c = t.copy()
+    assert c == t and t.equals(c)  # NaN in the same places are equal
+    assert not c != t  # noqa: SIM202 (checks __ne__ too)
+    assert t != "not tracks" and not t.equals(None)
+    with pytest.raises(TypeError):
+        hash(t)
+    changed = t.copy()
+    changed.xy[tuple(np.argwhere(np.isfinite(t.xy))[0])] += 0.5
+    assert changed != t
+    moved_nan = t.copy()
+    f, i, k, _ = np.argwhere(np.isnan(t.xy))[0]
+    moved_nan.xy[f, i, k] = 1.0
+    assert moved_nan != t
+    lik = t.copy()
+    lik.likelihood = None
+    assert lik != t
+    renamed = t.copy()
+    renamed.bodyparts = list(reversed(renamed.bodyparts))
+    assert renamed != t
+    reindexed = t.copy()
+    reindexed.index = pd.Index(np.arange(t.n_frames))
+    assert reindexed != t
+    other_meta = t.copy()
+    other_meta.meta["source"] = "elsewhere.csv"
+    assert other_meta != t and other_meta.equals(t, meta=False)
+
+
+def test_equality_with_raw_points_in_meta():
+    df = pd.DataFrame([[1.0, 2.0, 0.9], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0], [0, 0, np.nan]],
+                      columns=pd.MultiIndex.from_tuples(
+                          [("s", "b", "x"), ("s", "b", "y"), ("s", "b", "likelihood")],
+                          names=["scorer", "bodyparts", "coords"]))
+    t = Tracks.from_dataframe(df)
+    assert isinstance(t.meta["raw_points"]["values"], np.ndarray)
+    assert t == t.copy()  # the dataclass == raised on these arrays
+    c = t.copy()
+    c.meta["raw_points"]["values"] = c.meta["raw_points"]["values"] + 1.0
+    assert c != t and c.equals(t, meta=False)
+
+
 def test_select_keeps_raw_placeholders(tmp_path):
     df = pd.DataFrame([[1.0, 2.0, 0.9], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0], [0, 0, np.nan]],
                       columns=pd.MultiIndex.from_tuples(

@@ -82,9 +82,13 @@ _FAR_OUTSIDE = 0.5  # a point more than half a frame outside the frame is "far o
 _ABSURD = 1e5  # without a frame size, |coordinate| above this is reported
 
 
-@dataclass
+@dataclass(eq=False)
 class Tracks:
     """Pose tracks of one DLC output file.
+
+    ``a == b`` is :meth:`equals` (NaN equal to NaN in the same places, ``meta`` compared
+    too); a dataclass's generated ``==`` would raise on the arrays. Tracks are mutable and
+    not hashable.
 
     Attributes
     ----------
@@ -173,6 +177,52 @@ class Tracks:
     def has_likelihood(self) -> bool:
         """Whether the layout has a likelihood column per point."""
         return self.likelihood is not None
+
+    # ------------------------------------------------------------------ equality
+    def equals(self, other: object, *, meta: bool = True) -> bool:
+        """Whether two :class:`Tracks` hold the same data.
+
+        Arrays are compared by value with NaN equal to NaN in the same places (like
+        :meth:`pandas.DataFrame.equals`); names, scorer, layout, ``present`` and the frame
+        index (:meth:`pandas.Index.equals`) must match too.
+
+        Parameters
+        ----------
+        other : object
+            Anything; only a :class:`Tracks` can be equal.
+        meta : bool, default True
+            Also compare ``meta`` (NaN-aware through nested dicts, lists and arrays such as
+            ``meta["raw_points"]``). False compares the tracks only, e.g. the same data read
+            from a file's ``.h5`` and ``.csv`` twins (whose ``source`` differs).
+
+        Returns
+        -------
+        bool
+        """
+        if not isinstance(other, Tracks):
+            return False
+        if self is other:
+            return True
+        if (
+            list(self.bodyparts) != list(other.bodyparts)
+            or list(self.individuals) != list(other.individuals)
+            or self.scorer != other.scorer
+            or bool(self.multianimal) != bool(other.multianimal)
+            or (self.likelihood is None) != (other.likelihood is None)
+        ):
+            return False
+        if not (_same_values(self.xy, other.xy) and _same_values(self.present, other.present)):
+            return False
+        if self.likelihood is not None and not _same_values(self.likelihood, other.likelihood):
+            return False
+        if not self.index.equals(other.index):
+            return False
+        return not meta or _same_values(self.meta, other.meta)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tracks):
+            return NotImplemented
+        return self.equals(other)
 
     def copy(self) -> Tracks:
         """Deep copy (arrays, index and meta)."""
@@ -404,6 +454,33 @@ class Tracks:
 
 
 # ============================================================================ helpers
+def _same_values(a: Any, b: Any) -> bool:
+    """Deep, NaN-aware equality of arrays and of (nested) dicts, lists and tuples of them.
+
+    Lists and tuples compare item by item (a tuple equals the list of the same items); any
+    other pair of values by ``==`` (False when that fails or is ambiguous).
+    """
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_values(a[key], b[key]) for key in a))
+    if isinstance(a, (np.ndarray, pd.Index)) or isinstance(b, (np.ndarray, pd.Index)):
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape != y.shape:
+            return False
+        nan_ok = all(v.dtype.kind in "fc" for v in (x, y))
+        return bool(np.array_equal(x, y, equal_nan=nan_ok))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
+                and len(a) == len(b)
+                and all(_same_values(x, y) for x, y in zip(a, b, strict=True)))
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
+        return bool(a == b or (np.isnan(a) and np.isnan(b)))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
 def _name_pos(names: list[str], name: str, what: str) -> int:
     try:
         return names.index(name)
