@@ -198,6 +198,26 @@ def test_check_video_matches(video_path: Path) -> None:
     assert "x reaches 320.0 px" in problems[1] and f"{W} px wide" in problems[1]
 
 
+def test_pipeline_video_check_uses_check_video_matches(video_path: Path, caplog) -> None:
+    import logging
+
+    from stablemotion_dlc.dlc.pipeline import _check_video_frames
+    from stablemotion_dlc.errors import ConfigError
+
+    with caplog.at_level(logging.WARNING, logger="stablemotion_dlc.dlc.pipeline"):
+        _check_video_frames(video_path, _tracks(100, (W - 1.0, H - 1.0)))
+        assert not caplog.records
+        _check_video_frames(video_path, _tracks(101, (W * 2.0, 20.0)))  # warned, not refused
+    text = caplog.text
+    assert "video has 100 frames, tracks have 101 (video is 1 frame shorter)" in text
+    assert "known DLC/codec quirk" in text
+    assert "x reaches 320.0 px" in text
+    with pytest.raises(ConfigError, match="has 100 frames but its tracks .* have 98; they do "
+                                          "not belong together"):
+        _check_video_frames(video_path, _tracks(98, (20.0, 20.0)))
+    _check_video_frames(video_path.with_name("absent.mp4"), _tracks(5, (20.0, 20.0)))
+
+
 def test_check_video_matches_real_off_by_one(shared_data: Path) -> None:
     from stablemotion_dlc.dlc.io import read_tracks
 

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._arrays import true_runs
+from .._arrays import interp_fill, true_runs
 from .._atomic import atomic_path, check_writable
 from ..errors import AnalyzedDataNotFoundError, ConfigError, ModelMismatchError
-from .features import KeypointRepresentation, interp_fill
+from .features import KeypointRepresentation
 from .io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
 from .labels import SuspectLabels, suspect_mask
 
@@ -759,22 +759,35 @@ def train(
 
 
 def _check_video_frames(video: Path, tracks: Tracks) -> None:
-    """Refuse a video whose frame count differs from the tracks by more than one frame."""
+    """Check a video against its tracks with :func:`.video.check_video_matches`.
+
+    A frame count that differs by more than one frame is refused; a one-frame difference (a
+    known DLC/codec quirk) and every other problem found (frame size, coordinates outside
+    the frame) are logged as warnings. A video that does not exist is not checked.
+
+    Raises
+    ------
+    ConfigError
+        If the video and the tracks differ by more than one frame.
+    """
     if not video.exists():
         return
-    from .video import VideoReader
+    from .video import FRAME_COUNT_PROBLEM, VideoReader, check_video_matches
 
     with VideoReader(video) as reader:
         n = reader.n_frames
+        problems = check_video_matches(reader, tracks)
     if abs(n - tracks.n_frames) > 1:
         raise ConfigError(
             f"{video}: the video has {n} frames but its tracks "
             f"({tracks.meta.get('source', '?')}) have {tracks.n_frames}; they do not belong "
             f"together")
-    if n != tracks.n_frames:
-        logger.warning("%s: video has %d frames, tracks %d (a one-frame difference is a "
-                       "known DLC/codec quirk; cleaning all tracked frames)", video, n,
-                       tracks.n_frames)
+    for problem in problems:
+        if problem.startswith(FRAME_COUNT_PROBLEM):
+            logger.warning("%s: %s (a one-frame difference is a known DLC/codec quirk; "
+                           "cleaning all tracked frames)", video, problem)
+        else:
+            logger.warning("%s: %s", video, problem)
 
 
 def clean_h5(
@@ -819,7 +832,8 @@ def clean_h5(
     train_steps : int, optional
         Steps when a model must be trained first (default :data:`DEFAULT_TRAIN_STEPS`).
     check_video : bool
-        Refuse a video whose frame count does not match its tracks.
+        Refuse a video whose frame count differs from its tracks' by more than one frame
+        (other mismatches, such as the frame size, are logged as warnings).
     progress : bool
         Progress bars.
     **options

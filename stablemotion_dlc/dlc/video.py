@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from stablemotion_dlc.dlc.io import Tracks
 
 __all__ = [
+    "FRAME_COUNT_PROBLEM",
     "VIDEO_EXTENSIONS",
     "VideoError",
     "VideoReader",
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".webm")
 """Video suffixes looked for next to a DLC output (DLC's own defaults plus a few)."""
+
+FRAME_COUNT_PROBLEM = "frame count differs"
+"""How a frame-count problem of :func:`check_video_matches` starts."""
 
 _DEFAULT_CACHE_BYTES = 256 * 2**20
 _COORD_TOLERANCE = 0.02  # coordinates may overshoot the frame by 2 % (at least 4 px)
@@ -569,7 +573,7 @@ def check_video_matches(video: VideoReader | str | Path, tracks: Tracks) -> list
             diff = abs(nv - nt)
             which = "shorter" if nv < nt else "longer"
             problems.append(
-                f"frame count differs: video has {nv} frames, tracks have {nt} "
+                f"{FRAME_COUNT_PROBLEM}: video has {nv} frames, tracks have {nt} "
                 f"(video is {diff} frame{'s' if diff != 1 else ''} {which})"
             )
         h, w, _ = reader.shape
