@@ -115,6 +115,27 @@ def test_prepare_batch_tasks_residual_and_weights(source: SyntheticSource) -> No
     assert set(tb["x0"][..., d:].unique().tolist()) <= {-1.0, 1.0}
 
 
+def test_detection_full_noise_share(source: SyntheticSource) -> None:
+    batch = source.sample(np.random.default_rng(2), 32)
+    norm = fit_normalizer([batch], label_of_feature=source.layout.label_of_feature)
+    d = source.layout.n_features
+
+    def prep(**kw: object) -> dict[str, torch.Tensor]:
+        return prepare_batch(batch, source.layout, norm, _cfg(detection_share=0.5, **kw),
+                             np.random.default_rng(3), torch.device("cpu"))
+
+    full = prep(detection_full_noise_share=1.0)
+    det = full["det"]
+    assert det.any() and (full["t"][det][..., d:] == 50).all()  # T = 50: pure noise
+    # the default draws nothing extra: same tasks, times and masks as before the option
+    default, zero = prep(), prep(detection_full_noise_share=0.0)
+    for key in ("t", "gen", "det", "x0"):
+        assert torch.equal(default[key], zero[key])
+    assert (default["t"][default["det"]][..., d:] < 50).any()
+    with pytest.raises(ValueError, match="detection_full_noise_share"):
+        TrainConfig(detection_full_noise_share=-0.1)
+
+
 def test_normalizer_is_robust_to_spikes() -> None:
     rng = np.random.default_rng(0)
     f = rng.normal(3.0, 2.0, size=(8, 200, 2)).astype(np.float32)

@@ -67,6 +67,11 @@ class TrainConfig:
         EMA decay (with the usual ``(1 + s) / (10 + s)`` warm-up).
     detection_share : float
         Share of windows trained on the detection task.
+    detection_full_noise_share : float
+        Share of detection windows whose labels are trained from pure noise (``t = T``,
+        what one-pass detection at inference starts from) instead of a uniform time. With
+        uniform times most detection windows see their labels through little noise and
+        learn to copy them; 0 (default) keeps upstream's uniform times and the random stream.
     min_mask_frames : int
         Minimum frames generated in an inpainting window.
     whole_frame_share : float
@@ -118,6 +123,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.995
     detection_share: float = 0.25
+    detection_full_noise_share: float = 0.0
     min_mask_frames: int = 5
     whole_frame_share: float = 0.5
     span_share: float = 0.5
@@ -144,6 +150,8 @@ class TrainConfig:
             raise ValueError("TrainConfig: window >= 2, batch_size >= 1, steps >= 0 required")
         if not 0.0 <= self.detection_share <= 1.0:
             raise ValueError("TrainConfig.detection_share must be in [0, 1]")
+        if not 0.0 <= self.detection_full_noise_share <= 1.0:
+            raise ValueError("TrainConfig.detection_full_noise_share must be in [0, 1]")
         if not 0.0 <= self.short_gap_share <= 1.0:
             raise ValueError("TrainConfig.short_gap_share must be in [0, 1]")
         if self.label_loss not in ("l1", "l2"):
@@ -263,6 +271,9 @@ def prepare_batch(batch: Batch, layout: LabelLayout, normalizer: Normalizer,
     for i in range(b):
         if det[i]:
             gen_l[i] = True
+            if (config.detection_full_noise_share > 0.0
+                    and rng.random() < config.detection_full_noise_share):
+                t_lab[i] = steps
         else:
             gen_f[i] = layout.feature_mask(inpaint_label_mask(rng, n, n_lab, config))
             if rng.random() < config.per_entry_t_share:
