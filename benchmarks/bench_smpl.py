@@ -40,9 +40,15 @@ def _table(report: dict) -> str:
     ref = report["clean_reference"]
     rows.append(f"{'clean (reference)':<18}" + "".join(f"{ref.get(m, 0.0):>15.3f}"
                                                        for m in METRICS))
-    d = report["detection"]
-    rows.append(f"detection: precision {d['precision']:.3f}  recall {d['recall']:.3f}  "
-                f"F1 {d['f1']:.3f}")
+    for name, d in report["detection_ablation"].items():
+        rows.append(f"detection {name:<15} precision {d['precision']:.3f}  "
+                    f"recall {d['recall']:.3f}  F1 {d['f1']:.3f}")
+    rows.append("recall by kind (model): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in report["recall_by_kind"].items() if v is not None))
+    rows.append("threshold sweep (model's own detection, then with the rules):")
+    for name, d in report["threshold_sweep"].items():
+        rows.append(f"  {name:<10} P {d['precision']:.3f}  R {d['recall']:.3f}  "
+                    f"F1 {d['f1']:.3f}")
     rows.append(f"{report['n_motions']} motions, {report['n_frames']} frames, "
                 f"{report['seconds_per_motion']:.2f} s per motion (detect + cleanup)")
     return "\n".join(rows)
@@ -67,7 +73,10 @@ def main(argv: list[str] | None = None) -> dict:
                    help="torch CPU threads (1 is fastest on a shared, busy CPU)")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="model detection threshold (1: the joint rules only)")
     p.add_argument("--json", help="write the report here")
+    p.add_argument("--figures", help="write metrics.png and example.png into this folder")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -90,7 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
         train_s = time.perf_counter() - t0
     report = evaluate_smpl(model_file, args.amass, smpl_model=args.smpl_model,
                            n_generated=args.n_eval, n_frames=args.eval_frames,
-                           seed=10_000 + args.seed, device=args.device)
+                           threshold=args.threshold, seed=10_000 + args.seed,
+                           device=args.device)
     report["train_seconds"] = train_s
     report["settings"] = vars(args)
     print(_table(report))
@@ -98,7 +108,87 @@ def main(argv: list[str] | None = None) -> dict:
           f"{args.batch_size}, window {args.window})" if train_s else "training: skipped")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.figures:
+        fig_dir = Path(args.figures)
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        plot_metrics(report, fig_dir / "smpl_metrics.png")
+        plot_example(model_file, fig_dir / "smpl_example.png", threshold=args.threshold,
+                     seed=20_000 + args.seed)
+        print(f"figures: {fig_dir}")
     return report
+
+
+PLOT_METHODS = ("corrupted", "savgol", "interp_detected", "model", "model_oracle_mask")
+PLOT_METRICS = (("gmpjpe_bad_cm", "world joint error on\ncorrupted frames (cm)"),
+                ("accel_err", "acceleration error (m/s²)"),
+                ("skate_cm", "foot skating (cm/frame)"),
+                ("jerk", "jerk (m/s³)"))
+
+
+def plot_metrics(report: dict, out: Path) -> None:
+    """Bar chart of the main corruption metrics per method (clean reference dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PLOT_METRICS), figsize=(4 * len(PLOT_METRICS), 3.6))
+    colors = ["#999999", "#4c72b0", "#dd8452", "#55a868", "#8172b3"]
+    for ax, (metric, title) in zip(axes, PLOT_METRICS, strict=True):
+        vals = [report["methods"][m][metric] for m in PLOT_METHODS]
+        ax.bar(range(len(vals)), vals, color=colors)
+        ref = report["clean_reference"].get(metric)
+        if ref:
+            ax.axhline(ref, color="k", ls="--", lw=1, label="clean motion")
+            ax.legend(fontsize=8)
+        ax.set_xticks(range(len(vals)), [m.replace("_", "\n") for m in PLOT_METHODS],
+                      fontsize=7)
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(f"SMPL cleanup on {report['n_motions']} held-out generated motions "
+                 f"({report['n_frames']} frames, injected corruption)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def plot_example(model_file: Path, out: Path, threshold: float = 0.5, seed: int = 0) -> None:
+    """One corrupted motion: pelvis path and a wrist's height before/after cleanup."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from stablemotion_dlc._arrays import true_runs
+    from stablemotion_dlc.smpl.amass import generate_motion
+    from stablemotion_dlc.smpl.corruption import CorruptionConfig, corrupt
+    from stablemotion_dlc.smpl.pipeline import clean_motion, load_cleaner
+
+    rng = np.random.default_rng(seed)
+    motion = generate_motion(200, rng)
+    bad, labels, events = corrupt(motion, rng, CorruptionConfig(n_events=(3, 3)))
+    res = clean_motion(bad, load_cleaner(model_file), threshold=threshold, seed=seed)
+    t = np.arange(len(motion)) / motion.fps
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True)
+    series = (("pelvis x (m)", 0, 0), ("pelvis y (m)", 0, 1), ("left wrist height (m)", 20, 2))
+    for ax, (name, joint, axis) in zip(axes, series, strict=True):
+        ax.plot(t, motion.joints[:, joint, axis], color="k", lw=2.2, alpha=0.35, label="clean")
+        ax.plot(t, bad.joints[:, joint, axis], color="#c44e52", lw=1, label="corrupted")
+        ax.plot(t, res.motion.joints[:, joint, axis], color="#4c72b0", lw=1.2, label="cleaned")
+        for a, b in zip(*true_runs(labels), strict=True):
+            ax.axvspan(t[a], t[min(b, len(t) - 1)], color="#c44e52", alpha=0.08)
+        for a, b in zip(*true_runs(res.mask), strict=True):
+            ax.axvspan(t[a], t[min(b, len(t) - 1)], ymin=0, ymax=0.06, color="#4c72b0")
+        ax.set_ylabel(name, fontsize=9)
+    axes[0].legend(fontsize=8, ncol=3, loc="upper left")
+    kinds = ", ".join(f"{e.kind} {e.start / motion.fps:.1f}-{e.stop / motion.fps:.1f} s"
+                      for e in events)
+    axes[0].set_title(f"injected: {kinds}  (pink: labelled bad; blue ticks: repaired)",
+                      fontsize=9)
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -107,3 +107,20 @@ def test_clip_source_batches() -> None:
     assert "clean" not in SmplClipSource(clips, rep, window=64).sample(rng, 1).extra
     with pytest.raises(ValueError, match="shorter than the window"):
         SmplClipSource(clips, rep, window=200)
+
+
+def test_training_windows_are_placed_by_their_corrupted_first_frame() -> None:
+    """Cleanup canonicalises each window by its (maybe corrupted) frame 0; training must too."""
+    from stablemotion_dlc.smpl.skeleton import axis_angle_to_matrix, heading_angle
+
+    rng = np.random.default_rng(3)
+    clips = [generate_motion(120, rng) for _ in range(2)]
+    src = SmplClipSource(clips, RifkeRepresentation(clips[0].skeleton), window=48,
+                         p_corrupt=1.0)
+    for _ in range(10):
+        clean, bad, labels = src.sample_motion(rng)
+        assert np.allclose(bad.joints[0, 0, :2], 0.0, atol=1e-9)
+        assert abs(heading_angle(axis_angle_to_matrix(bad.poses[0, 0]))) < 1e-6
+        # both in the same frame: unlabelled frames moved less than the label tolerance
+        moved = np.linalg.norm(clean.joints - bad.joints, axis=-1).max(axis=-1)
+        assert (moved[~labels] <= 0.01 + 1e-9).all()

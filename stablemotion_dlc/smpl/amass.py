@@ -57,6 +57,8 @@ __all__ = [
     "skeleton_from_body_model",
     "resample",
     "canonicalize",
+    "canonical_frame",
+    "to_canonical",
     "cut_clips",
     "generate_motion",
     "TARGET_FPS",
@@ -307,6 +309,37 @@ def canonicalize(motion: SmplMotion, floor: float | None = None,
     poses[:, 0] = matrix_to_axis_angle(rz @ rot)
     trans = joints[:, 0] - motion.skeleton.rest_joints[0]
     return replace(motion, poses=poses, trans=trans, joints=joints)
+
+
+def canonical_frame(motion: SmplMotion, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The rigid map that puts frame 0 at the origin facing +X with the floor at z = 0.
+
+    Parameters
+    ----------
+    motion : SmplMotion
+        Motion whose first frame defines the map.
+    floor : float
+        World height of the floor.
+
+    Returns
+    -------
+    rz : np.ndarray
+        ``(3, 3)`` rotation about Z.
+    shift : np.ndarray
+        ``(3,)``; ``canonical = (world - shift) @ rz.T`` (see :func:`to_canonical`).
+    """
+    theta = heading_angle(axis_angle_to_matrix(motion.poses[0, 0]))
+    pelvis = motion.joints[0, 0]
+    return rot_z(-theta), np.array([pelvis[0], pelvis[1], float(floor)])
+
+
+def to_canonical(motion: SmplMotion, rz: np.ndarray, shift: np.ndarray) -> SmplMotion:
+    """Apply the map of :func:`canonical_frame` to a motion (joints, root rotation, trans)."""
+    joints = (motion.joints - shift) @ rz.T
+    poses = motion.poses.copy()
+    poses[:, 0] = matrix_to_axis_angle(rz @ axis_angle_to_matrix(motion.poses[:, 0]))
+    return replace(motion, poses=poses, trans=joints[:, 0] - motion.skeleton.rest_joints[0],
+                   joints=joints)
 
 
 def cut_clips(motion: SmplMotion, length: int = 100, stride: int | None = None,

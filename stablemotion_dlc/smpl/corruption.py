@@ -39,7 +39,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from stablemotion_dlc.core.representation import Batch
-from stablemotion_dlc.smpl.amass import SmplMotion, canonicalize
+from stablemotion_dlc.smpl.amass import SmplMotion, canonical_frame, canonicalize, to_canonical
 from stablemotion_dlc.smpl.rifke import RifkeRepresentation
 from stablemotion_dlc.smpl.skeleton import (
     axis_angle_to_matrix,
@@ -287,8 +287,9 @@ class SmplClipSource:
     """Training batches of SMPL windows with on-the-fly labelled corruption.
 
     Each sample: a random clip, a random window of ``window`` frames, canonicalised
-    (frame 0 at the origin facing +X; floor kept), corrupted with probability ``p_corrupt``,
-    encoded with ``representation``. Frames of the clip that were not corrupted are labelled
+    (frame 0 at the origin facing +X; floor kept), corrupted with probability ``p_corrupt``
+    and then re-placed by its corrupted first frame (as cleanup places its windows), encoded
+    with ``representation``. Frames of the clip that were not corrupted are labelled
     good: the clips themselves are assumed clean (AMASS); pass ``clip_labels`` to mark frames
     already known to be bad.
 
@@ -347,7 +348,10 @@ class SmplClipSource:
                  else self.clip_labels[i][start:start + self.window].copy())
         if rng.random() < self.p_corrupt:
             bad, labels, _ = corrupt(clean, rng, self.config)
-            return clean, bad, labels | known
+            # as in cleanup, the window is placed by its own (possibly corrupted) first frame
+            rz, shift = canonical_frame(bad, floor=0.0)
+            return (to_canonical(clean, rz, shift), to_canonical(bad, rz, shift),
+                    labels | known)
         return clean, clean, known
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
