@@ -99,14 +99,25 @@ def test_clip_source_batches() -> None:
     # good frames carry the clean features (velocity entries may differ by float noise)
     assert np.abs(batch.features[good] - clean[good]).max() < 0.5
     assert batch.labels.any()
-    # windows are canonical: frame 0 at the origin, facing +X
-    assert np.allclose(clean[:, 0, 1:3], 0.0, atol=1e-5)
-    assert np.allclose(clean[:, 0, 3:5], [1.0, 0.0], atol=1e-5)
+    # the model's input windows are canonical: frame 0 at the origin, facing +X
+    assert np.allclose(batch.features[:, 0, 1:3], 0.0, atol=1e-5)
+    assert np.allclose(batch.features[:, 0, 3:5], [1.0, 0.0], atol=1e-5)
     again = src.sample(np.random.default_rng(1), 6)
     assert np.array_equal(again.features, batch.features)
     assert "clean" not in SmplClipSource(clips, rep, window=64).sample(rng, 1).extra
     with pytest.raises(ValueError, match="shorter than the window"):
         SmplClipSource(clips, rep, window=200)
+    with pytest.raises(ValueError, match="context"):
+        SmplClipSource(clips, rep, window=64, context=-1)
+
+
+def test_windows_can_start_inside_a_corruption() -> None:
+    rng = np.random.default_rng(4)
+    clips = [generate_motion(160, rng) for _ in range(2)]
+    src = SmplClipSource(clips, RifkeRepresentation(clips[0].skeleton), window=40,
+                         p_corrupt=1.0, context=16)
+    first = [src.sample_motion(rng)[2][0] for _ in range(60)]
+    assert 0 < np.mean(first) < 1  # some windows begin in a corrupted stretch, not all
 
 
 def test_training_windows_are_placed_by_their_corrupted_first_frame() -> None:

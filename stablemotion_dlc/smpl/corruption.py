@@ -288,10 +288,10 @@ class SmplClipSource:
 
     Each sample: a random clip, a random window of ``window`` frames, canonicalised
     (frame 0 at the origin facing +X; floor kept), corrupted with probability ``p_corrupt``
-    and then re-placed by its corrupted first frame (as cleanup places its windows), encoded
-    with ``representation``. Frames of the clip that were not corrupted are labelled
-    good: the clips themselves are assumed clean (AMASS); pass ``clip_labels`` to mark frames
-    already known to be bad.
+    (together with ``context`` frames on each side, then cut) and re-placed by its corrupted
+    first frame (as cleanup places its windows), encoded with ``representation``. Frames of
+    the clip that were not corrupted are labelled good: the clips themselves are assumed
+    clean (AMASS); pass ``clip_labels`` to mark frames already known to be bad.
 
     Parameters
     ----------
@@ -311,13 +311,17 @@ class SmplClipSource:
     with_clean : bool
         Also return the uncorrupted features in ``Batch.extra["clean"]`` (for evaluation;
         costs a second encoding per window).
+    context : int
+        Frames on each side of the window (where the clip has them) that are corrupted with
+        it and then cut away, so that windows also start or end inside a corruption, as
+        cleanup windows of a long motion do.
     """
 
     def __init__(self, clips: Sequence[SmplMotion], representation: RifkeRepresentation,
                  window: int = 100, p_corrupt: float = 0.9,
                  config: CorruptionConfig = CorruptionConfig(),
                  clip_labels: Sequence[np.ndarray] | None = None,
-                 with_clean: bool = False) -> None:
+                 with_clean: bool = False, context: int = 16) -> None:
         if not clips:
             raise ValueError("no clips to sample from")
         short = [i for i, c in enumerate(clips) if len(c) < window]
@@ -334,6 +338,9 @@ class SmplClipSource:
         self.p_corrupt = float(p_corrupt)
         self.config = config
         self.with_clean = bool(with_clean)
+        if context < 0:
+            raise ValueError(f"context must be >= 0, got {context}")
+        self.context = int(context)
         self.clip_labels = None if clip_labels is None else [np.asarray(x, bool)
                                                              for x in clip_labels]
 
@@ -342,17 +349,25 @@ class SmplClipSource:
         """One window: ``(clean, corrupted, labels (window,) bool)``."""
         i = int(rng.integers(len(self.clips)))
         clip = self.clips[i]
-        start = int(rng.integers(0, len(clip) - self.window + 1))
-        clean = canonicalize(clip.slice(start, start + self.window), floor=0.0)
-        known = (np.zeros(self.window, bool) if self.clip_labels is None
-                 else self.clip_labels[i][start:start + self.window].copy())
+        w = self.window
+        start = int(rng.integers(0, len(clip) - w + 1))
+        a, b = max(0, start - self.context), min(len(clip), start + w + self.context)
+        seg = canonicalize(clip.slice(a, b), floor=0.0)
+        off = start - a
+        known = (np.zeros(w, bool) if self.clip_labels is None
+                 else self.clip_labels[i][start:start + w].copy())
         if rng.random() < self.p_corrupt:
-            bad, labels, _ = corrupt(clean, rng, self.config)
-            # as in cleanup, the window is placed by its own (possibly corrupted) first frame
-            rz, shift = canonical_frame(bad, floor=0.0)
-            return (to_canonical(clean, rz, shift), to_canonical(bad, rz, shift),
-                    labels | known)
-        return clean, clean, known
+            bad, labels, _ = corrupt(seg, rng, self.config)
+            clean, bad, labels = seg.slice(off, off + w), bad.slice(off, off + w), \
+                labels[off:off + w]
+        else:
+            clean = bad = seg.slice(off, off + w)
+            labels = np.zeros(w, bool)
+        # as in cleanup, the window is placed by its own (possibly corrupted) first frame
+        rz, shift = canonical_frame(bad, floor=0.0)
+        placed = to_canonical(clean, rz, shift)
+        return placed, (placed if bad is clean else to_canonical(bad, rz, shift)), \
+            labels | known
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
         """Return one batch (with ``with_clean``, ``extra['clean']`` holds clean features)."""
