@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threshold", type=float, default=0.5,
                    help="model detection threshold (1: the joint rules only)")
+    p.add_argument("--ensemble", type=int, default=1, help="repair candidates averaged")
     p.add_argument("--json", help="write the report here")
     p.add_argument("--figures", help="write metrics.png and example.png into this folder")
     args = p.parse_args(argv)
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
         train_s = time.perf_counter() - t0
     report = evaluate_smpl(model_file, args.amass, smpl_model=args.smpl_model,
                            n_generated=args.n_eval, n_frames=args.eval_frames,
-                           threshold=args.threshold, seed=10_000 + args.seed,
-                           device=args.device)
+                           threshold=args.threshold, ensemble=args.ensemble,
+                           seed=10_000 + args.seed, device=args.device)
     report["train_seconds"] = train_s
     report["settings"] = vars(args)
     print(_table(report))
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         fig_dir.mkdir(parents=True, exist_ok=True)
         plot_metrics(report, fig_dir / "smpl_metrics.png")
         plot_example(model_file, fig_dir / "smpl_example.png", threshold=args.threshold,
-                     seed=20_000 + args.seed)
+                     ensemble=args.ensemble, seed=20_000 + args.seed)
         print(f"figures: {fig_dir}")
     return report
 
@@ -151,7 +152,8 @@ def plot_metrics(report: dict, out: Path) -> None:
     plt.close(fig)
 
 
-def plot_example(model_file: Path, out: Path, threshold: float = 0.5, seed: int = 0) -> None:
+def plot_example(model_file: Path, out: Path, threshold: float = 0.5, ensemble: int = 1,
+                 seed: int = 0) -> None:
     """One corrupted motion: pelvis path and a wrist's height before/after cleanup."""
     import matplotlib
 
@@ -167,7 +169,8 @@ def plot_example(model_file: Path, out: Path, threshold: float = 0.5, seed: int 
     rng = np.random.default_rng(seed)
     motion = generate_motion(200, rng)
     bad, labels, events = corrupt(motion, rng, CorruptionConfig(n_events=(3, 3)))
-    res = clean_motion(bad, load_cleaner(model_file), threshold=threshold, seed=seed)
+    res = clean_motion(bad, load_cleaner(model_file), threshold=threshold, ensemble=ensemble,
+                       seed=seed)
     t = np.arange(len(motion)) / motion.fps
     fig, axes = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True)
     series = (("pelvis x (m)", 0, 0), ("pelvis y (m)", 0, 1), ("left wrist height (m)", 20, 2))

@@ -177,7 +177,8 @@ def _cmd_smpl_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_smpl(
         args.model_file, args.amass or None, smpl_model=args.smpl_model,
         n_generated=args.n_generated, n_frames=args.n_frames, threshold=args.threshold,
-        detect_method=args.detect_method, steps=args.steps, seed=args.seed,
+        detect_method=args.detect_method, steps=args.steps, ensemble=args.ensemble,
+        seed=args.seed,
         device=args.device, out_json=args.json, overwrite=args.overwrite,
     )
     print(json.dumps(report, indent=2, default=str))
@@ -319,6 +320,8 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--detect-method", choices=["single", "probdet"], default="single",
                        help="single pass or ProbDet (default: single)")
         q.add_argument("--steps", type=int, default=1, help="sampling steps (default: 1)")
+        q.add_argument("--ensemble", type=int, default=1,
+                       help="repair candidates averaged (default: 1)")
 
     t = ss.add_parser("train", help="train a model on AMASS files and/or generated motion",
                       description="Train an SMPL cleanup model (resumable).")
@@ -343,7 +346,6 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
     c.add_argument("model_file", type=Path, help="model file from 'smpl train'")
     c.add_argument("--output", "-o", type=Path, default=None,
                    help="output .npz (default: <input stem>_cleaned.npz)")
-    c.add_argument("--ensemble", type=int, default=1, help="repair candidates (default: 1)")
     c.add_argument("--dilate", type=int, default=0, help="dilate detections by N frames")
     c.add_argument("--no-rules", action="store_true",
                    help="only the model's detection (no pop/jitter/frozen-pose rules)")

@@ -529,7 +529,7 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
                   *, smpl_model: str | Path | None = None, n_generated: int = 16,
                   n_frames: int = 200, corruption: CorruptionConfig | None = None,
                   threshold: float = 0.5, detect_method: str = "single", steps: int = 1,
-                  seed: int = 12345, device: str | None = None,
+                  ensemble: int = 1, seed: int = 12345, device: str | None = None,
                   out_json: str | Path | None = None, overwrite: bool = False,
                   progress: bool = True) -> dict[str, Any]:
     """Corrupt clean motion, clean it, and compare with classical baselines.
@@ -560,7 +560,7 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
         Generated motions and their length.
     corruption : CorruptionConfig, optional
         Injected corruption.
-    threshold, detect_method, steps : float, str, int
+    threshold, detect_method, steps, ensemble : float, str, int, int
         See :func:`clean_motion`.
     seed : int
         Seed of motions and corruption.
@@ -599,12 +599,13 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
     for motion in tqdm(motions, desc="evaluate", disable=not progress):
         bad, labels, events = corrupt(motion, rng, config)
         res = clean_motion(bad, cleaner, threshold=threshold, detect_method=detect_method,
-                           steps=steps, seed=seed)
+                           steps=steps, ensemble=ensemble, seed=seed)
         seconds.append(res.seconds)
-        oracle = clean_motion(bad, cleaner, mask=labels, steps=steps, seed=seed)
+        oracle = clean_motion(bad, cleaner, mask=labels, steps=steps, ensemble=ensemble,
+                              seed=seed)
         no_rules = clean_motion(bad, cleaner, threshold=own_threshold,
-                                detect_method=detect_method, steps=steps, seed=seed,
-                                rules=False)
+                                detect_method=detect_method, steps=steps, ensemble=ensemble,
+                                seed=seed, rules=False)
         ruled = suspect_frames(bad).mask
         preds = {
             "corrupted": bad.joints,
