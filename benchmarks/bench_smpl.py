@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="torch CPU threads (1 is fastest on a shared, busy CPU)")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threshold", type=float, default=0.5,
+    p.add_argument("--threshold", type=float, default=0.8,
                    help="model detection threshold (1: the joint rules only)")
-    p.add_argument("--ensemble", type=int, default=1, help="repair candidates averaged")
+    p.add_argument("--ensemble", type=int, default=4, help="repair candidates averaged")
     p.add_argument("--json", help="write the report here")
     p.add_argument("--figures", help="write metrics.png and example.png into this folder")
     args = p.parse_args(argv)
@@ -104,9 +104,16 @@ def main(argv: list[str] | None = None) -> dict:
                            seed=10_000 + args.seed, device=args.device)
     report["train_seconds"] = train_s
     report["settings"] = vars(args)
+    from stablemotion_dlc.smpl.pipeline import load_cleaner
+
+    bundle = load_cleaner(model_file).bundle  # what the evaluated model really is
+    report["model"] = {"step": bundle.step, "train_config": bundle.train_config,
+                       "n_parameters": sum(p.numel() for p in bundle.model.parameters())}
     print(_table(report))
-    print(f"training: {train_s:.0f} s for {args.steps} steps ({args.model}, batch "
-          f"{args.batch_size}, window {args.window})" if train_s else "training: skipped")
+    cfg = report["model"]["train_config"]
+    print(f"model: {cfg['model']}, {report['model']['n_parameters']:,} parameters, "
+          f"{report['model']['step']} steps of batch {cfg['batch_size']} x {cfg['window']} "
+          f"frames" + (f", trained here in {train_s:.0f} s" if train_s else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     if args.figures:

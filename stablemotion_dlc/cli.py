@@ -314,14 +314,14 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
     def detection(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--threshold", type=float, default=0.5,
+        q.add_argument("--threshold", type=float, default=0.8,
                        help="model detection probability above which a frame is repaired "
-                            "(1: only the joint rules; default: 0.5)")
+                            "(1: only the joint rules; default: 0.8)")
         q.add_argument("--detect-method", choices=["single", "probdet"], default="single",
                        help="single pass or ProbDet (default: single)")
         q.add_argument("--steps", type=int, default=1, help="sampling steps (default: 1)")
-        q.add_argument("--ensemble", type=int, default=1,
-                       help="repair candidates averaged (default: 1)")
+        q.add_argument("--ensemble", type=int, default=4,
+                       help="repair candidates averaged (default: 4)")
 
     t = ss.add_parser("train", help="train a model on AMASS files and/or generated motion",
                       description="Train an SMPL cleanup model (resumable).")

@@ -35,11 +35,13 @@ def test_pop_and_jitter_are_spikes() -> None:
     motion = generate_motion(120, np.random.default_rng(10))
     joints = _with(motion, "pop", 60, 62, seed=3)
     found = suspect_frames(joints)
-    assert found.rules["spike"][60:62].all()
+    assert found.rules["pop"][60:62].all() and not found.rules["jitter"].any()
     assert not found.mask[:50].any() and not found.mask[75:].any()
     jittered = _with(motion, "jitter", 30, 50, seed=4)
-    spikes = suspect_frames(jittered).rules["spike"]
+    rules = suspect_frames(jittered).rules
+    spikes = rules["jitter"] | rules["pop"]
     assert spikes[30:50].mean() > 0.8 and not spikes[:25].any() and not spikes[56:].any()
+    assert rules["jitter"][30:50].mean() > 0.5  # a 20-frame stretch is jitter, not a pop
 
 
 def test_frozen_pose_with_jump_is_found_exactly() -> None:

@@ -157,6 +157,25 @@ def test_window_geometry_round_trips_with_identity_cleaner() -> None:
                        axis_angle_to_matrix(moved.poses), atol=1e-5)
 
 
+def test_jitter_is_flagged_but_left_to_the_model() -> None:
+    from stablemotion_dlc.smpl.labels import suspect_frames
+    from stablemotion_dlc.smpl.pipeline import REPAIR_RULES
+
+    assert "jitter" not in REPAIR_RULES and {"pop", "frozen"} <= set(REPAIR_RULES)
+    motion = generate_motion(90, np.random.default_rng(7))
+    poses, trans = apply_corruption(motion.poses, motion.trans, "jitter", 30, 55,
+                                    np.random.default_rng(1))
+    from dataclasses import replace
+
+    jittered = replace(motion, poses=poses, trans=trans,
+                       joints=joints_from_axis_angle(poses, trans, motion.skeleton))
+    jitter = suspect_frames(jittered).rules["jitter"]
+    assert jitter[30:55].sum() > 10
+    stub = _IdentityCleaner(np.zeros(90, bool))
+    stub.probability = 0.0
+    assert not (clean_motion(jittered, stub).mask & jitter).any()
+
+
 def test_rules_add_their_frames_to_the_model_detections() -> None:
     motion = generate_motion(90, np.random.default_rng(5))
     poses, trans = apply_corruption(motion.poses, motion.trans, "pop", 45, 46,

@@ -4,13 +4,14 @@ The diffusion model detects corruption from context; these rules catch, with alm
 alarms, the errors that leave an unmistakable trace in the joint positions, the same way the
 DLC path adds jump/bone/swap rules to the likelihood (see :mod:`stablemotion_dlc.dlc.labels`):
 
-``spike``
-    Pops and jitter. Each joint's distance to its own Savitzky-Golay fit (window 7, order 3)
+``pop`` and ``jitter``
+    Spikes. Each joint's distance to its own Savitzky-Golay fit (window 7, order 3)
     is divided by that joint's typical (median) distance over the motion, so the test adapts
     to the motion's speed and to mocap noise; a frame is suspect when some joint is more than
     ``spike_z`` times off. The feet (ankles and toe bases) are left out: heel strike and
     toe-off are genuinely abrupt (on generated walking they reach 20x their median, every
-    other joint stays under 3.1x).
+    other joint stays under 3.1x). Runs of spike frames up to ``max_pop_frames`` long (the
+    fit spreads a 1-3 frame pop over a few neighbours) are ``pop``, longer runs ``jitter``.
 ``frozen``
     A held pose: at least ``min_frozen`` consecutive frames in which no joint moved more than
     ``freeze_tolerance`` since the previous frame, ending in a jump of more than
@@ -37,7 +38,7 @@ from stablemotion_dlc.smpl.skeleton import FOOT_JOINTS
 __all__ = ["SMPL_RULES", "SmplSuspects", "spike_scores", "frozen_frames", "suspect_frames"]
 
 #: Rule names, in the order of :attr:`SmplSuspects.rules`.
-SMPL_RULES: tuple[str, ...] = ("spike", "frozen")
+SMPL_RULES: tuple[str, ...] = ("pop", "jitter", "frozen")
 
 
 @dataclass
@@ -51,7 +52,7 @@ class SmplSuspects:
     rules : dict of str to np.ndarray
         ``(T,)`` bool per rule of :data:`SMPL_RULES`.
     spike_score : np.ndarray
-        ``(T,)`` the spike rule's score (largest normalised residual over the joints).
+        ``(T,)`` the pop/jitter score (largest normalised residual over the joints).
     """
 
     mask: np.ndarray
@@ -126,6 +127,7 @@ def frozen_frames(joints: np.ndarray, min_frozen: int = 3, tolerance: float = 1e
 
 
 def suspect_frames(motion: SmplMotion | np.ndarray, *, spike_z: float = 6.0,
+                   max_pop_frames: int = 9,
                    min_frozen: int = 3, freeze_tolerance: float = 1e-4,
                    jump_after_freeze: float = 0.01, dilate: int = 0) -> SmplSuspects:
     """Run the SMPL rules on one motion.
@@ -136,6 +138,8 @@ def suspect_frames(motion: SmplMotion | np.ndarray, *, spike_z: float = 6.0,
         The motion, or its ``(T, J, 3)`` joints.
     spike_z : float
         Threshold of :func:`spike_scores`.
+    max_pop_frames : int
+        Longest run of spike frames called a pop (longer: jitter).
     min_frozen, freeze_tolerance, jump_after_freeze : int, float, float
         See :func:`frozen_frames`.
     dilate : int
@@ -147,7 +151,11 @@ def suspect_frames(motion: SmplMotion | np.ndarray, *, spike_z: float = 6.0,
     """
     joints = motion.joints if isinstance(motion, SmplMotion) else np.asarray(motion)
     score = spike_scores(joints)
-    rules = {"spike": score > spike_z,
+    spike = score > spike_z
+    pop = np.zeros_like(spike)
+    for a, b in zip(*true_runs(spike), strict=True):
+        pop[a:b] = b - a <= max_pop_frames
+    rules = {"pop": pop, "jitter": spike & ~pop,
              "frozen": frozen_frames(joints, min_frozen, freeze_tolerance, jump_after_freeze)}
     if dilate > 0:
         rules = {k: binary_dilation(v, iterations=dilate) if v.any() else v

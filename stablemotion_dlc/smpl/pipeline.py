@@ -47,6 +47,9 @@ from stablemotion_dlc.smpl.skeleton import (
 )
 
 __all__ = [
+    "DEFAULT_ENSEMBLE",
+    "DEFAULT_THRESHOLD",
+    "REPAIR_RULES",
     "SMPL_TRAIN_DEFAULTS",
     "SWEEP_THRESHOLDS",
     "SmplCleanResult",
@@ -66,6 +69,19 @@ logger = logging.getLogger(__name__)
 #: given. Half the windows train detection, half of those from pure label noise (what
 #: one-pass detection sees): with the core's defaults (a quarter, uniform noise levels) a
 #: tiny model's frame detection stayed at AUC 0.70 after 8,000 steps.
+#: Joint rules whose frames :func:`clean_motion` repairs. The ``jitter`` rule finds jittered
+#: stretches reliably, but regenerating 5-30 frames of gait is less accurate than the jittered
+#: input with our CPU-trained models (validation: 10.7 vs 7.3 cm world joint error), so they
+#: are left to the model's own detection.
+REPAIR_RULES: tuple[str, ...] = ("pop", "frozen")
+
+#: Model detection threshold and repair ensemble of :func:`clean_motion`, chosen on 12
+#: validation motions by world joint error (docs/smpl.md): the network's detector is sharp
+#: above 0.8 (precision 0.97) and its false alarms cost more than lower thresholds gain;
+#: averaging 4 repairs lowers their jerk.
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_ENSEMBLE = 4
+
 SMPL_TRAIN_DEFAULTS: dict[str, Any] = {
     "detection_share": 0.5,
     "detection_full_noise_share": 0.5,
@@ -280,15 +296,16 @@ def cleanup_windows(flagged: np.ndarray, window: int, margin: int = 8
     return plan
 
 
-def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
+def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = DEFAULT_THRESHOLD,
                  detect_method: str = "single", n_runs: int = 8, steps: int = 1,
-                 ensemble: int = 1, sits: bool = True, dilate: int = 0, rules: bool = True,
+                 ensemble: int = DEFAULT_ENSEMBLE, sits: bool = True, dilate: int = 0,
+                 rules: bool = True,
                  mask: np.ndarray | None = None, known_bad: np.ndarray | None = None,
                  seed: int = 0, progress: bool = False) -> SmplCleanResult:
     """Detect and repair corrupted frames of one motion.
 
     A frame is repaired when the model's detection probability exceeds ``threshold`` or
-    (with ``rules``) a joint rule flags it (pops, jitter, frozen poses; see
+    (with ``rules``) one of the :data:`REPAIR_RULES` flags it (pops, frozen poses; see
     :func:`~stablemotion_dlc.smpl.labels.suspect_frames`); rule frames count as certain.
 
     Parameters
@@ -358,7 +375,10 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
             prob = acc / np.maximum(wsum, 1e-12)
         flagged = prob > threshold
         if rules:
-            ruled = suspect_frames(motion).mask
+            found = suspect_frames(motion).rules
+            ruled = np.zeros(n, bool)
+            for name in REPAIR_RULES:
+                ruled |= found[name]
             flagged |= ruled
             prob = np.where(ruled, 1.0, prob)
     else:
@@ -407,8 +427,9 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = 0.5,
 
 def clean_smpl(input_path: str | Path, model_file: str | Path,
                out_path: str | Path | None = None, *, smpl_model: str | Path | None = None,
-               threshold: float = 0.5, detect_method: str = "single", steps: int = 1,
-               ensemble: int = 1, dilate: int = 0, rules: bool = True, seed: int = 0,
+               threshold: float = DEFAULT_THRESHOLD, detect_method: str = "single",
+               steps: int = 1, ensemble: int = DEFAULT_ENSEMBLE, dilate: int = 0,
+               rules: bool = True, seed: int = 0,
                device: str | None = None, overwrite: bool = False,
                progress: bool = True) -> SmplCleanResult:
     """Clean one AMASS ``.npz`` motion and write the result as an AMASS-style ``.npz``.
@@ -528,8 +549,9 @@ def _mean_reports(reports: Sequence[dict[str, float]]) -> dict[str, float]:
 def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Path] | None = None,
                   *, smpl_model: str | Path | None = None, n_generated: int = 16,
                   n_frames: int = 200, corruption: CorruptionConfig | None = None,
-                  threshold: float = 0.5, detect_method: str = "single", steps: int = 1,
-                  ensemble: int = 1, seed: int = 12345, device: str | None = None,
+                  threshold: float = DEFAULT_THRESHOLD, detect_method: str = "single",
+                  steps: int = 1, ensemble: int = DEFAULT_ENSEMBLE, seed: int = 12345,
+                  device: str | None = None,
                   out_json: str | Path | None = None, overwrite: bool = False,
                   progress: bool = True) -> dict[str, Any]:
     """Corrupt clean motion, clean it, and compare with classical baselines.
