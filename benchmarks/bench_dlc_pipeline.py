@@ -54,6 +54,7 @@ import numpy as np
 
 from stablemotion_dlc.dlc.io import Tracks, read_tracks
 from stablemotion_dlc.dlc.sample import load_corruption, make_sample_project
+from stablemotion_dlc.evaluate.benchmark import interp_over
 
 logger = logging.getLogger("bench_dlc_pipeline")
 
@@ -89,29 +90,6 @@ def make_projects(work: Path, seed: int, quick: bool) -> dict[str, Any]:
 
 
 # ============================================================================ methods
-def interp_over(xy: np.ndarray, flag: np.ndarray, max_gap: int | None) -> np.ndarray:
-    """Linear interpolation in time over ``flag``ged points (runs longer than ``max_gap``
-    keep their values), per individual / keypoint / coordinate."""
-    out = np.array(xy, dtype=np.float64, copy=True)
-    n_t = xy.shape[0]
-    t = np.arange(n_t)
-    for i in range(xy.shape[1]):
-        for k in range(xy.shape[2]):
-            bad = flag[:, i, k] | ~np.isfinite(xy[:, i, k]).all(-1)
-            good = ~bad
-            if good.sum() < 1 or not bad.any():
-                continue
-            d = np.diff(np.r_[0, bad.astype(np.int8), 0])
-            fill = bad.copy()
-            if max_gap is not None:
-                for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
-                    if b - a > max_gap:
-                        fill[a:b] = False
-            for c in range(2):
-                out[fill, i, k, c] = np.interp(t[fill], t[good], xy[good, i, k, c])
-    return out
-
-
 class _ZeroNet:
     """Stands in for the network: predicts a zero correction, so a residual model's repair
     becomes the linear interpolation of the *features* (body centre and body-relative

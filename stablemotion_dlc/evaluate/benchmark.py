@@ -68,6 +68,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import true_runs
 from ..dlc.corruption import (
     ALL_KINDS,
     CORRUPTION_KINDS,
@@ -361,8 +362,7 @@ def interp_over(xy: np.ndarray, flag: np.ndarray, max_gap: int | None = None) ->
                 continue
             fill = bad.copy()
             if max_gap is not None:
-                d = np.diff(np.r_[0, bad.astype(np.int8), 0])
-                for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+                for a, b in zip(*true_runs(bad), strict=True):
                     if b - a > max_gap:
                         fill[a:b] = False
             for c in range(2):
