@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.io import Tracks, read_tracks
 from stablemotion_dlc.dlc.sample import load_corruption, make_sample_project
 from stablemotion_dlc.evaluate.benchmark import interp_over
@@ -233,8 +234,7 @@ def by_run_length(res: dict[str, dict[str, Any]], truth: np.ndarray, flag: np.nd
     rl = np.zeros(flag.shape, np.int64)
     for i in range(flag.shape[1]):
         for k in range(flag.shape[2]):
-            d = np.diff(np.r_[0, flag[:, i, k].astype(np.int8), 0])
-            for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+            for a, b in zip(*true_runs(flag[:, i, k]), strict=True):
                 rl[a:b, i, k] = b - a
     rows = []
     for lo, hi in zip(bins[:-1], bins[1:], strict=True):

@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.io import Tracks
 
 __all__ = [
@@ -700,10 +701,7 @@ def find_lr_swaps(
                 swapped = states[:, 0] != ref
             if not swapped.any():
                 continue
-            edges = np.diff(np.concatenate([[0], swapped.astype(np.int8), [0]]))
-            starts = np.flatnonzero(edges == 1)
-            stops = np.flatnonzero(edges == -1)
-            for s, e in zip(starts, stops, strict=True):
+            for s, e in zip(*true_runs(swapped), strict=True):
                 g = float(gain[s] + (gain[e] if e < tracks.n_frames else 0.0))
                 events.append(
                     SwapEvent(

@@ -58,6 +58,8 @@ import numpy as np
 from scipy.signal import medfilt, savgol_filter
 from tqdm.auto import tqdm
 
+from stablemotion_dlc._arrays import true_runs
+
 __all__ = [
     "Baseline",
     "BaselineUnavailableError",
@@ -121,10 +123,7 @@ def _columns(a: np.ndarray) -> np.ndarray:
 
 def _run_lengths(missing: np.ndarray) -> np.ndarray:
     """For a 1-D bool array, the length of the run each True entry belongs to (0 elsewhere)."""
-    m = missing.astype(np.int8)
-    d = np.diff(np.concatenate([[0], m, [0]]))
-    starts = np.flatnonzero(d == 1)
-    stops = np.flatnonzero(d == -1)
+    starts, stops = true_runs(missing)
     out = np.zeros(missing.size, dtype=np.int64)
     if starts.size:
         lengths = stops - starts
@@ -219,8 +218,7 @@ def _savgol_series(values: np.ndarray, window: int, polyorder: int) -> np.ndarra
     ok = np.isfinite(values)
     if not ok.any():
         return out
-    d = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
-    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+    for s, e in zip(*true_runs(ok), strict=True):
         n = e - s
         w = min(window, n if n % 2 else n - 1)
         if w <= polyorder:

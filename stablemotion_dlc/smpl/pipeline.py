@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import binary_dilation
 from tqdm.auto import tqdm
 
+from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc._atomic import atomic_path, check_writable
 from stablemotion_dlc.errors import ModelMismatchError
 from stablemotion_dlc.smpl.amass import (
@@ -275,8 +277,7 @@ def cleanup_windows(flagged: np.ndarray, window: int, margin: int = 8
     n = len(flagged)
     window = min(window, n)
     span = max(1, window - 2 * margin)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]])))
-    runs = list(zip(edges[::2], edges[1::2]))
+    runs = list(zip(*true_runs(flagged), strict=True))
     chunks: list[tuple[int, int]] = []
     for a, b in runs:  # split long runs
         for c in range(a, b, span):
@@ -389,10 +390,7 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = DEFAULT
     if known_bad is not None:
         flagged |= np.asarray(known_bad, bool)
     if dilate > 0 and flagged.any():
-        idx = np.flatnonzero(flagged)
-        for k in range(1, dilate + 1):
-            flagged[np.clip(idx - k, 0, n - 1)] = True
-            flagged[np.clip(idx + k, 0, n - 1)] = True
+        flagged = binary_dilation(flagged, iterations=dilate)
 
     # cleanup: one window per group of flagged runs, centred on it so that good frames
     # anchor both sides; each flagged frame is taken from exactly one window
