@@ -13,6 +13,7 @@ package version, the training step and the optimizer's scalar state.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ __all__ = [
     "layout_to_dict",
     "layout_from_dict",
     "package_version",
+    "read_model_info",
+    "tensor_checksum",
+    "LIMITS",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "stablemotion-dlc-model"
 FORMAT_VERSION = 1
 _META_KEY = "stablemotion_dlc"
+_SUM_KEY = "stablemotion_dlc_sha256"
 
 
 def package_version() -> str:
@@ -243,9 +248,111 @@ def save_checkpoint(path: str | Path, *, model: DiT, diffusion: GaussianDiffusio
         "optimizer": opt_meta,
         "extra": _jsonable(extra or {}),
     }
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ModelError(f"{path}: not written: non-finite (NaN/inf) values in {bad[:5]} "
+                         "(training diverged; lower the learning rate)")
+    meta_json = json.dumps(meta)
+    checksum = tensor_checksum(tensors, meta_json)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
+        save_file(tensors, str(tmp), metadata={_META_KEY: meta_json, _SUM_KEY: checksum})
     return path
+
+
+def tensor_checksum(tensors: dict[str, torch.Tensor], meta_json: str) -> str:
+    """SHA-256 over the metadata JSON and every tensor (name, dtype, shape, bytes), by name.
+
+    Stored in the file's metadata by :func:`save_checkpoint` and checked by
+    :func:`load_checkpoint`: safetensors itself has no checksum, so a flipped byte in the
+    weights would otherwise be used without a word.
+    """
+    h = hashlib.sha256()
+    h.update(meta_json.encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+#: Upper bounds on the sizes a model file may declare, checked before anything is built (a
+#: 1 MB file declaring a huge network must not allocate gigabytes). Far above any real model.
+LIMITS: dict[str, int] = {
+    "width": 8192,
+    "depth": 256,
+    "heads": 1024,
+    "n_features": 65536,
+    "n_labels": 65536,
+    "t_max": 100_000,
+    "diffusion_steps": 100_000,
+    "window": 100_000,
+}
+
+
+def _check_sizes(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse metadata whose sizes exceed :data:`LIMITS` (before building anything)."""
+    mcfg = meta.get("model") or {}
+    cfg = mcfg.get("config") or {}
+    values = {
+        "width": cfg.get("width"), "depth": cfg.get("depth"), "heads": cfg.get("heads"),
+        "t_max": cfg.get("t_max"), "n_features": mcfg.get("n_features"),
+        "n_labels": mcfg.get("n_labels"),
+        "diffusion_steps": (meta.get("diffusion") or {}).get("steps"),
+        "window": (meta.get("train_config") or {}).get("window"),
+    }
+    for key, v in values.items():
+        if v is None:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= LIMITS[key]:
+            raise ModelError(f"{path}: implausible model size {key}={v!r} (allowed: 1 to "
+                             f"{LIMITS[key]}); not a valid model file")
+    ratio = cfg.get("mlp_ratio")
+    if ratio is not None and (not isinstance(ratio, (int, float)) or not 0 < ratio <= 64):
+        raise ModelError(f"{path}: implausible model size mlp_ratio={ratio!r}")
+
+
+def _expected_shapes(mcfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of the declared network, built on torch's meta device (no memory)."""
+    with torch.device("meta"):
+        net = DiT(mcfg["n_features"], mcfg["n_labels"], DiTConfig(**mcfg["config"]))
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def read_model_info(path: str | Path) -> dict[str, Any]:
+    """The metadata of a model file (step, train config, spec...) without loading weights.
+
+    Returns
+    -------
+    dict
+        The stored JSON metadata plus ``complete`` (the run reached its planned steps).
+
+    Raises
+    ------
+    ModelError
+        If the file is missing or not a stablemotion-dlc model.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            raw = (f.metadata() or {}).get(_META_KEY)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        raise ModelError(f"{path}: corrupt or truncated model file ({exc})") from None
+    if raw is None:
+        raise ModelError(f"{path}: not a stablemotion-dlc model (no metadata)")
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise ModelError(f"{path}: damaged model metadata ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path}: not a stablemotion-dlc model")
+    planned = (meta.get("train_config") or {}).get("steps")
+    step = meta.get("step", 0)
+    meta["complete"] = isinstance(planned, int) and isinstance(step, int) and step >= planned
+    return meta
 
 
 def load_checkpoint(path: str | Path, expected_spec: dict[str, Any] | None = None,
@@ -282,20 +389,48 @@ def load_checkpoint(path: str | Path, expected_spec: dict[str, Any] | None = Non
         raise ModelError(f"{path}: model file not found")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            raw_meta = (f.metadata() or {}).get(_META_KEY)
+            file_meta = f.metadata() or {}
+            raw_meta = file_meta.get(_META_KEY)
             if raw_meta is None:
                 raise ModelError(f"{path}: not a stablemotion-dlc model (no metadata)")
             meta = json.loads(raw_meta)
-            names = list(f.keys())
-            wanted = [n for n in names if n.startswith("ema.")
-                      or (training_state and (n.startswith("model.") or n.startswith("opt.")))]
-            tensors = {n: f.get_tensor(n) for n in wanted}
+            if not isinstance(meta, dict):
+                raise ModelError(f"{path}: not a stablemotion-dlc model (bad metadata)")
+            if meta.get("format") != FORMAT_NAME:
+                raise ModelError(f"{path}: not a stablemotion-dlc model (format "
+                                 f"{meta.get('format')!r})")
+            _check_sizes(path, meta)
+            shapes = {n: tuple(f.get_slice(n).get_shape())
+                      for n in f.keys()}  # noqa: SIM118 - safe_open is not iterable
+            expected = _expected_shapes(meta["model"])
+            stored = {n[4:]: s for n, s in shapes.items() if n.startswith("ema.")}
+            if stored != expected:
+                diff = sorted(set(stored) ^ set(expected)) or sorted(
+                    k for k in expected if stored.get(k) != expected[k])
+                raise ModelError(f"{path}: weights do not match the declared architecture "
+                                 f"(e.g. {diff[:3]}); damaged or not a valid model file")
+            checksum = file_meta.get(_SUM_KEY)
+            # every tensor is read when a checksum is to be verified
+            names = list(shapes) if checksum is not None else [
+                n for n in shapes if n.startswith("ema.")
+                or (training_state and (n.startswith("model.") or n.startswith("opt.")))]
+            tensors = {n: f.get_tensor(n) for n in names}
     except ModelError:
         raise
     except Exception as exc:  # safetensors raises several types on damaged files
         raise ModelError(f"{path}: corrupt or truncated model file ({exc})") from exc
-    if meta.get("format") != FORMAT_NAME:
-        raise ModelError(f"{path}: not a stablemotion-dlc model (format {meta.get('format')!r})")
+    if checksum is None:
+        log.warning("%s: model file has no checksum (written before version 0.x); its "
+                    "integrity cannot be checked", path)
+    elif tensor_checksum(tensors, raw_meta) != checksum:
+        raise ModelError(f"{path}: checksum mismatch: the file was damaged or modified after "
+                         "it was written; retrain or restore it")
+    bad = [n for n, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ModelError(f"{path}: non-finite (NaN/inf) weights in {bad[:5]}; the model is "
+                         "unusable: retrain it")
+    if not training_state:
+        tensors = {n: t for n, t in tensors.items() if n.startswith("ema.")}
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise ModelError(f"{path}: written by a newer version (format "
                          f"{meta['format_version']} > {FORMAT_VERSION}); upgrade the package")

@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy as _copy
 import csv
 import logging
-import pickle
 import re
 import warnings
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from stablemotion_dlc._atomic import atomic_path
+from stablemotion_dlc._safe_pickle import safe_load_path
 from stablemotion_dlc.errors import AnalyzedDataNotFoundError, ConfigError, DLCFileError
 
 __all__ = [
@@ -80,6 +80,7 @@ _PLACEHOLDERS = ("nan", "-1", "zero")
 _INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
 _FAR_OUTSIDE = 0.5  # a point more than half a frame outside the frame is "far outside"
 _ABSURD = 1e5  # without a frame size, |coordinate| above this is reported
+_META_PICKLE_MAX_BYTES = 64 * 2**20  # DLC meta pickles are a few kB
 
 
 @dataclass(eq=False)
@@ -867,40 +868,56 @@ def _load_meta_pickle(path: Path, meta: dict[str, Any]) -> None:
         if not cand.is_file():
             continue
         try:
-            with open(cand, "rb") as fh, warnings.catch_warnings():
+            # restricted: plain data only, so a crafted meta file cannot run code
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                obj = pickle.load(fh)  # noqa: S301 - DLC's own metadata format
+                obj = safe_load_path(cand, max_bytes=_META_PICKLE_MAX_BYTES)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure is just reported
-            meta["warnings"].append(f"could not read {cand.name}: {exc}")
+            meta["warnings"].append(f"{cand.name} ignored (not read): {exc}")
             return
         data = obj.get("data", obj) if isinstance(obj, dict) else None
         if not isinstance(data, dict):
             meta["warnings"].append(f"{cand.name} is not a DLC metadata pickle")
             return
+        try:
+            found = _meta_from_pickle(data)
+        except (TypeError, ValueError, OverflowError, KeyError, IndexError) as exc:
+            meta["warnings"].append(f"{cand.name} ignored: not a DLC metadata pickle ({exc})")
+            return
         meta["meta_pickle"] = str(cand)
-        if data.get("fps") is not None:
-            meta["fps"] = float(data["fps"])
-        if data.get("nframes") is not None:
-            meta["nframes"] = int(data["nframes"])
-        crop = data.get("cropping_parameters")
-        if crop is not None and len(crop) == 4:
-            meta["cropping_parameters"] = [float(v) for v in crop]
-        meta["cropping"] = bool(data.get("cropping", False))
-        dims = data.get("frame_dimensions")
-        if dims is not None and len(dims) == 2:
-            # DLC 3 (PyTorch) stores (w, h); DLC 2 (TensorFlow) stored (ny, nx)
-            a, b = int(dims[0]), int(dims[1])
-            w, h = (a, b) if "pytorch-config" in data else (b, a)
-            if not meta["cropping"] and crop is not None and len(crop) == 4:
-                cw, chh = int(crop[1] - crop[0]), int(crop[3] - crop[2])
-                if (cw, chh) == (b, a) and (a, b) != (b, a):
-                    w, h = b, a
-                elif (cw, chh) == (a, b):
-                    w, h = a, b
-            if meta["cropping"] and crop is not None and len(crop) == 4:
-                w, h = int(crop[1] - crop[0]), int(crop[3] - crop[2])
-            meta["frame_size"] = (w, h)
+        meta.update(found)
         return
+
+
+def _meta_from_pickle(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields read from DLC's metadata dict; raises on values of the wrong type."""
+    out: dict[str, Any] = {}
+    if data.get("fps") is not None:
+        out["fps"] = float(data["fps"])
+    if data.get("nframes") is not None:
+        out["nframes"] = int(data["nframes"])
+    crop = data.get("cropping_parameters")
+    if crop is not None and len(crop) == 4:
+        out["cropping_parameters"] = [float(v) for v in crop]
+    out["cropping"] = bool(data.get("cropping", False))
+    dims = data.get("frame_dimensions")
+    if dims is not None and len(dims) == 2:
+        # DLC 3 (PyTorch) stores (w, h); DLC 2 (TensorFlow) stored (ny, nx)
+        a, b = int(dims[0]), int(dims[1])
+        w, h = (a, b) if "pytorch-config" in data else (b, a)
+        if not out["cropping"] and crop is not None and len(crop) == 4:
+            cw, chh = int(crop[1] - crop[0]), int(crop[3] - crop[2])
+            if (cw, chh) == (b, a) and (a, b) != (b, a):
+                w, h = b, a
+            elif (cw, chh) == (a, b):
+                w, h = a, b
+        if out["cropping"] and crop is not None and len(crop) == 4:
+            w, h = int(crop[1] - crop[0]), int(crop[3] - crop[2])
+        out["frame_size"] = (w, h)
+    fps = out.get("fps")
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps {fps!r} is not a positive number")
+    return out
 
 
 def _read_h5(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -1365,7 +1382,7 @@ def scorer_pattern(cfg: dict[str, Any], shuffle: int | None = None) -> re.Patter
 
 
 def find_analyzed(
-    config_path: str | Path,
+    config_path: str | Path | DlcProject,
     video: str | Path,
     shuffle: int | None = None,
     destfolder: str | Path | None = None,
@@ -1386,8 +1403,9 @@ def find_analyzed(
 
     Parameters
     ----------
-    config_path : str or Path
-        The project's ``config.yaml`` (read only).
+    config_path : str, Path or DlcProject
+        The project's ``config.yaml`` (read only), or the project parsed once
+        (:class:`~stablemotion_dlc.dlc.project.DlcProject`).
     video : str or Path
         The analysed video.
     shuffle : int, optional
@@ -1410,15 +1428,22 @@ def find_analyzed(
     ConfigError
         Bad config file.
     """
-    config_path = Path(config_path)
-    cfg = read_dlc_config(config_path)
+    from .project import DlcProject  # here: project.py imports this module
+
+    project = config_path if isinstance(config_path, DlcProject) else None
+    if project is not None:  # parsed once by the caller
+        config_path, cfg = project.config_path, dict(project.raw)
+    else:
+        config_path = Path(config_path)
+        cfg = read_dlc_config(config_path)
     video = Path(video)
     stem = video.stem
     folder = Path(destfolder) if destfolder is not None else video.parent
     if track_method is None and cfg.get("multianimalproject", False):
         track_method = cfg.get("default_track_method") or "ellipse"
     tracker = _tracker_suffix(track_method)
-    exact = _exact_scorers(cfg, config_path.parent, shuffle)
+    exact = (project.scorers(shuffle) if project is not None
+             else _exact_scorers(cfg, config_path.parent, shuffle))
     pattern = scorer_pattern(cfg, shuffle)
     if exact:
         names = exact + [s.replace("DLC", "DeepCut", 1) for s in exact]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
-from .._atomic import atomic_path, check_writable
+from .._atomic import atomic_outputs, check_outputs, check_writable
 from ..errors import AnalyzedDataNotFoundError, ConfigError, ModelMismatchError
 from .features import KeypointRepresentation
 from .io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
@@ -54,6 +54,8 @@ __all__ = [
     "CleanResult",
     "clean_tracks",
     "save_clean_result",
+    "output_files",
+    "input_files",
     "train_on_tracks",
     "train",
     "clean_h5",
@@ -501,9 +503,45 @@ def provenance_path(cleaned: str | Path) -> Path:
     return p.with_name(p.stem + "_stablemotion.npz")
 
 
+def output_files(path: str | Path, save_as_csv: bool = True) -> list[Path]:
+    """Every file :func:`save_clean_result` writes for ``path``: tracks, CSV twin, provenance."""
+    path = Path(path)
+    outs = [path]
+    if save_as_csv and path.suffix == ".h5":
+        outs.append(path.with_suffix(".csv"))
+    outs.append(provenance_path(path))
+    return outs
+
+
+def input_files(tracks_or_path: Tracks | str | Path) -> list[Path]:
+    """Files an input stands for: the tracks file, DLC's twin of it and its meta pickle.
+
+    None of them may be an output (:func:`~stablemotion_dlc._atomic.check_outputs`).
+    """
+    if isinstance(tracks_or_path, Tracks):
+        meta = tracks_or_path.meta
+        src = meta.get("source")
+        files = [Path(src)] if src else []
+        if meta.get("meta_pickle"):
+            files.append(Path(meta["meta_pickle"]))
+    else:
+        files = [Path(tracks_or_path)]
+    for f in list(files):
+        if f.suffix.lower() in (".h5", ".csv"):
+            twin = f.with_suffix(".csv" if f.suffix.lower() == ".h5" else ".h5")
+            if twin.exists():
+                files.append(twin)
+    return files
+
+
 def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool = False,
-                      save_as_csv: bool = True) -> Path:
-    """Write cleaned tracks (``.h5`` + ``.csv``) and the provenance file, atomically.
+                      save_as_csv: bool = True,
+                      inputs: Sequence[str | Path] = ()) -> Path:
+    """Write cleaned tracks (``.h5`` + ``.csv``) and the provenance file as one atomic set.
+
+    The three files are written to hidden temporaries and renamed together at the end (see
+    :func:`~stablemotion_dlc._atomic.atomic_outputs`): an interruption (Ctrl-C, SIGTERM) or
+    an error leaves the previous set or nothing, and concurrent runs never leave a mix.
 
     Parameters
     ----------
@@ -515,6 +553,9 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
         Replace existing outputs (refused otherwise, before anything is written).
     save_as_csv : bool
         Also write the ``.csv`` twin, like DLC.
+    inputs : sequence of str or Path
+        Input files none of the outputs may be (the tracks' own source file, its twin and
+        its meta pickle are always included); refused even with ``overwrite``.
 
     Returns
     -------
@@ -522,28 +563,25 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
         The cleaned tracks file.
     """
     path = Path(path)
-    outs = [path, provenance_path(path)]
-    if save_as_csv and path.suffix == ".h5":
-        outs.append(path.with_suffix(".csv"))
-    for p in outs:
-        check_writable(p, overwrite)
-    write_tracks(result.tracks, path, overwrite=overwrite)
-    if save_as_csv and path.suffix == ".h5":
-        write_tracks(result.tracks, path.with_suffix(".csv"), overwrite=overwrite)
-    prov = provenance_path(path)
-    with atomic_path(prov, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(
-            fh,
-            status=result.status,
-            status_names=np.array(STATUS_NAMES),
-            probability=result.probability,
-            uncertainty=result.uncertainty,
-            suspect_reasons=result.suspect.reasons,
-            reason_names=np.array(list(result.suspect.reason_names)),
-            individuals=np.array(result.tracks.individuals),
-            bodyparts=np.array(result.tracks.bodyparts),
-            report=np.array(json.dumps(result.report, default=str)),
-        )
+    outs = check_outputs(output_files(path, save_as_csv), overwrite=overwrite,
+                         inputs=[*input_files(result.tracks), *inputs])
+    with atomic_outputs(outs, overwrite=overwrite) as tmps:
+        for tmp in tmps[:-1]:  # the tracks file and its CSV twin; the last is provenance
+            write_tracks(result.tracks, tmp, overwrite=True)
+        with open(tmps[-1], "wb") as fh:
+            np.savez_compressed(
+                fh,
+                status=result.status,
+                status_names=np.array(STATUS_NAMES),
+                probability=result.probability,
+                uncertainty=result.uncertainty,
+                suspect_reasons=result.suspect.reasons,
+                reason_names=np.array(list(result.suspect.reason_names)),
+                individuals=np.array(result.tracks.individuals),
+                bodyparts=np.array(result.tracks.bodyparts),
+                report=np.array(json.dumps(result.report, default=str)),
+            )
+    logger.info("wrote %s", ", ".join(p.name for p in outs))
     return path
 
 

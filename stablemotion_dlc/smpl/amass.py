@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +34,12 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
+from stablemotion_dlc._safe_pickle import (
+    SCIPY_SPARSE,
+    UnsafePickleError,
+    safe_load_npz,
+    safe_load_path,
+)
 from stablemotion_dlc.errors import FileProblemError, StableMotionError
 from stablemotion_dlc.smpl.skeleton import (
     N_BODY_JOINTS,
@@ -152,15 +157,15 @@ def _find_model_file(model_path: Path, gender: str) -> Path:
 
 def _read_model_data(path: Path) -> dict[str, Any]:
     try:
+        # restricted unpickling: a model file is data, it must not run code
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=True) as z:
-                return {k: z[k] for k in z.files}
-        with open(path, "rb") as fh:
-            return dict(pickle.load(fh, encoding="latin1"))
-    except ModuleNotFoundError as exc:  # original SMPL pickles reference chumpy
-        raise SmplModelNotFoundError(
-            path, f"model file needs the '{exc.name}' package to unpickle; use the .npz "
-                  "release or remove chumpy objects with smplx's tools/clean_ch.py") from exc
+            return safe_load_npz(path, extra=SCIPY_SPARSE)
+        return dict(safe_load_path(path, extra=SCIPY_SPARSE, encoding="latin1"))
+    except UnsafePickleError as exc:  # original SMPL pickles reference chumpy objects
+        hint = ("use the .npz release or remove chumpy objects with smplx's "
+                "tools/clean_ch.py" if "chumpy" in str(exc) else "not read")
+        raise SmplModelNotFoundError(path, f"model file holds more than plain data ({exc}); "
+                                           f"{hint}") from exc
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
         raise SmplModelNotFoundError(path, f"not a readable SMPL/SMPL-H model file ({exc})") \
             from exc
