@@ -1,0 +1,23 @@
+"""Defaults shared by the DeepLabCut side of the package, defined once.
+
+Every module that needs a fallback ``pcutoff`` imports :data:`DEFAULT_PCUTOFF` from here
+instead of writing the literal; a project's own value always wins
+(:attr:`~stablemotion_dlc.dlc.project.DlcProject.pcutoff`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_PCUTOFF", "VIDEO_EXTENSIONS", "MODELS_FOLDER", "MODEL_FILE"]
+
+#: DeepLabCut's default ``pcutoff`` (the value ``create_new_project`` writes). Used only when
+#: neither the caller, the project's ``config.yaml`` nor the model gives one.
+DEFAULT_PCUTOFF: float = 0.6
+
+#: Extensions taken from a folder of videos (as DeepLabCut's ``collect_video_paths``).
+VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "avi", "mov", "mkv", "mpeg")
+
+#: Folder inside a DLC project that holds our models: ``<project>/stablemotion-models/``.
+MODELS_FOLDER = "stablemotion-models"
+
+#: Model file name inside ``<project>/stablemotion-models/shuffle<N>/``.
+MODEL_FILE = "model.safetensors"
