@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,9 @@ import pandas as pd
 from stablemotion_dlc._atomic import atomic_path
 from stablemotion_dlc._safe_pickle import safe_load_path
 from stablemotion_dlc.errors import AnalyzedDataNotFoundError, ConfigError, DLCFileError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .project import DlcProject
 
 __all__ = [
     "SINGLE_ANIMAL_NAME",
