@@ -10,6 +10,12 @@ and 95th percentile of
 * ``napari-like`` scrubbing through ``VideoArray`` and through ``as_dask()`` (numpy result of
   one frame, as napari's slicer asks for it).
 
+and, with the reader's background thread on (:meth:`VideoReader.start_background`, what the
+napari plugin uses), ``bg_fill_s`` (seconds until the frame store holds the whole video),
+``bg_random`` (random frames once it does, RGB cache cleared before each read), ``bg_random_cold``
+(random frames right after opening, store still empty) and ``bg_play`` (frames read one after
+the other at 30 fps with prefetching).
+
 Targets: next frame < 10 ms and random frame < 50 ms at 640x480.
 
 Usage::
@@ -134,6 +140,45 @@ def measure(path: Path, n_random: int = 60, n_next: int = 300, seed: int = 0) ->
     return out
 
 
+def measure_background(path: Path, n_random: int = 60, seed: int = 0,
+                       fill_timeout: float = 300.0) -> dict:
+    """Latencies with the background prefetch and frame store (as the napari plugin reads)."""
+    rng = np.random.default_rng(seed)
+    out: dict = {}
+    reader = VideoReader(path)
+    reader.start_background()
+    times = []
+    for i in rng.integers(0, reader.n_frames, 10):  # store still (nearly) empty
+        t = time.perf_counter()
+        reader[int(i)]
+        times.append(time.perf_counter() - t)
+    out["bg_random_cold"] = _stats(times)
+    start = int(rng.integers(0, max(reader.n_frames - 100, 1)))
+    reader[start]
+    times = []
+    for i in range(start + 1, min(start + 90, reader.n_frames)):
+        time.sleep(1 / 30)  # playing at 30 fps leaves the prefetcher time between frames
+        t = time.perf_counter()
+        reader[i]
+        times.append(time.perf_counter() - t)
+    out["bg_play"] = _stats(times)
+    t0 = time.perf_counter()
+    while reader.stored_frames < reader.n_frames and time.perf_counter() - t0 < fill_timeout:
+        time.sleep(0.2)
+    out["bg_fill_s"] = time.perf_counter() - t0
+    out["bg_stored"] = reader.stored_frames
+    times = []
+    for i in rng.integers(0, reader.n_frames, n_random):
+        with reader._lock:
+            reader._cache.clear()
+        t = time.perf_counter()
+        reader[int(i)]
+        times.append(time.perf_counter() - t)
+    out["bg_random"] = _stats(times)
+    reader.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print (and optionally write) a JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -141,20 +186,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="generated video length")
     parser.add_argument("--video", type=Path, action="append", default=[],
                         help="extra video file to measure (repeatable)")
+    parser.add_argument("--real-only", action="store_true",
+                        help="skip the generated videos (measure the real/extra ones only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for gop in (250, 30):
+        for gop in () if args.real_only else (250, 30):
             path = Path(tmp) / f"shapes_640x480_g{gop}.mp4"
             t = time.perf_counter()
             make_video(path, seconds=args.seconds, gop=gop)
             logger.info("generated %s in %.1f s", path.name, time.perf_counter() - t)
             res = measure(path)
+            res.update(measure_background(path))
             res["generated"] = f"{args.seconds:g} s moving shapes, keyframe every {gop} frames"
             results.append(res)
     for extra in ([REAL_VIDEO] if REAL_VIDEO.is_file() else []) + args.video:
-        results.append(measure(extra))
+        res = measure(extra)
+        res.update(measure_background(extra))
+        results.append(res)
     for r in results:
         logger.info(
             "%-34s %5d fr %4d kf | open %6.1f ms | next %5.2f ms (p95 %5.2f) | random %6.1f ms "
@@ -164,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
             r["random"]["p95_ms"], r["random_cpu"]["median_ms"],
             r["scrub_videoarray"]["median_ms"],
             f"{r['scrub_dask']['median_ms']:.2f} ms" if "scrub_dask" in r else "n/a",
+        )
+        logger.info(
+            "%-34s background: random %5.1f ms (p95 %5.1f) after a %4.1f s fill, cold %5.1f ms,"
+            " play %4.2f ms (p95 %4.2f)", Path(r["file"]).name, r["bg_random"]["median_ms"],
+            r["bg_random"]["p95_ms"], r["bg_fill_s"], r["bg_random_cold"]["median_ms"],
+            r["bg_play"]["median_ms"], r["bg_play"]["p95_ms"],
         )
     report = json.dumps(results, indent=2)
     if args.out:

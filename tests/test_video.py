@@ -248,3 +248,52 @@ def test_guess_video_path(video_path: Path, tmp_path: Path) -> None:
     tracks = folder / "mouse1DLC_resnet50_testJan1shuffle1_100.h5"
     assert guess_video_path(tracks) == folder / "mouse1.mp4"
     assert guess_video_path(folder / "otherDLC_x.h5") is None
+
+
+def _wait(cond, timeout: float = 30.0) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def test_background_store_serves_every_frame(video_path: Path) -> None:
+    """The background thread stores every frame; stored frames are the right ones."""
+    with VideoReader(video_path, cache_bytes=0) as exact:
+        truth = [exact[i].copy() for i in range(exact.n_frames)]
+    with VideoReader(video_path, cache_bytes=0) as v:
+        v.start_background(prefetch=0)
+        assert _wait(lambda: v.stored_frames == v.n_frames), v.background_error
+        assert v.background_error is None
+        for i in (57, 3, 99, 0, 41):
+            frame = v[i]
+            assert i in v._store  # served from the store, not decoded
+            assert _decode_index(frame) == i
+            assert np.abs(frame.astype(int) - truth[i]).mean() < 2.0  # JPEG q95
+            assert not frame.flags.writeable
+        v.stop_background()
+        assert v._bg is None
+
+
+def test_background_prefetches_in_the_playing_direction(video_path: Path) -> None:
+    with VideoReader(video_path) as v:
+        v.start_background(prefetch=6, fill=False)
+        v[40]
+        v[41]  # playing forward
+        assert _wait(lambda: all(j in v._cache for j in range(42, 48)))
+        assert 35 not in v._cache and v.stored_frames >= 6
+        v[80]
+        v[79]  # playing backward
+        assert _wait(lambda: all(j in v._cache for j in range(73, 79)))
+        assert [_decode_index(v._cache[j]) for j in range(73, 79)] == list(range(73, 79))
+
+
+def test_background_respects_its_memory_budget(video_path: Path) -> None:
+    with VideoReader(video_path) as v:
+        v.start_background(prefetch=0, store_bytes=20_000)
+        assert _wait(lambda: v._store_full)
+        assert 0 < v.stored_frames < v.n_frames and v._store_size <= 20_000
