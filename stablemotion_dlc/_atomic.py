@@ -85,8 +85,8 @@ def check_not_input(outputs: Iterable[str | Path], inputs: Iterable[str | Path |
         for inp in ins:
             if same_file(out, inp):
                 raise FileProblemError(
-                    out, f"is the input file {inp}; refusing to write over an input (even "
-                         "with --overwrite): choose another output name or folder")
+                    out, f"would overwrite the input file {inp}; refused even with "
+                         "--overwrite: choose another output name or folder")
 
 
 def _name_max(folder: Path) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +20,51 @@ from .errors import StableMotionError
 logger = logging.getLogger("stablemotion_dlc")
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+# ----------------------------------------------------------------------------- validators
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -86,6 +133,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             print(f"cleaned: {p}")
         return 0
     # a bare tracks file
+    from ._atomic import check_outputs
     from .dlc.io import read_tracks
 
     if target.suffix.lower() not in (".h5", ".csv"):
@@ -96,14 +144,16 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     out_path = Path(args.output) if args.output else pipeline.cleaned_path(target)
     if out_path.suffix == "":
         out_path = out_path / pipeline.cleaned_path(target).name
-    from ._atomic import check_writable
-
-    check_writable(out_path, args.overwrite)
+    inputs = [*pipeline.input_files(tracks), *([args.model] if args.model else [])]
+    # every output (tracks, CSV twin, provenance) checked before any training or cleaning
+    check_outputs(pipeline.output_files(out_path), overwrite=args.overwrite, inputs=inputs)
     model = args.model
     if model is None:
         model = out_path.with_name(target.stem + "_stablemotion_model.safetensors")
-        if not Path(model).exists():
-            print(f"no model given: training one on {target.name} itself -> {model}")
+        if pipeline.needs_training(model):
+            if not Path(model).exists():
+                check_outputs([model], inputs=inputs)
+                print(f"no model given: training one on {target.name} itself -> {model}")
             pipeline.train_on_tracks([tracks], model, steps=args.train_steps,
                                      fps=tracks.meta.get("fps"))
     result = pipeline.clean_tracks(tracks, model, progress=True, **_clean_options(args))
@@ -131,6 +181,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .dlc.io import read_tracks
     from .evaluate.plots import plot_before_after
 
+    from ._atomic import check_outputs
+
+    check_outputs([args.output], overwrite=args.overwrite,
+                  inputs=[args.raw, args.cleaned, args.truth])
     raw, cleaned = read_tracks(args.raw), read_tracks(args.cleaned)
     if raw.xy.shape != cleaned.xy.shape:
         raise SystemExit(f"plot: {args.raw} and {args.cleaned} have different shapes "
@@ -200,9 +254,10 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--animals", type=int, default=1, choices=[1, 2, 3],
                    help="number of animals (default: 1)")
-    p.add_argument("--duration", type=float, default=60.0,
+    p.add_argument("--duration", type=_positive_float, default=60.0,
                    help="length in seconds (default: 60)")
-    p.add_argument("--fps", type=int, default=30, help="frames per second (default: 30)")
+    p.add_argument("--fps", type=_positive_int, default=30,
+                   help="frames per second (default: 30)")
     p.add_argument("--placeholder", choices=["nan", "-1"], default="nan",
                    help="how dropouts are stored in the predictions (default: nan)")
     p.add_argument("--no-video", action="store_true", help="skip rendering the mp4")
@@ -224,11 +279,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", type=Path, help="the DLC project's config.yaml")
     p.add_argument("videos", nargs="*", type=Path,
                    help="videos (or folders) to learn from; default: all in config.yaml")
-    p.add_argument("--shuffle", type=int, default=1, help="DLC shuffle (default: 1)")
+    p.add_argument("--shuffle", type=_non_negative_int, default=1,
+                   help="DLC shuffle (default: 1)")
     p.add_argument("--destfolder", type=Path, default=None,
                    help="folder of the analysed files (default: beside each video)")
     p.add_argument("--model", type=Path, default=None, help="model file to write")
-    p.add_argument("--steps", type=int, default=None, help="training steps")
+    p.add_argument("--steps", type=_positive_int, default=None, help="training steps")
     p.add_argument("--restart", action="store_true",
                    help="start afresh instead of resuming an existing model file")
     p.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: auto)")
@@ -252,15 +308,16 @@ def _add_clean(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=None, help="model file (default: the project's)")
     p.add_argument("--output", "-o", type=Path, default=None,
                    help="output file (tracks file mode) or folder (with --config)")
-    p.add_argument("--shuffle", type=int, default=1, help="DLC shuffle (default: 1)")
+    p.add_argument("--shuffle", type=_non_negative_int, default=1,
+                   help="DLC shuffle (default: 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--train-steps", type=int, default=None,
+    p.add_argument("--train-steps", type=_positive_int, default=None,
                    help="training steps when a model has to be trained first")
     p.add_argument("--detect", choices=["single", "probdet", "rules"], default="single",
                    help="detector: the model's single pass (default), ProbDet, or rules only")
-    p.add_argument("--sampling-steps", type=int, default=1,
+    p.add_argument("--sampling-steps", type=_positive_int, default=1,
                    help="diffusion sampling steps for the repair (default: 1)")
-    p.add_argument("--ensemble", type=int, default=1,
+    p.add_argument("--ensemble", type=_positive_int, default=1,
                    help="repair candidates averaged; their spread is the uncertainty")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     p.set_defaults(handler=_cmd_clean)
@@ -273,7 +330,7 @@ def _add_flag(sub: argparse._SubParsersAction) -> None:
         description="Label suspect keypoints with the robust rules and print the counts.",
     )
     p.add_argument("tracks", type=Path, help="DLC .h5 or .csv file")
-    p.add_argument("--pcutoff", type=float, default=None,
+    p.add_argument("--pcutoff", type=_unit_float, default=None,
                    help="likelihood threshold (default: the config's, else 0.6)")
     p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
     p.set_defaults(handler=_cmd_flag)
@@ -314,24 +371,28 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
     def detection(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--threshold", type=float, default=0.8,
+        q.add_argument("--threshold", type=_unit_float, default=0.8,
                        help="model detection probability above which a frame is repaired "
                             "(1: only the joint rules; default: 0.8)")
         q.add_argument("--detect-method", choices=["single", "probdet"], default="single",
                        help="single pass or ProbDet (default: single)")
-        q.add_argument("--steps", type=int, default=1, help="sampling steps (default: 1)")
-        q.add_argument("--ensemble", type=int, default=4,
+        q.add_argument("--steps", type=_positive_int, default=1,
+                       help="sampling steps (default: 1)")
+        q.add_argument("--ensemble", type=_positive_int, default=4,
                        help="repair candidates averaged (default: 4)")
 
     t = ss.add_parser("train", help="train a model on AMASS files and/or generated motion",
                       description="Train an SMPL cleanup model (resumable).")
     t.add_argument("out_path", type=Path, help="model file to write")
     t.add_argument("amass", nargs="*", type=Path, help="AMASS .npz files or folders")
-    t.add_argument("--n-generated", type=int, default=0,
+    t.add_argument("--n-generated", type=_non_negative_int, default=0,
                    help="generated motions added to the training set")
-    t.add_argument("--window", type=int, default=64, help="frames per window (default: 64)")
-    t.add_argument("--steps", type=int, default=2000, help="training steps (default: 2000)")
-    t.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    t.add_argument("--window", type=_positive_int, default=64,
+                   help="frames per window (default: 64)")
+    t.add_argument("--steps", type=_positive_int, default=2000,
+                   help="training steps (default: 2000)")
+    t.add_argument("--batch-size", type=_positive_int, default=32,
+                   help="batch size (default: 32)")
     t.add_argument("--model", default="small", help="DiT preset (default: small)")
     t.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: 1e-4)")
     t.add_argument("--p-corrupt", type=float, default=0.9,
@@ -346,7 +407,8 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
     c.add_argument("model_file", type=Path, help="model file from 'smpl train'")
     c.add_argument("--output", "-o", type=Path, default=None,
                    help="output .npz (default: <input stem>_cleaned.npz)")
-    c.add_argument("--dilate", type=int, default=0, help="dilate detections by N frames")
+    c.add_argument("--dilate", type=_non_negative_int, default=0,
+                   help="dilate detections by N frames")
     c.add_argument("--no-rules", action="store_true",
                    help="only the model's detection (no pop/jitter/frozen-pose rules)")
     detection(c)
@@ -357,9 +419,9 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
                       description="Score a model against the corrupted input and a smoother.")
     e.add_argument("model_file", type=Path, help="model file from 'smpl train'")
     e.add_argument("amass", nargs="*", type=Path, help="AMASS .npz files or folders")
-    e.add_argument("--n-generated", type=int, default=16,
+    e.add_argument("--n-generated", type=_non_negative_int, default=16,
                    help="generated motions to evaluate on (default: 16)")
-    e.add_argument("--n-frames", type=int, default=200, help="frames per motion")
+    e.add_argument("--n-frames", type=_positive_int, default=200, help="frames per motion")
     e.add_argument("--json", type=Path, default=None, help="write the report as JSON")
     detection(e)
     common(e)
@@ -394,14 +456,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    old_term = _sigterm_as_interrupt()
     try:
         return handler(args)
     except (StableMotionError, FileNotFoundError, FileExistsError) as exc:
         print(f"stablemotion-dlc {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # permission denied, name too long, disk full...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stablemotion-dlc {args.command}: error: {where}{exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; no partial output was left", file=sys.stderr)
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_as_interrupt() -> object | None:
+    """Handle SIGTERM like Ctrl-C (temporaries removed, training checkpointed)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,8 @@ __all__ = [
     "AnalyzedDataNotFoundError",
     "ModelError",
     "ModelMismatchError",
+    "TrainingDataError",
+    "OptionError",
 ]
 
 
@@ -54,3 +56,11 @@ class ModelError(StableMotionError, ValueError):
 
 class ModelMismatchError(ModelError):
     """A model was trained on another representation (other bodyparts, feature size...)."""
+
+
+class TrainingDataError(StableMotionError, ValueError):
+    """The tracks cannot train a model (too few frames, no trustworthy point...)."""
+
+
+class OptionError(StableMotionError, ValueError):
+    """An option has an invalid value (e.g. ``ensemble=0``); the message names it."""

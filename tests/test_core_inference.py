@@ -37,7 +37,7 @@ def _cleaner(tmp_path: Path, randomise: bool = True, residual: bool = True,
     save_checkpoint(path, model=model, diffusion=GaussianDiffusion(),
                     normalizer=Normalizer(np.linspace(-1, 1, D), np.linspace(1, 3, D)),
                     layout=synthetic_layout(G), spec={"representation": "test"},
-                    train_config={"window": window, "residual_to_interp": residual}, step=0)
+                    train_config={"window": window, "residual_to_interp": residual}, step=1)
     return Cleaner.from_file(path, batch_size=4, overlap=8)
 
 

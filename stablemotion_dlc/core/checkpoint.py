@@ -351,7 +351,8 @@ def read_model_info(path: str | Path) -> dict[str, Any]:
         raise ModelError(f"{path}: not a stablemotion-dlc model")
     planned = (meta.get("train_config") or {}).get("steps")
     step = meta.get("step", 0)
-    meta["complete"] = isinstance(planned, int) and isinstance(step, int) and step >= planned
+    meta["complete"] = not (isinstance(planned, int) and isinstance(step, int)
+                            and step < planned)
     return meta
 
 
@@ -431,6 +432,13 @@ def load_checkpoint(path: str | Path, expected_spec: dict[str, Any] | None = Non
                          "unusable: retrain it")
     if not training_state:
         tensors = {n: t for n, t in tensors.items() if n.startswith("ema.")}
+        step, planned = meta.get("step", 0), (meta.get("train_config") or {}).get("steps")
+        if step == 0:
+            raise ModelError(f"{path}: untrained model (0 training steps); train it first")
+        if isinstance(planned, int) and isinstance(step, int) and step < planned:
+            log.warning("%s: training was interrupted at step %d of %d; the model is "
+                        "under-trained (run the training command again to resume it)",
+                        path, step, planned)
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise ModelError(f"{path}: written by a newer version (format "
                          f"{meta['format_version']} > {FORMAT_VERSION}); upgrade the package")

@@ -146,8 +146,10 @@ class TrainConfig:
         if self.model not in DiT_models:
             raise ValueError(f"TrainConfig.model {self.model!r} unknown; choose from "
                              f"{list(DiT_models)}")
-        if self.window < 2 or self.batch_size < 1 or self.steps < 0:
-            raise ValueError("TrainConfig: window >= 2, batch_size >= 1, steps >= 0 required")
+        if self.window < 2 or self.batch_size < 1 or self.steps < 1:
+            raise ValueError(f"TrainConfig: window >= 2, batch_size >= 1, steps >= 1 required "
+                             f"(got window={self.window}, batch_size={self.batch_size}, "
+                             f"steps={self.steps}); 0 steps would write an untrained model")
         if not 0.0 <= self.detection_share <= 1.0:
             raise ValueError("TrainConfig.detection_share must be in [0, 1]")
         if not 0.0 <= self.detection_full_noise_share <= 1.0:
@@ -304,6 +306,45 @@ def _dist_info() -> tuple[int, int, int]:
 def _step_seed(seed: int, rank: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0]
                >> np.uint64(1))
+
+
+class _DeferredInterrupt:
+    """Turn SIGINT/SIGTERM into ``KeyboardInterrupt`` at the next :meth:`check` (step boundary).
+
+    A second signal interrupts at once. Outside the main thread (where handlers cannot be
+    installed) it does nothing and the default behaviour applies.
+    """
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pending is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.pending = signum
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a signal arrived since the last check."""
+        if self.pending is not None:
+            raise KeyboardInterrupt(f"signal {self.pending}")
+
+    def __enter__(self) -> _DeferredInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        if exc_type is None:
+            self.check()  # a signal during the last step still interrupts
 
 
 class Trainer:
@@ -495,30 +536,20 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc="training", unit="step",
                    disable=not self.progress or self.rank != 0)
         self.model.train()
-        acc: list[float] = []
         t0 = time.perf_counter()
+        start_step = self.step
         try:
             with torch.random.fork_rng(devices=devices):
-                while self.step < cfg.steps:
-                    out = self._train_step(self.step)
-                    self.step += 1
-                    acc.append(out["loss"])
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{out['loss']:.4f}")
-                    if self.step % max(1, cfg.log_every) == 0 or self.step == cfg.steps:
-                        mean = float(np.mean(acc))
-                        if self.world > 1:
-                            import torch.distributed as dist
-
-                            v = torch.tensor([mean], device=self.device)
-                            dist.all_reduce(v)
-                            mean = float(v.item()) / self.world
-                        self._log_row({"step": self.step, "loss": mean,
-                                       "grad_norm": out["grad_norm"], "lr": self._lr(self.step),
-                                       "seconds": time.perf_counter() - t0}, writer)
-                        acc = []
-                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                try:
+                    with _DeferredInterrupt() as interrupt:
+                        self._loop(bar, writer, t0, interrupt)
+                except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI
+                    if self.step > start_step:
                         self._save()
+                        log.warning("training interrupted at step %d of %d; saved to %s: run "
+                                    "the same command again to resume", self.step, cfg.steps,
+                                    self.out_path)
+                    raise
             self._save()
             if self.world > 1:
                 import torch.distributed as dist
@@ -530,6 +561,37 @@ class Trainer:
                 writer.close()
         self.model.eval()
         return self.out_path
+
+    def _loop(self, bar: Any, writer: Any, t0: float, interrupt: _DeferredInterrupt) -> None:
+        """Run the optimisation steps from ``self.step`` to ``config.steps``.
+
+        Ctrl-C / SIGTERM end the run between two steps (``interrupt``), so the checkpoint
+        saved on interruption is exactly the state after ``self.step`` steps.
+        """
+        cfg = self.config
+        acc: list[float] = []
+        while self.step < cfg.steps:
+            interrupt.check()
+            out = self._train_step(self.step)
+            self.step += 1
+            acc.append(out["loss"])
+            bar.update(1)
+            bar.set_postfix(loss=f"{out['loss']:.4f}")
+            if self.step % max(1, cfg.log_every) == 0 or self.step == cfg.steps:
+                mean = float(np.mean(acc))
+                if self.world > 1:
+                    import torch.distributed as dist
+
+                    v = torch.tensor([mean], device=self.device)
+                    dist.all_reduce(v)
+                    mean = float(v.item()) / self.world
+                self._log_row({"step": self.step, "loss": mean,
+                               "grad_norm": out["grad_norm"], "lr": self._lr(self.step),
+                               "seconds": time.perf_counter() - t0}, writer)
+                acc = []
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self._save()
+
 
     def close(self) -> None:
         """Leave the process group if this trainer created it."""

@@ -35,11 +35,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
-from .._atomic import atomic_outputs, check_outputs, check_writable
-from ..errors import AnalyzedDataNotFoundError, ConfigError, ModelMismatchError
+from .._atomic import atomic_outputs, check_outputs
+from ..errors import (
+    AnalyzedDataNotFoundError,
+    ConfigError,
+    ModelMismatchError,
+    OptionError,
+    TrainingDataError,
+)
+from .constants import DEFAULT_PCUTOFF, MODEL_FILE, MODELS_FOLDER, VIDEO_EXTENSIONS
 from .features import KeypointRepresentation
 from .io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
 from .labels import SuspectLabels, suspect_mask
+from .project import DlcProject, as_project
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
@@ -53,12 +61,14 @@ __all__ = [
     "STATUS_NAMES",
     "CleanResult",
     "clean_tracks",
+    "check_clean_options",
     "save_clean_result",
     "output_files",
     "input_files",
     "train_on_tracks",
     "train",
     "clean_h5",
+    "needs_training",
     "default_model_path",
     "cleaned_path",
     "DEFAULT_TRAIN_STEPS",
@@ -216,13 +226,94 @@ def _changed_likelihood(pcutoff: float) -> float:
     return 0.5 * (1.0 + float(pcutoff))
 
 
+def check_clean_options(**options: Any) -> None:
+    """Refuse invalid :func:`clean_tracks` options before any work.
+
+    Raises
+    ------
+    OptionError
+        Naming the option and the value (``ensemble=0``, ``steps=-1``, ``threshold=2``...).
+    """
+    positive = ("steps", "ensemble", "probdet_runs", "batch_size")
+    for name in positive:
+        v = options.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                              or v < 1):
+            raise OptionError(f"{name} must be a whole number >= 1, got {v!r}")
+    for name in ("threshold", "pcutoff"):
+        v = options.get(name)
+        if v is not None and not (isinstance(v, (int, float)) and 0.0 <= float(v) <= 1.0):
+            raise OptionError(f"{name} must be a number in [0, 1], got {v!r}")
+    for name in ("max_gap", "min_network_run"):
+        v = options.get(name)
+        if v is not None and (not isinstance(v, (int, np.integer)) or v < 0):
+            raise OptionError(f"{name} must be a whole number >= 0 or None, got {v!r}")
+    if "detect" in options and options["detect"] not in (None, "single", "probdet"):
+        raise OptionError(f"detect must be 'single', 'probdet' or None, got "
+                          f"{options['detect']!r}")
+
+
+def _bone_set(bones: Sequence[Sequence[str]] | None) -> set[frozenset[str]]:
+    return {frozenset(b) for b in bones or []}
+
+
+def model_label_settings(cleaner: Cleaner) -> dict[str, Any]:
+    """The rule-label settings a model was trained with: ``pcutoff`` and ``skeleton``.
+
+    Empty for models written before they were recorded.
+    """
+    labels = cleaner.bundle.spec.get("labels") or {}
+    return dict(labels) if isinstance(labels, dict) else {}
+
+
+def _label_settings(cleaner: Cleaner, project: DlcProject | None, pcutoff: float | None,
+                    skeleton: Sequence[Sequence[str]] | None, names: Sequence[str], *,
+                    warn: bool = True) -> tuple[float, list[tuple[str, str]] | None]:
+    """The pcutoff and rule skeleton for cleaning: given > project > model > default.
+
+    Logs a warning when they differ from those the model was trained with.
+    """
+    trained = model_label_settings(cleaner)
+    if pcutoff is None:
+        if project is not None:
+            pcutoff = project.pcutoff
+        elif trained.get("pcutoff") is not None:
+            pcutoff = float(trained["pcutoff"])
+        else:
+            pcutoff = DEFAULT_PCUTOFF
+    bones: list[tuple[str, str]] | None
+    if skeleton is not None:
+        bones = [(str(a), str(b)) for a, b in skeleton]
+    elif project is not None:
+        bones = project.skeleton_for(names)
+    elif trained.get("skeleton"):
+        bones = [(a, b) for a, b in trained["skeleton"] if a in names and b in names] or None
+    else:
+        bones = None
+    if warn and trained:
+        where = str(project.config_path) if project is not None else "this call"
+        t_cut = trained.get("pcutoff")
+        if t_cut is not None and abs(float(t_cut) - float(pcutoff)) > 1e-9:
+            logger.warning("the model was trained with pcutoff %s but cleaning uses %s (%s); "
+                           "the rule labels differ from training: retrain the model "
+                           "(stablemotion-dlc train --restart) or pass pcutoff=%s",
+                           t_cut, pcutoff, where, t_cut)
+        if _bone_set(trained.get("skeleton")) != _bone_set(bones):
+            logger.warning("the model was trained with skeleton %s but cleaning uses %s (%s); "
+                           "the bone rule differs from training: retrain the model "
+                           "(stablemotion-dlc train --restart)",
+                           trained.get("skeleton") or "(learned default)",
+                           bones or "(learned default)", where)
+    return float(pcutoff), bones
+
+
 # ============================================================================ cleaning
 def clean_tracks(
     tracks: Tracks,
     model: str | Path | Cleaner,
     *,
     pcutoff: float | None = None,
-    config_path: str | Path | None = None,
+    config_path: str | Path | DlcProject | None = None,
     skeleton: Sequence[Sequence[str]] | None = None,
     detect: str | None = "single",
     threshold: float = 0.5,
@@ -239,6 +330,7 @@ def clean_tracks(
     should_stop: StopFn | None = None,
     flag_mask: np.ndarray | None = None,
     min_network_run: int | None = DEFAULT_MIN_NETWORK_RUN,
+    check_model: bool = True,
 ) -> CleanResult:
     """Detect and repair bad keypoints in memory; the input is not modified.
 
@@ -250,12 +342,15 @@ def clean_tracks(
         A model file written by :func:`train` / :func:`train_on_tracks`, or a loaded cleaner.
     pcutoff : float, optional
         Likelihood threshold. Default: the project's ``pcutoff`` when ``config_path`` is
-        given, else 0.6.
-    config_path : str or Path, optional
-        DLC ``config.yaml`` (pcutoff, skeleton).
+        given, else the one the model was trained with, else
+        :data:`~.constants.DEFAULT_PCUTOFF`.
+    config_path : str, Path or DlcProject, optional
+        The DLC project (pcutoff, skeleton): its ``config.yaml`` or, parsed once, a
+        :class:`~.project.DlcProject`.
     skeleton : list of (str, str), optional
-        Bones for the bone rule; default: the config's, else the labels' default (the same
-        rule :func:`train_on_tracks` used).
+        Bones for the bone rule; default: the config's, else the one the model was trained
+        with, else the labels' default (the same rule :func:`train_on_tracks` used). A
+        pcutoff or skeleton other than the model's training ones is logged as a warning.
     detect : {"single", "probdet"} or None
         The model's own detector (one x0 prediction, or ProbDet's averaged stochastic runs);
         None uses the rule-based labels alone.
@@ -297,6 +392,9 @@ def clean_tracks(
         runs are inpainted by the network. The benchmark found the network better than
         this interpolation on runs of about 16 frames and more (see
         docs/benchmarks/dlc_pipeline.md). 0 or None: the network repairs everything.
+    check_model : bool
+        Warn when the pcutoff or skeleton differ from those the model was trained with
+        (a batch checks once, then passes False).
 
     Returns
     -------
@@ -309,13 +407,17 @@ def clean_tracks(
     confident points); kept points keep theirs. Points of individuals or keypoints that have no
     trustworthy value at all are reported and left unchanged, never invented.
     """
+    check_clean_options(pcutoff=pcutoff, detect=detect, threshold=threshold,
+                        probdet_runs=probdet_runs, steps=steps, ensemble=ensemble,
+                        max_gap=max_gap, batch_size=batch_size, min_network_run=min_network_run)
     t0 = time.perf_counter()
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
     rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
     source = str(tracks.meta.get("source", "tracks"))
     cols = _animal_columns(tracks, rep, source)
-    if pcutoff is None:
-        pcutoff = float(read_dlc_config(config_path).get("pcutoff", 0.6)) if config_path else 0.6
+    project = as_project(config_path) if config_path is not None else None
+    pcutoff, skeleton = _label_settings(cleaner, project, pcutoff, skeleton, tracks.bodyparts,
+                                        warn=check_model)
 
     work = tracks.copy()
     n_f, n_i, n_k = work.xy.shape[:3]
@@ -335,7 +437,7 @@ def clean_tracks(
         moved = ~_same_points(work, tracks)
         status[moved] = IDENTITY_FIXED
 
-    labels = suspect_mask(work, pcutoff, skeleton=skeleton, config_path=config_path)
+    labels = suspect_mask(work, pcutoff, skeleton=skeleton)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
@@ -592,7 +694,7 @@ def train_on_tracks(
     *,
     bodyparts: Sequence[str] | None = None,
     skeleton: Sequence[Sequence[str]] | None = None,
-    pcutoff: float = 0.6,
+    pcutoff: float = DEFAULT_PCUTOFF,
     fps: float | None = None,
     config: TrainConfig | None = None,
     steps: int | None = None,
@@ -617,7 +719,8 @@ def train_on_tracks(
     skeleton : list of (str, str), optional
         Bones (default: learned from the median pose).
     pcutoff : float
-        Likelihood threshold for the suspect labels.
+        Likelihood threshold for the suspect labels; recorded in the model with
+        ``skeleton`` (``spec["labels"]``), so that cleaning with other settings warns.
     fps : float, optional
         Frame rate recorded in the model.
     config : TrainConfig, optional
@@ -642,7 +745,14 @@ def train_on_tracks(
     from .dataset import KeypointWindowSource, sequences_from_tracks
 
     if not tracks_list:
-        raise ValueError("train_on_tracks: no tracks given")
+        raise TrainingDataError("train_on_tracks: no tracks given")
+    if steps is not None and (isinstance(steps, bool) or int(steps) < 1):
+        raise OptionError(f"training steps must be at least 1, got {steps} (0 steps would "
+                          "write an untrained model)")
+    cfg = config or TrainConfig(**{**DEFAULT_TRAIN_CONFIG, "steps": DEFAULT_TRAIN_STEPS})
+    if steps is not None:
+        cfg = replace(cfg, steps=int(steps))
+    names = ", ".join(str(t.meta.get("source", "tracks")) for t in tracks_list[:3])
     first = tracks_list[0]
     if bodyparts is None:
         animals = [i for i, n in enumerate(first.individuals) if n != "single"]
@@ -660,48 +770,47 @@ def train_on_tracks(
             pose.append(good.reshape(-1, len(bodyparts), 2))
         seqs += s
     if not seqs:
-        raise ValueError(f"train_on_tracks: no individual carries all bodyparts {bodyparts}")
+        raise TrainingDataError(f"{names}: no individual carries all bodyparts {bodyparts}; "
+                                "nothing to train on")
     n_frames = sum(int(np.prod(q.xy.shape[:-2])) for q in seqs)
-    cfg = config or TrainConfig(**{**DEFAULT_TRAIN_CONFIG, "steps": DEFAULT_TRAIN_STEPS})
-    if steps is not None:
-        cfg = replace(cfg, steps=int(steps))
     if n_frames < cfg.window:
-        raise ValueError(f"train_on_tracks: only {n_frames} frames; at least {cfg.window} needed")
+        raise TrainingDataError(
+            f"{names}: only {n_frames} frame(s); training needs at least {cfg.window} (pass a "
+            "model trained on longer recordings with --model)")
+    n_good = sum(int(np.isfinite(p).all(axis=-1).sum()) for p in pose)
+    if n_good == 0:
+        raise TrainingDataError(
+            f"{names}: no trustworthy point to learn from (every point is missing or below "
+            f"pcutoff {pcutoff}); refusing to train a model on it")
     rep = KeypointRepresentation(bodyparts, skeleton or None, fps,
                                  pose_data=np.concatenate(pose, axis=0))
     source = KeypointWindowSource(seqs, rep, window=cfg.window, p_inject=p_inject, rate=rate,
                                   pcutoff=pcutoff)
     logger.info("training on %d frames of %d sequence(s), %d keypoints, %d steps",
                 n_frames, len(seqs), len(bodyparts), cfg.steps)
-    return core_train(source, rep.layout, rep.spec(), out_path, cfg, resume=resume,
+    spec = {**rep.spec(), "labels": {
+        "pcutoff": float(pcutoff),
+        "skeleton": [[a, b] for a, b in skeleton] if skeleton else None}}
+    return core_train(source, rep.layout, spec, out_path, cfg, resume=resume,
                       progress=progress, device=device, overwrite=overwrite)
 
 
-def default_model_path(config_path: str | Path, shuffle: int = 1) -> Path:
+def default_model_path(config_path: str | Path | DlcProject, shuffle: int = 1) -> Path:
     """Where a project's model lives.
 
-    ``<project>/stablemotion-models/shuffle<N>/model.safetensors``.
+    ``<project>/stablemotion-models/shuffle<N>/model.safetensors``
+    (:meth:`.project.DlcProject.model_path`; a path is not parsed).
     """
-    return Path(config_path).resolve().parent / "stablemotion-models" / f"shuffle{shuffle}" / (
-        "model.safetensors")
-
-
-def _project_videos(cfg: dict[str, Any], config_path: Path) -> list[Path]:
-    vids = []
-    for v in (cfg.get("video_sets") or {}):
-        p = Path(v)
-        if not p.exists():
-            alt = config_path.parent / "videos" / p.name
-            p = alt if alt.exists() else p
-        vids.append(p)
-    return vids
+    if isinstance(config_path, DlcProject):
+        return config_path.model_path(shuffle)
+    return (Path(config_path).expanduser().absolute().parent / MODELS_FOLDER
+            / f"shuffle{int(shuffle)}" / MODEL_FILE)
 
 
 def _collect_videos(videos: str | Path | Sequence[str | Path],
                     video_extensions: Sequence[str] | None = None) -> list[Path]:
     """Videos from a path, a list, or a folder (like DLC's ``collect_video_paths``)."""
-    exts = tuple(e.lower().lstrip(".") for e in (video_extensions or
-                                                 ("mp4", "avi", "mov", "mkv", "mpeg")))
+    exts = tuple(e.lower().lstrip(".") for e in (video_extensions or VIDEO_EXTENSIONS))
     items = [videos] if isinstance(videos, (str, Path)) else list(videos)
     out: list[Path] = []
     for item in items:
@@ -734,11 +843,11 @@ def train(
 
     Parameters
     ----------
-    config_path : str or Path
-        The project's ``config.yaml`` (read only).
+    config_path : str, Path or DlcProject
+        The project's ``config.yaml`` (read only) or the project parsed once.
     videos : path, list of paths or folder, optional
         Videos whose analysed outputs to learn from; default: every video of
-        ``video_sets`` that has one.
+        ``video_sets`` and of ``<project>/videos/`` that has one.
     shuffle : int
         DLC shuffle whose outputs to use.
     destfolder : str or Path, optional
@@ -765,15 +874,13 @@ def train(
     Path
         The model file.
     """
-    config_path = Path(config_path)
-    cfg = read_dlc_config(config_path)
-    vids = (_project_videos(cfg, config_path) if videos is None
-            else _collect_videos(videos))
+    project = as_project(config_path)
+    vids = project.project_videos() if videos is None else _collect_videos(videos)
     tracks_list = []
     errors = []
     for v in vids:
         try:
-            f = find_analyzed(config_path, v, shuffle=shuffle, destfolder=destfolder,
+            f = find_analyzed(project, v, shuffle=shuffle, destfolder=destfolder,
                               track_method=track_method)
         except AnalyzedDataNotFoundError as exc:
             errors.append(str(exc))
@@ -781,17 +888,48 @@ def train(
         tracks_list.append(read_tracks(f))
     if not tracks_list:
         raise AnalyzedDataNotFoundError(
-            f"{config_path}: no analysed output found for any video; run "
+            f"{project.config_path}: no analysed output found for any video; run "
             f"deeplabcut.analyze_videos first.\n" + "\n".join(errors))
-    fps = tracks_list[0].meta.get("fps")
-    skeleton = cfg.get("skeleton") or None
-    out = Path(model_path) if model_path else default_model_path(config_path, shuffle)
-    bodyparts = cfg.get("multianimalbodyparts") if cfg.get("multianimalproject") else \
-        cfg.get("bodyparts")
-    if not isinstance(bodyparts, list) or not bodyparts:
-        bodyparts = None
-    return train_on_tracks(tracks_list, out, bodyparts=bodyparts, skeleton=skeleton,
-                           pcutoff=float(cfg.get("pcutoff", 0.6)), fps=fps, config=config,
+    out = Path(model_path) if model_path else project.model_path(shuffle)
+    return train_for_project(project, tracks_list, out, steps=steps, config=config,
+                             resume=resume, overwrite=overwrite, progress=progress,
+                             device=device)
+
+
+def train_for_project(
+    project: DlcProject,
+    tracks_list: Sequence[Tracks],
+    model_path: str | Path,
+    *,
+    steps: int | None = None,
+    config: TrainConfig | None = None,
+    resume: bool = True,
+    overwrite: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+) -> Path:
+    """:func:`train_on_tracks` with the project's bodyparts, skeleton and pcutoff.
+
+    Parameters
+    ----------
+    project : DlcProject
+        The project (parsed once).
+    tracks_list : sequence of Tracks
+        Its analysed outputs, already read.
+    model_path : str or Path
+        Model file to write.
+    steps, config, resume, overwrite, progress, device
+        See :func:`train`.
+
+    Returns
+    -------
+    Path
+        The model file.
+    """
+    fps = next((t.meta["fps"] for t in tracks_list if t.meta.get("fps")), None)
+    skeleton = project.skeleton_for([*project.bodyparts, *project.unique_bodyparts])
+    return train_on_tracks(tracks_list, model_path, bodyparts=list(project.bodyparts) or None,
+                           skeleton=skeleton, pcutoff=project.pcutoff, fps=fps, config=config,
                            steps=steps, resume=resume, overwrite=overwrite, progress=progress,
                            device=device)
 
@@ -826,6 +964,25 @@ def _check_video_frames(video: Path, tracks: Tracks) -> None:
                            "cleaning all tracked frames)", video, problem)
         else:
             logger.warning("%s: %s", video, problem)
+
+
+def needs_training(model_path: str | Path) -> bool:
+    """Whether ``model_path`` must be trained first: absent, or an interrupted run's checkpoint.
+
+    Training saves a checkpoint every ``checkpoint_every`` steps and on Ctrl-C/SIGTERM;
+    :func:`train` / :func:`train_on_tracks` with ``resume=True`` continue it.
+    """
+    model_path = Path(model_path)
+    if not model_path.exists():
+        return True
+    from ..core.checkpoint import read_model_info
+
+    info = read_model_info(model_path)
+    if info["complete"]:
+        return False
+    logger.warning("%s: training was interrupted at step %s of %s; resuming it first",
+                   model_path, info.get("step"), (info.get("train_config") or {}).get("steps"))
+    return True
 
 
 def clean_h5(
@@ -884,36 +1041,43 @@ def clean_h5(
     """
     config_path = Path(config_path)
     read_dlc_config(config_path)  # a missing or invalid config fails here, before any work
+    check_clean_options(**options)
+    if train_steps is not None and (isinstance(train_steps, bool) or int(train_steps) < 1):
+        raise OptionError(f"train_steps must be at least 1, got {train_steps}")
     single = isinstance(video, (str, Path)) and not Path(video).is_dir()
     vids = _collect_videos(video, video_extensions)
+    model_path = Path(model) if model is not None else default_model_path(config_path, shuffle)
     jobs = []
-    for v in vids:  # find everything and check outputs before any work
+    for v in vids:  # find everything and check every output before any work
         src = find_analyzed(config_path, v, shuffle=shuffle, destfolder=destfolder,
                             track_method=track_method)
         out = cleaned_path(src)
         if destfolder is not None:
             out = Path(destfolder) / out.name
-        check_writable(out, overwrite)
+        check_outputs(output_files(out, save_as_csv), overwrite=overwrite,
+                      inputs=[*input_files(src), v, config_path, model_path])
+        if check_video:
+            _check_video_frames(v, read_tracks(src))
         jobs.append((v, src, out))
-    model_path = Path(model) if model is not None else default_model_path(config_path, shuffle)
-    if not model_path.exists():
-        if model is not None:
-            raise FileNotFoundError(f"{model_path}: model file not found")
-        logger.warning("no model for %s yet: training one on the project's own predictions "
-                       "(%s)", config_path, model_path)
+    if model is not None and not model_path.exists():
+        raise FileNotFoundError(f"{model_path}: model file not found")
+    if needs_training(model_path):
+        if not model_path.exists():
+            check_outputs([model_path], inputs=[config_path, *vids])
+            logger.warning("no model for %s yet: training one on the project's own "
+                           "predictions (%s)", config_path, model_path)
         train(config_path, None, shuffle, destfolder=destfolder, model_path=model_path,
               steps=train_steps, progress=progress, track_method=track_method)
     from ..core.inference import Cleaner
 
     cleaner = Cleaner.from_file(model_path)
     outputs = []
-    for v, src, out in jobs:
+    for _v, src, out in jobs:
         tracks = read_tracks(src)
-        if check_video:
-            _check_video_frames(v, tracks)
         result = clean_tracks(tracks, cleaner, config_path=config_path, progress=progress,
                               **options)
-        save_clean_result(result, out, overwrite=overwrite, save_as_csv=save_as_csv)
+        save_clean_result(result, out, overwrite=overwrite, save_as_csv=save_as_csv,
+                          inputs=[config_path, _v])
         logger.info("%s -> %s %s", src.name, out.name, result.summary())
         outputs.append(out)
     return outputs[0] if single else outputs

@@ -22,7 +22,7 @@ from scipy.ndimage import binary_dilation
 from tqdm.auto import tqdm
 
 from stablemotion_dlc._arrays import true_runs
-from stablemotion_dlc._atomic import atomic_path, check_writable
+from stablemotion_dlc._atomic import atomic_path, check_outputs, check_writable
 from stablemotion_dlc.errors import ModelMismatchError
 from stablemotion_dlc.smpl.amass import (
     TARGET_FPS,
@@ -463,9 +463,8 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
     input_path = Path(input_path)
     out = Path(out_path) if out_path is not None else \
         input_path.with_name(f"{input_path.stem}_cleaned.npz")
-    if out.resolve() == input_path.resolve():
-        raise ValueError(f"{out}: output would overwrite the input")
-    check_writable(out, overwrite)
+    check_outputs([out], overwrite=overwrite,
+                  inputs=[input_path, model_file, smpl_model if smpl_model else None])
     cleaner = load_cleaner(model_file, device=device)
     fps = float(cleaner.bundle.spec.get("fps", TARGET_FPS))
     motion = load_amass(input_path, smpl_model, fps=fps)
