@@ -609,6 +609,8 @@ def find_lr_swaps(
     min_gain: float | None = None,
     use_geometry: bool = True,
     min_side_margin: float = 0.25,
+    strong_share: float = 0.5,
+    require_geometry: bool = False,
 ) -> list[SwapEvent]:
     """Detect stretches where the two keypoints of a left/right pair are exchanged.
 
@@ -628,9 +630,19 @@ def find_lr_swaps(
         on (needs at least one other keypoint); otherwise by the continuity state held over most
         frames.
     min_side_margin : float, default 0.25
-        With geometry, a segment is swapped when the share of its frames on the reference side
-        is below ``0.5 - min_side_margin`` (and its continuity state also flipped, or the swap
-        is confirmed by a transition at both ends).
+        With geometry, a segment whose continuity state flipped is not swapped when the share
+        of its frames on the reference side (the side ``a`` holds in most frames: chirality
+        is learned from the file, so a camera below the animal is no problem) is above
+        ``0.5 + min_side_margin``. Geometry alone never swaps.
+    strong_share : float, default 0.5
+        Each end of a swapped span inside the file must be a transition whose cost gain is
+        at least this share of the pair's median distance (and ``min_gain``): the two points
+        really jumped onto each other's places, seen on two consecutive frames with both
+        points confident. Two points crossing while the animal curls gain little, and points
+        that reappear after a dropout on other sides (the animal turned) prove nothing: both
+        are left alone.
+    require_geometry : bool, default False
+        Also require the geometry to confirm (share below ``0.5 - min_side_margin``).
 
     Returns
     -------
@@ -690,18 +702,38 @@ def find_lr_swaps(
                     share = n_ref / n_good
                 geo_swapped = share < 0.5 - min_side_margin
                 geo_ok = share > 0.5 + min_side_margin
-                # geometry decides when it is clear; continuity state otherwise
+                # first, do no harm: a segment is swapped only when the points' continuity
+                # says so (they jumped onto each other's places); geometry may veto (the
+                # pair clearly sits on its usual sides) but never swaps on its own: a
+                # curled or rearing animal puts a pair on the "wrong" side legitimately
                 cons_ref = _mode_state(states[:, :1], valid.any(-1).sum(-1).astype(float))[0]
                 cont = states[seg, 0] != cons_ref
-                dec = np.where(n_good > 0, np.where(geo_swapped, True,
-                                                    np.where(geo_ok, False, cont)), cont)
+                dec = np.where(n_good > 0, cont & ~geo_ok, cont)
+                if require_geometry:
+                    dec &= np.where(n_good > 0, geo_swapped, False)
                 swapped = dec[seg_id]
             else:
                 ref = _mode_state(states[:, :1], valid.any(-1).sum(-1).astype(float))[0]
                 swapped = states[:, 0] != ref
             if not swapped.any():
                 continue
+            # strong evidence at every end inside the file: the exchange must move the points
+            # by a good share of their usual distance (points crossing gain little)
+            # and seen on consecutive frames (not across a dropout, where the points may
+            # come back on other sides because the animal turned)
+            both = valid[:, :, 0].all(1)
+            sep = np.linalg.norm(xy_i[:, a] - xy_i[:, b], axis=-1)[both]
+            strong = max(gain_px, strong_share * float(np.median(sep))) if sep.size else gain_px
+            seen = np.zeros(tracks.n_frames + 1, dtype=bool)
+            seen[1:-1] = both[1:] & both[:-1]
+
+            inside = np.zeros(tracks.n_frames + 1, dtype=bool)
+            inside[1:-1] = True
+            weak = inside & ~(seen & (np.append(gain, np.inf) >= strong))
             for s, e in zip(*true_runs(swapped), strict=True):
+                if weak[s] or weak[e]:
+                    logger.debug("lr swap %s-%s [%d, %d) rejected: weak evidence", a, b, s, e)
+                    continue
                 g = float(gain[s] + (gain[e] if e < tracks.n_frames else 0.0))
                 events.append(
                     SwapEvent(

@@ -1,0 +1,114 @@
+"""First, do no harm: left/right swaps are undone only on strong, sustained evidence.
+
+Generated animals with six keypoints turn fast, curl and rear; one is filmed from below (its
+left/right labels are mirrored for the whole file). None of them holds a swap, so nothing may
+be swapped; a genuine exchange in the same motion must still be found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stablemotion_dlc.dlc.identity import find_lr_swaps, fix_lr_swaps
+from stablemotion_dlc.dlc.io import Tracks
+
+NAMES = ["snout", "leftear", "rightear", "left_midside", "right_midside", "tailbase"]
+
+
+def _animal(n: int = 900, seed: int = 0, mirrored: bool = False) -> np.ndarray:
+    """(T, 1, 6, 2) positions of an animal that walks, turns fast, curls and rears."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    heading = np.cumsum(rng.normal(0, 0.05, n))
+    for s in rng.choice(n - 20, 8, replace=False):  # fast turns: up to 40 degrees per frame
+        step = np.deg2rad(rng.uniform(20, 40)) * rng.choice([-1, 1])
+        heading[s:s + 6] += step * np.arange(1, 7)
+        heading[s + 6:] += 6 * step
+    curl = np.clip(np.sin(t / 60.0) * 1.4, -1.2, 1.2)  # body bends left and right
+    rear = 1.0 - 0.55 * (np.sin(t / 97.0) > 0.7)  # rearing: the body shortens in the image
+    centre = np.cumsum(rng.normal(0, 1.5, (n, 2)), 0) + 300
+    pts = np.zeros((n, 6, 2))
+    L = 60.0 * rear
+    # body axis bent by `curl`: tail end swings sideways, midsides follow the bend
+    pts[:, 0] = np.stack([L * 0.5, 0 * L], -1)
+    pts[:, 1] = np.stack([L * 0.3, -8 + 0 * L], -1)
+    pts[:, 2] = np.stack([L * 0.3, 8 + 0 * L], -1)
+    mid_x, mid_y = -0.05 * L, 12 * curl
+    pts[:, 3] = np.stack([mid_x, mid_y - 10], -1)
+    pts[:, 4] = np.stack([mid_x, mid_y + 10], -1)
+    pts[:, 5] = np.stack([-0.5 * L * np.cos(curl), 0.5 * L * np.sin(curl) + 12 * curl], -1)
+    c, s = np.cos(heading), np.sin(heading)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    xy = centre[:, None] + np.einsum("tij,tkj->tki", rot, pts)
+    xy += rng.normal(0, 0.7, xy.shape)
+    if mirrored:  # filmed from below: the labeller's left is the image's right
+        xy = xy[:, [0, 2, 1, 4, 3, 5]]
+    return xy[:, None]
+
+
+def _tracks(xy: np.ndarray) -> Tracks:
+    return Tracks.from_arrays(xy, np.full(xy.shape[:3], 0.97), bodyparts=NAMES)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_no_swap_in_clean_motion(seed, mirrored):
+    tr = _tracks(_animal(seed=seed, mirrored=mirrored))
+    assert find_lr_swaps(tr) == []
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_genuine_swap_still_found(mirrored):
+    truth = _animal(seed=4, mirrored=mirrored)
+    xy = truth.copy()
+    xy[300:360, 0, [1, 2]] = truth[300:360, 0, [2, 1]]
+    events = find_lr_swaps(_tracks(xy))
+    spans = [(e.start, e.stop, e.keypoints) for e in events]
+    assert spans == [(300, 360, ("leftear", "rightear"))]
+    fixed, _ = fix_lr_swaps(_tracks(xy), events)
+    np.testing.assert_array_equal(fixed.xy, truth)
+
+
+def test_mirrored_curling_animal_has_no_identity_or_lr_correction():
+    """Neither fixer corrects anything on a clean, mirrored, curling animal."""
+    from stablemotion_dlc.dlc.identity import find_identity_swaps
+
+    tr = _tracks(_animal(seed=7, mirrored=True))
+    assert find_identity_swaps(tr) == []
+    fixed, corr = fix_lr_swaps(tr, find_lr_swaps(tr))
+    assert corr == []
+    np.testing.assert_array_equal(fixed.xy, tr.xy)
+
+def _side_view(n: int = 900, seed: int = 0, gap: int = 6) -> Tracks:
+    """Side camera: the animal walks left and right; at each turn its near and far sides
+    exchange places in the image while the midside points are hidden (low likelihood)."""
+    rng = np.random.default_rng(seed)
+    turns = np.sort(rng.choice(np.arange(60, n - 60), 5, replace=False))
+    sgn = np.ones(n)
+    for tt in turns:
+        sgn[tt:] *= -1
+    k = np.hanning(15)
+    d = np.convolve(np.pad(sgn, 7, mode="edge"), k / k.sum(), mode="valid")
+    x = 300 + np.cumsum(2.0 * d)
+    y = 300 + np.cumsum(rng.normal(0, 0.5, n))
+    pts = np.zeros((n, 6, 2))
+    pts[:, 0] = np.stack([x + 40 * d, y], -1)
+    pts[:, 5] = np.stack([x - 40 * d, y], -1)
+    pts[:, 1] = np.stack([x + 25 * d, y - 20], -1)
+    pts[:, 2] = np.stack([x + 25 * d, y - 8], -1)
+    pts[:, 3] = np.stack([x, y + np.where(d > 0, 20, -5)], -1)  # near side is lower
+    pts[:, 4] = np.stack([x, y + np.where(d > 0, -5, 20)], -1)
+    xy = pts + rng.normal(0, 1.0, pts.shape)
+    lik = np.full((n, 1, 6), 0.97)
+    for tt in turns:
+        lik[tt - gap // 2: tt + gap // 2, 0, 3:5] = 0.2
+    return Tracks.from_arrays(xy[:, None], lik, bodyparts=NAMES)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("gap", [0, 6])
+def test_side_view_turns_are_not_swaps(seed, gap):
+    """Left/right sides legitimately trade places in the image when a side-viewed animal
+    turns; the chirality is not a fixed property of the file."""
+    assert find_lr_swaps(_side_view(seed=seed, gap=gap)) == []
