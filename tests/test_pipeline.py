@@ -203,18 +203,20 @@ def test_clean_h5_trains_first_then_writes_filtered(project, monkeypatch):
     import stablemotion_dlc.dlc.pipeline as pl
 
     seen = {}
-    real_train = pl.train
+    real_train = pl.train_for_project
 
     def small_train(*args, **kwargs):
         seen["steps"] = kwargs.get("steps")
+        seen["trained_on"] = [t.meta["source"] for t in args[1]]
         kwargs["config"] = TrainConfig(**{**TINY, "steps": 10})
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(pl, "train", small_train)
+    monkeypatch.setattr(pl, "train_for_project", small_train)
     src = project.predictions_h5
     before = src.read_bytes()
     out = clean_h5(project.config, project.video, train_steps=10, progress=False)
     assert seen["steps"] == 10
+    assert seen["trained_on"] == [str(src)]  # read once, for training and cleaning
     assert out == cleaned_path(src)
     assert out.name == src.stem + "_filtered.h5"
     assert out.exists() and out.with_suffix(".csv").exists()

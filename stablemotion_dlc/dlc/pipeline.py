@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, MODEL_FILE, MODELS_FOLDER, VIDEO_EXTENSIONS
 from .features import KeypointRepresentation
-from .io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
+from .io import Tracks, find_analyzed, read_tracks, write_tracks
 from .labels import SuspectLabels, suspect_mask
 from .project import DlcProject, as_project
 
@@ -986,7 +986,7 @@ def needs_training(model_path: str | Path) -> bool:
 
 
 def clean_h5(
-    config_path: str | Path,
+    config_path: str | Path | DlcProject,
     video: str | Path | Sequence[str | Path],
     model: str | Path | None = None,
     shuffle: int = 1,
@@ -1003,15 +1003,24 @@ def clean_h5(
 ) -> Path | list[Path]:
     """Clean a video's DLC output: the drop-in step after ``deeplabcut.analyze_videos``.
 
+    One video: its output is cleaned, or an error is raised (an existing output is refused
+    unless ``overwrite``). A folder or a list of videos is a batch
+    (:func:`~.batch.clean_videos`): one model for all, outputs that exist are skipped with
+    a message unless ``overwrite`` (so an interrupted batch resumes when run again), and a
+    failure on one video is logged while the others go on; a summary table is logged at
+    the end and :class:`~.batch.BatchCleaningError` raised when any video failed.
+
     Parameters
     ----------
-    config_path : str or Path
-        The project's ``config.yaml`` (read only).
+    config_path : str, Path or DlcProject
+        The project's ``config.yaml`` (read only) or the project parsed once.
     video : path, list of paths or folder
-        Video(s) whose analysed outputs to clean (like DLC's ``videos`` argument).
+        Video(s) whose analysed outputs to clean (like DLC's ``videos`` argument). They need
+        not be in the project's ``video_sets``.
     model : str or Path, optional
-        Model file. Default: the project's (:func:`default_model_path`); trained first from
-        the project's own analysed videos when it does not exist.
+        Model file. Default: the project's (:func:`default_model_path`); when it does not
+        exist, one is trained first on the outputs being cleaned plus the project's other
+        analysed outputs of the same DLC scorer (the log lists them).
     shuffle : int
         DLC shuffle.
     destfolder : str or Path, optional
@@ -1037,47 +1046,26 @@ def clean_h5(
     Returns
     -------
     Path or list of Path
-        The cleaned ``..._filtered.h5`` file(s) (a list when several videos were given).
-    """
-    config_path = Path(config_path)
-    read_dlc_config(config_path)  # a missing or invalid config fails here, before any work
-    check_clean_options(**options)
-    if train_steps is not None and (isinstance(train_steps, bool) or int(train_steps) < 1):
-        raise OptionError(f"train_steps must be at least 1, got {train_steps}")
-    single = isinstance(video, (str, Path)) and not Path(video).is_dir()
-    vids = _collect_videos(video, video_extensions)
-    model_path = Path(model) if model is not None else default_model_path(config_path, shuffle)
-    jobs = []
-    for v in vids:  # find everything and check every output before any work
-        src = find_analyzed(config_path, v, shuffle=shuffle, destfolder=destfolder,
-                            track_method=track_method)
-        out = cleaned_path(src)
-        if destfolder is not None:
-            out = Path(destfolder) / out.name
-        check_outputs(output_files(out, save_as_csv), overwrite=overwrite,
-                      inputs=[*input_files(src), v, config_path, model_path])
-        if check_video:
-            _check_video_frames(v, read_tracks(src))
-        jobs.append((v, src, out))
-    if model is not None and not model_path.exists():
-        raise FileNotFoundError(f"{model_path}: model file not found")
-    if needs_training(model_path):
-        if not model_path.exists():
-            check_outputs([model_path], inputs=[config_path, *vids])
-            logger.warning("no model for %s yet: training one on the project's own "
-                           "predictions (%s)", config_path, model_path)
-        train(config_path, None, shuffle, destfolder=destfolder, model_path=model_path,
-              steps=train_steps, progress=progress, track_method=track_method)
-    from ..core.inference import Cleaner
+        The cleaned ``..._filtered.h5`` file (one video), or the cleaned and skipped
+        videos' files (a folder or a list).
 
-    cleaner = Cleaner.from_file(model_path)
-    outputs = []
-    for _v, src, out in jobs:
-        tracks = read_tracks(src)
-        result = clean_tracks(tracks, cleaner, config_path=config_path, progress=progress,
-                              **options)
-        save_clean_result(result, out, overwrite=overwrite, save_as_csv=save_as_csv,
-                          inputs=[config_path, _v])
-        logger.info("%s -> %s %s", src.name, out.name, result.summary())
-        outputs.append(out)
-    return outputs[0] if single else outputs
+    Raises
+    ------
+    BatchCleaningError
+        A folder or list where some videos failed (``.report`` has every outcome).
+    """
+    from .batch import BatchCleaningError, clean_videos
+
+    single = isinstance(video, (str, Path)) and not Path(video).is_dir()
+    report = clean_videos(config_path, video, model, shuffle, destfolder=destfolder,
+                          overwrite=overwrite, save_as_csv=save_as_csv,
+                          video_extensions=video_extensions, track_method=track_method,
+                          train_steps=train_steps, check_video=check_video,
+                          progress=progress, strict=single, **options)
+    if single:
+        out = report.outcomes[0].output
+        assert out is not None  # strict mode raised otherwise
+        return out
+    if not report.ok:
+        raise BatchCleaningError(report)
+    return report.outputs
