@@ -27,6 +27,8 @@ _LAZY: dict[str, str] = {
     "suspect_mask": "stablemotion_dlc.dlc.labels",
     "make_sample_project": "stablemotion_dlc.dlc.sample",
     "clean_h5": "stablemotion_dlc.dlc.pipeline",
+    "clean_videos": "stablemotion_dlc.dlc.batch",
+    "DlcProject": "stablemotion_dlc.dlc.project",
     "clean_tracks": "stablemotion_dlc.dlc.pipeline",
     "save_clean_result": "stablemotion_dlc.dlc.pipeline",
     "train": "stablemotion_dlc.dlc.pipeline",
@@ -37,8 +39,10 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "__version__",
     "CleanResult",
+    "DlcProject",
     "Tracks",
     "clean_h5",
+    "clean_videos",
     "clean_tracks",
     "find_analyzed",
     "make_sample_project",
@@ -53,6 +57,7 @@ __all__ = [
 assert set(__all__[1:]) == set(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .dlc.batch import clean_videos
     from .dlc.io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
     from .dlc.labels import suspect_mask
     from .dlc.pipeline import (
@@ -63,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
         train,
         train_on_tracks,
     )
+    from .dlc.project import DlcProject
     from .dlc.sample import make_sample_project
 
 

@@ -115,23 +115,32 @@ def _clean_options(args: argparse.Namespace) -> dict:
 def _cmd_clean(args: argparse.Namespace) -> int:
     from .dlc import pipeline
 
-    target = Path(args.target)
+    targets = [Path(t) for t in args.target]
     if args.config is not None:
         if args.output is not None and Path(args.output).suffix:
             raise SystemExit("clean: with --config, --output is a folder (DLC's destfolder)")
-        out = pipeline.clean_h5(
+        from .dlc.batch import clean_videos
+
+        single = len(targets) == 1 and not targets[0].is_dir()
+        report = clean_videos(
             args.config,
-            target,
+            targets[0] if single else targets,
             model=args.model,
             shuffle=args.shuffle,
             destfolder=args.output,
             overwrite=args.overwrite,
             train_steps=args.train_steps,
+            strict=single,
             **_clean_options(args),
         )
-        for p in out if isinstance(out, list) else [out]:
-            print(f"cleaned: {p}")
-        return 0
+        if single:
+            print(f"cleaned: {report.outcomes[0].output}")
+            return 0
+        print(report.table())
+        return 0 if report.ok else 1
+    if len(targets) != 1:
+        raise SystemExit("clean: without --config, give one tracks file (.h5/.csv)")
+    target = targets[0]
     # a bare tracks file
     from ._atomic import check_outputs
     from .dlc.io import read_tracks
@@ -296,14 +305,18 @@ def _add_clean(sub: argparse._SubParsersAction) -> None:
         "clean",
         help="clean a video's DLC output (with --config) or a bare tracks file",
         description=(
-            "Detect and repair bad keypoints. With --config, TARGET is a video (or a list "
-            "folder) and its DLC output is found like deeplabcut.filterpredictions does; the "
+            "Detect and repair bad keypoints. With --config, TARGET is one or more videos or "
+            "folders of videos (analysed anywhere, not only those of video_sets); each "
+            "video's DLC output is found like deeplabcut.filterpredictions does; the "
             "result is written as <video><scorer>_filtered.h5 (+ .csv) with a provenance "
             ".npz beside it. Without --config, TARGET is a .h5/.csv tracks file; with no "
             "--model a model is first trained on that file itself."
         ),
     )
-    p.add_argument("target", help="video (or folder of videos) with --config, else a tracks file")
+    p.add_argument("target", nargs="+",
+                   help="video(s) or folder(s) of videos with --config (a batch: existing "
+                        "outputs are skipped, a failed video does not stop the others, exit "
+                        "status 1 when any failed), else one tracks file")
     p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
     p.add_argument("--model", type=Path, default=None, help="model file (default: the project's)")
     p.add_argument("--output", "-o", type=Path, default=None,

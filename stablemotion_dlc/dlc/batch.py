@@ -298,8 +298,8 @@ def clean_videos(
     Returns
     -------
     BatchReport
-        Every video's outcome; the summary table is logged too (as a warning when a video
-        failed).
+        Every video's outcome (:meth:`BatchReport.table` is also logged at INFO level; each
+        failure is logged as an error when it happens).
 
     Raises
     ------
@@ -405,9 +405,8 @@ def clean_videos(
     report = BatchReport([outcomes[n] for n in range(len(vids))],
                          model_path if cleaner is not None else None, trained_on,
                          round(train_s, 3), round(time.perf_counter() - t0, 3))
-    if len(vids) > 1 or not report.ok:
-        level = logging.INFO if report.ok else logging.WARNING
-        logger.log(level, "clean %s:\n%s", project.config_path, report.table())
+    if len(vids) > 1:  # failures were logged as errors when they happened
+        logger.info("clean %s:\n%s", project.config_path, report.table())
     return report
 
 

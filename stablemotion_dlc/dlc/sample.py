@@ -51,6 +51,8 @@ __all__ = [
     "KIND_NAMES",
     "CorruptionConfig",
     "SampleProject",
+    "SampleExperiment",
+    "make_sample_experiment",
     "simulate_animals",
     "corrupt_predictions",
     "make_sample_project",
@@ -436,3 +438,99 @@ def make_sample_project(
                 outdir, n_frames, n_animals, 100 * project.corrupted_share,
                 time.perf_counter() - t0)
     return project
+
+
+@dataclass(frozen=True)
+class SampleExperiment:
+    """A sample project plus an experiment folder of analysed videos outside ``video_sets``.
+
+    Attributes
+    ----------
+    project : SampleProject
+        The project (its own video is the one in ``video_sets``).
+    folder : Path
+        ``<project>/<folder>/``: the experiment's videos and their DLC outputs.
+    videos : tuple of Path
+        ``<folder>/mouseNN.mp4`` (exist only when rendered).
+    predictions : tuple of Path
+        Their DLC outputs ``mouseNN<scorer>[_el].h5`` (with ``.csv`` and meta pickle).
+    truths : tuple of Path
+        Their ground truth, ``<project>/ground_truth/mouseNN_truth.h5``.
+    """
+
+    project: SampleProject
+    folder: Path
+    videos: tuple[Path, ...]
+    predictions: tuple[Path, ...]
+    truths: tuple[Path, ...]
+
+
+def make_sample_experiment(
+    outdir: str | Path,
+    n_videos: int = 20,
+    *,
+    seed: int = 0,
+    folder: str = "experiment",
+    n_animals: int = 1,
+    duration_s: float = 10.0,
+    fps: int = 30,
+    width: int = 320,
+    height: int = 240,
+    video: bool = True,
+    progress: bool = True,
+) -> SampleExperiment:
+    """A sample project with ``n_videos`` more analysed videos in a folder of their own.
+
+    As a lab runs DeepLabCut: the project lists one video in ``video_sets``; the experiment's
+    videos are analysed from elsewhere (``<outdir>/<folder>/``), each with its own simulated
+    animal and errors (seeds ``seed + 1 ...``) and DLC's output beside it.
+
+    Parameters
+    ----------
+    outdir : str or Path
+        Project folder (empty or absent).
+    n_videos : int
+        Videos in the experiment folder.
+    seed : int
+        Seed of the project; video ``i`` uses ``seed + 1 + i``.
+    folder : str
+        Name of the experiment folder inside the project.
+    n_animals, duration_s, fps, width, height, video, progress
+        As in :func:`make_sample_project`.
+
+    Returns
+    -------
+    SampleExperiment
+    """
+    import shutil
+    import tempfile
+
+    if n_videos < 1:
+        raise ValueError(f"n_videos must be at least 1, got {n_videos}")
+    common = dict(n_animals=n_animals, duration_s=duration_s, fps=fps, width=width,
+                  height=height, video=video, progress=progress)
+    project = make_sample_project(outdir, seed=seed, **common)
+    exp = project.outdir / folder
+    exp.mkdir(exist_ok=False)
+    videos, preds, truths = [], [], []
+    with tempfile.TemporaryDirectory(dir=project.outdir) as tmp:
+        for i in range(n_videos):
+            sub = make_sample_project(Path(tmp) / f"s{i}", seed=seed + 1 + i, **common)
+            stem = f"mouse{i:02d}"
+            old = sub.video.stem
+
+            def moved(p: Path, dest: Path, old: str = old, stem: str = stem) -> Path:
+                target = dest / (stem + p.name[len(old):])
+                shutil.move(str(p), str(target))
+                return target
+
+            preds.append(moved(sub.predictions_h5, exp))
+            moved(sub.predictions_csv, exp)
+            moved(sub.meta_pickle, exp)
+            truths.append(moved(sub.truth_h5, project.truth_h5.parent))
+            moved(sub.corruption_npz, project.truth_h5.parent)
+            videos.append(exp / f"{stem}{sub.video.suffix}")
+            if sub.video.exists():
+                moved(sub.video, exp)
+    logger.info("sample experiment: %d videos in %s", n_videos, exp)
+    return SampleExperiment(project, exp, tuple(videos), tuple(preds), tuple(truths))
