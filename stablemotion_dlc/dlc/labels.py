@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.identity import (
     _animal_individuals,
     find_identity_swaps,
@@ -91,8 +92,6 @@ REASON_NAMES: dict[int, str] = {
 ALL_RULES: tuple[str, ...] = tuple(REASON_NAMES.values())
 """Every rule name, in bit order."""
 
-DEFAULT_PCUTOFF = 0.6
-"""DeepLabCut's default ``pcutoff``."""
 
 _MAD_SCALE = 1.4826  # MAD -> standard deviation for a normal distribution
 _RULE_BITS = {v: k for k, v in REASON_NAMES.items()}
@@ -434,6 +433,7 @@ def _rule_jump(
     return_frac: float,
     max_lag: int = 3,
     lone_factor: float = 2.0,
+    offset_return: bool = True,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """JUMP rule; returns the (T, n, K) flags and the per-keypoint thresholds."""
     t_frames, n_ind, n_kp = conf.shape
@@ -465,6 +465,7 @@ def _rule_jump(
             if ev.size == 0:
                 continue
             size = step[ev - 1]
+            img_step = np.linalg.norm(np.diff(xy[fr, i, kp], axis=0), axis=-1)
             csum = np.concatenate([np.zeros((1, 2)), np.cumsum(r, axis=0)])
             diff = np.zeros(t_frames + 1, dtype=np.int32)
             cand: list[tuple[int, int, int]] = []  # (span, event a, event b) in ev indices
@@ -476,6 +477,15 @@ def _rule_jump(
                 span = fr[b] - fr[a]
                 back = np.linalg.norm(r[b] - r[a - 1], axis=-1)
                 smaller = np.minimum(size[:-lag], size[lag:])
+                offset_ok = np.zeros(a.shape, dtype=bool)
+                if offset_return:
+                    # or the second jump takes back the offset the first one added, while the
+                    # animal moved on: a point placed on another body part for a while. Both
+                    # jumps must be jumps in the image too (not a glitch of the body frame)
+                    undo = np.linalg.norm((r[a] - r[a - 1]) + (r[b] - r[b - 1]), axis=-1)
+                    offset_ok = ((img_step[a - 1] > lone_factor * thr)
+                                 & (img_step[b - 1] > lone_factor * thr))
+                    back = np.where(offset_ok, np.minimum(back, undo), back)
                 # the span in between must sit away from where the point left and came back
                 seg_mean = (csum[b] - csum[a]) / (b - a)[:, None]
                 away = np.linalg.norm(seg_mean - 0.5 * (r[a - 1] + r[b]), axis=-1)
@@ -491,6 +501,14 @@ def _rule_jump(
                     w = (fr[sa:sb] - fr[sa - 1]) / (fr[sb] - fr[sa - 1])
                     path = r[sa - 1] + w[:, None] * (r[sb] - r[sa - 1])
                     dev = np.linalg.norm(r[sa:sb] - path, axis=-1)
+                    if offset_ok[c]:
+                        # the same seen as a displaced path: the span minus the entry offset
+                        # (linearly blended into the exit one) follows the straight path
+                        j_in, j_out = r[sa] - r[sa - 1], r[sb - 1] - r[sb]
+                        off = (1 - w)[:, None] * j_in + w[:, None] * j_out
+                        fit = np.linalg.norm(r[sa:sb] - off - path, axis=-1)
+                        dev = np.where(np.quantile(fit, 0.75) < 0.5 * smaller[c],
+                                       np.linalg.norm(off, axis=-1), dev)
                     # longer spans need clearer evidence (the pose drifts over time)
                     need = (1.0 - return_frac) * smaller[c] * (1.0 + span[c] / max_span)
                     if np.quantile(dev, 0.25) > need:
@@ -636,7 +654,8 @@ def suspect_mask(
     tracks : Tracks
         Pose tracks (not modified).
     pcutoff : float, optional
-        Likelihood threshold. Default: the ``pcutoff`` of ``config_path`` when given, else 0.6.
+        Likelihood threshold. Default: the ``pcutoff`` of ``config_path`` when given, else
+        :data:`~.constants.DEFAULT_PCUTOFF`.
     skeleton : list of pairs of names or indices, optional
         Bones for the BONE rule. Default: the config's ``skeleton`` when ``config_path`` is given
         and it is not empty, else :func:`default_skeleton` (two nearest neighbours of each
