@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
+
 __all__ = [
     "ALL_KINDS",
     "CORRUPTION_KINDS",
@@ -547,7 +549,7 @@ def _apply(
 def confident_segments(
     xy: np.ndarray,
     likelihood: np.ndarray | None,
-    pcutoff: float = 0.6,
+    pcutoff: float = DEFAULT_PCUTOFF,
     min_len: int = 64,
     *,
     min_fraction: float = 1.0,

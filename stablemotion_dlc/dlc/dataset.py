@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stablemotion_dlc.core.representation import Batch
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.corruption import (
     CORRUPTION_KINDS,
     body_scale,
@@ -180,7 +181,7 @@ class KeypointWindowSource:
         kinds: Sequence[str] = CORRUPTION_KINDS,
         min_len: int = 1,
         max_len: int | None = None,
-        pcutoff: float = 0.6,
+        pcutoff: float = DEFAULT_PCUTOFF,
         min_confident: float = 0.8,
         p_confident: float = 0.9,
         lr_pairs: Sequence[tuple[int, int]] | None = None,

@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.io import Tracks
 
 __all__ = [
@@ -419,7 +420,7 @@ def _animal_individuals(tracks: Tracks) -> list[int]:
 def find_identity_swaps(
     tracks: Tracks,
     *,
-    pcutoff: float | None = 0.6,
+    pcutoff: float | None = DEFAULT_PCUTOFF,
     ratio: float = 0.5,
     min_gain: float | None = None,
 ) -> list[SwapEvent]:
@@ -430,7 +431,7 @@ def find_identity_swaps(
     tracks : Tracks
         Pose tracks with 2 to 5 animals (the unique-bodypart individual ``"single"`` is never
         considered). With fewer than two animals the result is empty.
-    pcutoff : float or None, default 0.6
+    pcutoff : float or None, default :data:`~.constants.DEFAULT_PCUTOFF`
         Points below this likelihood are ignored for matching (None: use every non-NaN point).
     ratio : float, default 0.5
         A permutation is accepted at a frame only if its cost is at most ``ratio`` times the
@@ -604,7 +605,7 @@ def find_lr_swaps(
     tracks: Tracks,
     pairs: list[tuple[str, str]] | list[tuple[int, int]] | None = None,
     *,
-    pcutoff: float | None = 0.6,
+    pcutoff: float | None = DEFAULT_PCUTOFF,
     ratio: float = 0.5,
     min_gain: float | None = None,
     use_geometry: bool = True,
@@ -621,7 +622,7 @@ def find_lr_swaps(
     pairs : list of pairs of names or indices, optional
         Keypoint pairs to check; default :func:`left_right_pairs` of ``tracks.bodyparts``. Any
         pair may be given (e.g. two keypoints whose positions can cross).
-    pcutoff : float or None, default 0.6
+    pcutoff : float or None, default :data:`~.constants.DEFAULT_PCUTOFF`
         Points below this likelihood are ignored.
     ratio, min_gain
         Transition acceptance, as in :func:`find_identity_swaps`.

@@ -59,6 +59,7 @@ from scipy.signal import medfilt, savgol_filter
 from tqdm.auto import tqdm
 
 from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 
 __all__ = [
     "Baseline",
@@ -82,8 +83,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: DeepLabCut's default ``pcutoff``.
-DEFAULT_PCUTOFF = 0.6
 LongGaps = Literal["nan", "fill", "keep"]
 
 

@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import true_runs
+from ..dlc.constants import DEFAULT_PCUTOFF
 from ..dlc.corruption import (
     ALL_KINDS,
     CORRUPTION_KINDS,
@@ -98,7 +99,7 @@ logger = logging.getLogger(__name__)
 
 #: Kinds injected by the benchmark: every training kind plus ``-1`` placeholder dropouts.
 BENCHMARK_KINDS: tuple[str, ...] = CORRUPTION_KINDS + ("dropout_neg1",)
-PCUTOFF = 0.6
+PCUTOFF = DEFAULT_PCUTOFF
 MOVED_PX = 2.0
 #: Variants of our cleaner (``clean_tracks`` settings; see the module docstring).
 OURS_VARIANTS: tuple[str, ...] = ("ours", "ours-oracle", "ours-nodetect", "ours-allnet",
