@@ -46,8 +46,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_INDIVIDUALS = 5
-"""Largest number of animals handled by the exhaustive permutation search (5! = 120)."""
+EXHAUSTIVE_INDIVIDUALS = 5
+"""Up to this many animals every permutation is considered (5! = 120)."""
+
+MAX_INDIVIDUALS = 20
+"""Largest number of animals handled. Above :data:`EXHAUSTIVE_INDIVIDUALS` only exchanges of
+two or three animals at one frame are considered (a swap between tracked animals happens where
+they meet; for 20 animals that is 2,471 permutations instead of 20!)."""
 
 _SEPARATORS = re.compile(r"[\s_\-./]+")
 _SIDE_WORDS = {"left": "right", "right": "left", "l": "r", "r": "l", "lt": "rt", "rt": "lt"}
@@ -265,10 +270,10 @@ def _transitions(
     """Best permutation per frame and where it beats the identity clearly.
 
     Returns ``(perms (P, n), best (T,) index into perms, gain (T,) px, 0 where no transition)``.
-    Works on chunks of frames so that memory stays small with five animals (120 permutations).
+    Works on chunks of frames so that memory stays small (2,471 permutations for 20 animals).
     """
     n = cost.shape[1]
-    perms = np.array(list(itertools.permutations(range(n))), dtype=np.intp)
+    perms = _candidate_permutations(n)
     chunk = max(1, 2_000_000 // (len(perms) * n))
     best = np.zeros(cost.shape[0], dtype=np.intp)
     gain = np.zeros(cost.shape[0])
@@ -278,6 +283,27 @@ def _transitions(
             cost[sl], perms, ratio, min_gain, partial_ratio_factor
         )
     return perms, best, gain
+
+
+def _candidate_permutations(n: int) -> np.ndarray:
+    """Permutations of ``n`` items considered per frame; row 0 is the identity.
+
+    Every permutation up to :data:`EXHAUSTIVE_INDIVIDUALS` items, beyond that those moving at
+    most three items (pairwise exchanges and 3-cycles).
+    """
+    if n <= EXHAUSTIVE_INDIVIDUALS:
+        return np.array(list(itertools.permutations(range(n))), dtype=np.intp)
+    rows = [tuple(range(n))]
+    for size in (2, 3):
+        for items in itertools.combinations(range(n), size):
+            for image in itertools.permutations(items):
+                if any(a == b for a, b in zip(items, image, strict=True)):
+                    continue  # moves fewer items: already listed
+                p = list(range(n))
+                for a, b in zip(items, image, strict=True):
+                    p[a] = b
+                rows.append(tuple(p))
+    return np.array(rows, dtype=np.intp)
 
 
 def _transitions_chunk(
@@ -429,8 +455,9 @@ def find_identity_swaps(
     Parameters
     ----------
     tracks : Tracks
-        Pose tracks with 2 to 5 animals (the unique-bodypart individual ``"single"`` is never
-        considered). With fewer than two animals the result is empty.
+        Pose tracks with 2 to 20 animals (the unique-bodypart individual ``"single"`` is never
+        considered; above five animals only exchanges of two or three animals at one frame
+        are searched). With fewer than two animals the result is empty.
     pcutoff : float or None, default :data:`~.constants.DEFAULT_PCUTOFF`
         Points below this likelihood are ignored for matching (None: use every non-NaN point).
     ratio : float, default 0.5
@@ -449,7 +476,8 @@ def find_identity_swaps(
     Raises
     ------
     ValueError
-        With more than five animals, or bad ``ratio``.
+        With a bad ``ratio``. With more than :data:`MAX_INDIVIDUALS` animals no swap is
+        searched (a warning is logged and the result is empty).
     """
     if not 0.0 < ratio < 1.0:
         raise ValueError(f"ratio must be in (0, 1), got {ratio}")
@@ -457,9 +485,9 @@ def find_identity_swaps(
     if len(ind) < 2 or tracks.n_frames < 2:
         return []
     if len(ind) > MAX_INDIVIDUALS:
-        raise ValueError(
-            f"find_identity_swaps handles at most {MAX_INDIVIDUALS} animals, got {len(ind)}"
-        )
+        logger.warning("find_identity_swaps: %d animals; identity swaps are searched for at "
+                       "most %d (none looked for here)", len(ind), MAX_INDIVIDUALS)
+        return []
     kps = np.flatnonzero(tracks.present[ind].all(0))
     if kps.size == 0:
         return []

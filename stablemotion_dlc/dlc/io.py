@@ -84,6 +84,9 @@ _INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "
 _FAR_OUTSIDE = 0.5  # a point more than half a frame outside the frame is "far outside"
 _ABSURD = 1e5  # without a frame size, |coordinate| above this is reported
 _META_PICKLE_MAX_BYTES = 64 * 2**20  # DLC meta pickles are a few kB
+#: Texts read as a missing value in CSV data cells: pandas' defaults (what DLC reads with).
+_NA_TEXT = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+            "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 
 
 @dataclass(eq=False)
@@ -1021,9 +1024,13 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                            f"header has {width}")
     dtype: dict[int, Any] = {c: str for c in range(n_index)}
     dtype.update({c: np.float64 for c in range(n_index, width)})
+    # index labels keep texts such as "NA"; data cells read "NaN", "nan", "NA"... as NaN
+    # like pandas' and DLC's own readers do
+    na_values: dict[int, list[str]] = {c: [""] for c in range(n_index)}
+    na_values.update({c: list(_NA_TEXT) for c in range(n_index, width)})
     try:
         body = pd.read_csv(path, header=None, skiprows=n_header, dtype=dtype,
-                           keep_default_na=False, na_values=[""], engine="c",
+                           keep_default_na=False, na_values=na_values, engine="c",
                            float_precision="round_trip", skip_blank_lines=True)
     except UnicodeDecodeError as exc:
         raise DLCFileError(path, f"not UTF-8 text: {exc}") from None
