@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "clean_h5": "stablemotion_dlc.dlc.pipeline",
     "clean_videos": "stablemotion_dlc.dlc.batch",
     "DlcProject": "stablemotion_dlc.dlc.project",
+    "extract_outlier_frames": "stablemotion_dlc.dlc.outliers",
     "clean_tracks": "stablemotion_dlc.dlc.pipeline",
     "save_clean_result": "stablemotion_dlc.dlc.pipeline",
     "train": "stablemotion_dlc.dlc.pipeline",
@@ -43,6 +44,7 @@ __all__ = [
     "Tracks",
     "clean_h5",
     "clean_videos",
+    "extract_outlier_frames",
     "clean_tracks",
     "find_analyzed",
     "make_sample_project",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .dlc.batch import clean_videos
     from .dlc.io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
     from .dlc.labels import suspect_mask
+    from .dlc.outliers import extract_outlier_frames
     from .dlc.pipeline import (
         CleanResult,
         clean_h5,

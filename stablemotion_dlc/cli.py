@@ -171,6 +171,22 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extract_outliers(args: argparse.Namespace) -> int:
+    from .dlc.outliers import extract_outlier_frames
+
+    got = extract_outlier_frames(
+        args.config, [str(v) for v in args.videos], n=args.n, shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex, destfolder=args.destfolder,
+        min_gap=args.min_gap, model=args.model, train_steps=args.train_steps,
+        copy_videos=args.copy_videos, **_clean_options(args))
+    for ov in got:
+        print(f"{ov.video.name}: {len(ov.frames)} frame(s) {list(ov.frames)} -> {ov.folder}")
+    total = sum(len(ov.frames) for ov in got)
+    print(f"{total} frame(s) extracted; their machine labels are the cleaned points. Next: "
+          f"deeplabcut.refine_labels, merge_datasets, then retrain.")
+    return 0
+
+
 def _cmd_flag(args: argparse.Namespace) -> int:
     from .dlc.io import read_tracks
     from .dlc.labels import suspect_mask
@@ -187,10 +203,9 @@ def _cmd_flag(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from ._atomic import check_outputs
     from .dlc.io import read_tracks
     from .evaluate.plots import plot_before_after
-
-    from ._atomic import check_outputs
 
     check_outputs([args.output], overwrite=args.overwrite,
                   inputs=[args.raw, args.cleaned, args.truth])
@@ -336,6 +351,43 @@ def _add_clean(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_clean)
 
 
+def _add_extract_outliers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "extract-outliers",
+        help="send the frames cleaning found wrong to DLC for relabelling (cleaned points)",
+        description=(
+            "Clean the videos (existing cleaned outputs are reused), pick the N frames with "
+            "the largest confident repairs (spread over videos and in time), extract them "
+            "with deeplabcut.extract_outlier_frames(outlieralgorithm='list') into "
+            "labeled-data/<video>/ and write the cleaned points as the machine labels that "
+            "deeplabcut.refine_labels opens with. DeepLabCut adds the videos to video_sets."
+        ),
+    )
+    p.add_argument("videos", nargs="+", type=Path, help="analysed videos or folders")
+    p.add_argument("--config", type=Path, required=True, help="the DLC project's config.yaml")
+    p.add_argument("-n", type=int, default=20,
+                   help="frames in total (at most numframes2pick per video; default: 20)")
+    p.add_argument("--shuffle", type=int, default=1, help="DLC shuffle (default: 1)")
+    p.add_argument("--trainingsetindex", type=int, default=0,
+                   help="DLC training-set index (default: 0)")
+    p.add_argument("--destfolder", type=Path, default=None,
+                   help="folder of the analysed files (default: beside each video)")
+    p.add_argument("--min-gap", type=int, default=None,
+                   help="least distance in frames between two frames of one video "
+                        "(default: one second, less on short videos)")
+    p.add_argument("--model", type=Path, default=None, help="model file (default: the project's)")
+    p.add_argument("--train-steps", type=int, default=None,
+                   help="training steps when a model has to be trained first")
+    p.add_argument("--copy-videos", action="store_true",
+                   help="let DLC copy (not link) new videos into the project")
+    p.add_argument("--detect", choices=["single", "probdet", "rules"], default="single",
+                   help="detector for videos not cleaned yet (default: single)")
+    p.add_argument("--sampling-steps", type=int, default=1, help="diffusion sampling steps")
+    p.add_argument("--ensemble", type=int, default=1, help="repair candidates averaged")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.set_defaults(handler=_cmd_extract_outliers)
+
+
 def _add_flag(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "flag",
@@ -451,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_sample, _add_train, _add_clean, _add_flag, _add_plot, _add_smpl):
+    for add in (_add_sample, _add_train, _add_clean, _add_extract_outliers, _add_flag,
+                _add_plot, _add_smpl):
         add(sub)
     from .evaluate.benchmark import add_benchmark_parser  # light: no torch at import
 
