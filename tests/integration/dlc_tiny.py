@@ -369,7 +369,7 @@ def build_tiny_dlc_project(
             "numframes2pick": n_frames_labelled,
             "default_net_type": NET_TYPE,
             "batch_size": 8,
-            "pcutoff": 0.01,  # a 1-epoch network is unsure (likelihood ~0.01-0.1)
+            "pcutoff": 0.01,  # set from the analysis below (a 1-epoch network is unsure)
         })
 
         with timer("label_frames"):
@@ -409,6 +409,10 @@ def build_tiny_dlc_project(
         if not analysed.is_file():
             raise RuntimeError(f"analyze_videos did not write {analysed}; videos folder has "
                                f"{sorted(p.name for p in video.parent.iterdir())}")
+        # a 1-epoch network's likelihoods vary from run to run (all may fall below 0.01):
+        # pcutoff at their 20th percentile leaves most points trustworthy, as in a real project
+        lik = read_tracks(analysed).likelihood
+        _edit_config(config, {"pcutoff": float(f"{np.nanquantile(lik, 0.2):.3g}")})
     logger.info("tiny DLC project ready in %.1f s: %s", sum(timer.timings.values()), timer.timings)
     return TinyProject(
         config=config, video=video, analysed_h5=analysed, scorer=str(scorer),
