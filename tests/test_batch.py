@@ -245,3 +245,15 @@ def test_cli_batch_prints_the_table_and_fails_when_a_video_fails(experiment, tra
     assert rows == {"mouse00.mp4": "skipped", "mouse01.mp4": "skipped",
                     "mouse02.mp4": "cleaned", "mouse03.mp4": "failed"}
     assert np.isfinite(read_tracks(cleaned_path(experiment.predictions[2])).xy).any()
+
+
+def test_too_short_multi_animal_recording_is_a_clear_error(tmp_path) -> None:
+    """3 animals x 31 frames is 93 frames of data, but no 32-frame window fits (real case)."""
+    from stablemotion_dlc.errors import TrainingDataError
+
+    project = make_sample_project(tmp_path / "ma", seed=4, n_animals=3, duration_s=31 / 30,
+                                  video=False, progress=False)
+    tracks = read_tracks(project.predictions_h5)
+    with pytest.raises(TrainingDataError, match="longest recording has 31 frame"):
+        pl.train_on_tracks([tracks], tmp_path / "m.safetensors", config=TrainConfig(**TINY),
+                           progress=False)

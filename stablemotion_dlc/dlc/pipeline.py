@@ -773,10 +773,12 @@ def train_on_tracks(
         raise TrainingDataError(f"{names}: no individual carries all bodyparts {bodyparts}; "
                                 "nothing to train on")
     n_frames = sum(int(np.prod(q.xy.shape[:-2])) for q in seqs)
-    if n_frames < cfg.window:
+    longest = max(int(q.xy.shape[0]) for q in seqs)
+    if longest < cfg.window:  # windows are consecutive frames of one recording
         raise TrainingDataError(
-            f"{names}: only {n_frames} frame(s); training needs at least {cfg.window} (pass a "
-            "model trained on longer recordings with --model)")
+            f"{names}: the longest recording has {longest} frame(s); training needs at least "
+            f"{cfg.window} consecutive frames (pass a model trained on longer recordings of "
+            "this project with model=... / --model)")
     n_good = sum(int(np.isfinite(p).all(axis=-1).sum()) for p in pose)
     if n_good == 0:
         raise TrainingDataError(
