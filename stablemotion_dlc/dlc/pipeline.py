@@ -419,7 +419,8 @@ def clean_tracks(
     pcutoff, skeleton = _label_settings(cleaner, project, pcutoff, skeleton, tracks.bodyparts,
                                         warn=check_model)
 
-    work = tracks.copy()
+    work, far = _without_far_points(tracks)
+    base = work.copy() if far.any() else tracks
     n_f, n_i, n_k = work.xy.shape[:3]
     status = np.zeros((n_f, n_i, n_k), np.uint8)
     corrections: list[Any] = []
@@ -434,7 +435,7 @@ def clean_tracks(
         if lr_events:
             work, corr = fix_lr_swaps(work, lr_events)
             corrections += corr
-        moved = ~_same_points(work, tracks)
+        moved = ~_same_points(work, base)
         status[moved] = IDENTITY_FIXED
 
     labels = suspect_mask(work, pcutoff, skeleton=skeleton)
@@ -517,6 +518,14 @@ def clean_tracks(
             progress(n_done + 1, total)
 
     _clean_unique_bodyparts(work, labels, out_xy, out_lik, status, new_lik, max_gap, cols)
+    if far.any():  # absurd points were read as missing: repaired ones count as replaced,
+        # the others keep their input values (never changed without being flagged)
+        status[far & (status == GAP_FILLED)] = REPLACED
+        prob[far] = 1.0
+        keep = far & (status == KEPT)
+        out_xy[keep] = tracks.xy[keep]
+        notes.append(f"{int(far.sum())} point(s) with |coordinate| > {MAX_COORDINATE:g} px "
+                     "treated as missing")
     cleaned = work.copy()
     cleaned.xy = out_xy
     cleaned.likelihood = out_lik
@@ -544,6 +553,24 @@ def clean_tracks(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return result
+
+
+#: Points with a coordinate beyond this many pixels (or not finite) are treated as missing by
+#: cleaning and training: no camera has such frames, and such values overflow the network's
+#: float32 features (1e30 px gave NaN detection probabilities, 1e308 px an error).
+MAX_COORDINATE = 1e6
+
+
+def _without_far_points(tracks: Tracks) -> tuple[Tracks, np.ndarray]:
+    """A copy of ``tracks`` with absurdly far points set to NaN, and their ``(F, I, K)`` mask."""
+    work = tracks.copy()
+    with np.errstate(invalid="ignore"):
+        far = (np.abs(work.xy) > MAX_COORDINATE).any(axis=-1) | np.isinf(work.xy).any(axis=-1)
+    if far.any():
+        work.xy = np.where(far[..., None], np.nan, work.xy)
+        logger.warning("%s: %d point(s) with |coordinate| > %g px treated as missing",
+                       tracks.meta.get("source", "tracks"), int(far.sum()), MAX_COORDINATE)
+    return work, far
 
 
 def _same_points(a: Tracks, b: Tracks) -> np.ndarray:
@@ -762,6 +789,7 @@ def train_on_tracks(
     seqs = []
     pose = []
     for tr in tracks_list:
+        tr, _ = _without_far_points(tr)
         labels = suspect_mask(tr, pcutoff, skeleton=skeleton)
         s = sequences_from_tracks(tr, bodyparts, labels)
         for q in s:
