@@ -257,3 +257,28 @@ def test_too_short_multi_animal_recording_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(TrainingDataError, match="longest recording has 31 frame"):
         pl.train_on_tracks([tracks], tmp_path / "m.safetensors", config=TrainConfig(**TINY),
                            progress=False)
+
+
+def test_one_call_parses_the_config_once_and_reads_each_output_once(tmp_path, trainings,
+                                                                    monkeypatch) -> None:
+    from stablemotion_dlc.dlc import batch, io
+
+    project = make_sample_project(tmp_path / "proj", seed=2, duration_s=4.0, video=False,
+                                  progress=False)
+    parsed, reads = [], []
+    real_yaml, real_read = io.load_yaml_mapping, batch.read_tracks
+
+    def counting_yaml(path):
+        parsed.append(Path(path).name)
+        return real_yaml(path)
+
+    def counting_read(path):
+        reads.append(Path(path).name)
+        return real_read(path)
+
+    monkeypatch.setattr(io, "load_yaml_mapping", counting_yaml)
+    monkeypatch.setattr("stablemotion_dlc.dlc.project.load_yaml_mapping", counting_yaml)
+    monkeypatch.setattr(batch, "read_tracks", counting_read)
+    clean_h5(project.config, project.video, progress=False)  # trains first, then cleans
+    assert parsed == ["config.yaml"]
+    assert reads == [project.predictions_h5.name]
