@@ -41,6 +41,11 @@ STATUS_SYMBOLS: dict[int, str] = {0: "disc", 1: "diamond", 2: "square", 3: "star
 """Clean-result status code -> napari point symbol."""
 NORMAL_SYMBOL = "disc"
 SUSPECT_SYMBOL = "x"
+SUSPECT_FACE = np.array([1.0, 0.0, 1.0, 1.0])
+"""Face colour of suspect points: magenta, a colour the keypoint colormap never uses."""
+SUSPECT_BORDER = np.array([0.0, 0.0, 0.0, 1.0])
+SUSPECT_SCALE = 1.6
+"""Suspect points are drawn this much larger than the others."""
 
 
 @dataclass
@@ -62,6 +67,8 @@ class PointsData:
         ``(N,)`` symbol names (``"x"`` for suspect points, status symbols for cleaned ones).
     index : np.ndarray
         ``(N, 3)`` int ``(frame, individual, keypoint)`` of each point in the Tracks arrays.
+    scale : np.ndarray
+        ``(N,)`` size factor (:data:`SUSPECT_SCALE` for suspect points, else 1).
     """
 
     data: np.ndarray
@@ -70,6 +77,7 @@ class PointsData:
     border_color: np.ndarray
     symbol: np.ndarray
     index: np.ndarray
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -133,7 +141,8 @@ def points_data(
     tracks : Tracks
         Pose tracks.
     suspect : np.ndarray, optional
-        ``(frames, individuals, keypoints)`` bool; suspect points get the ``"x"`` symbol.
+        ``(frames, individuals, keypoints)`` bool; suspect points are drawn high-contrast:
+        symbol ``"x"``, magenta face, black border, :data:`SUSPECT_SCALE` times larger.
     reasons : np.ndarray, optional
         Same shape, uint8 reason bits (with ``reason_names``) for the ``reason`` feature.
     reason_names : dict, optional
@@ -179,8 +188,12 @@ def points_data(
                           dtype=object) if st.size else np.zeros(0, object)
     face = keypoint_colors(tracks.n_keypoints, cmap)[k] if f.size else np.zeros((0, 4))
     border = individual_colors(tracks.n_individuals)[i] if f.size else np.zeros((0, 4))
+    scale = np.ones(f.size)
+    if status is None and sus.any():
+        face, border = face.copy(), border.copy()
+        face[sus], border[sus], scale[sus] = SUSPECT_FACE, SUSPECT_BORDER, SUSPECT_SCALE
     return PointsData(data=data, features=features, face_color=face, border_color=border,
-                      symbol=symbol, index=idx)
+                      symbol=symbol, index=idx, scale=scale)
 
 
 def trajectory_data(

@@ -44,12 +44,17 @@ def test_points_data_layout_colours_and_suspects() -> None:
     assert pd_.symbol[row] == "x" and (pd_.symbol == "x").sum() == 1
     assert pd_.features["reason"][row] == "low_likelihood,jump"
     assert pd_.features["keypoint"][row] == "tail" and pd_.features["individual"][row] == "m1"
-    # one colour per keypoint, one border per individual
+    # the suspect point is high-contrast: magenta face, black border, drawn larger
+    np.testing.assert_allclose(pd_.face_color[row], [1, 0, 1, 1])
+    np.testing.assert_allclose(pd_.border_color[row], [0, 0, 0, 1])
+    assert pd_.scale[row] == pytest.approx(1.6) and (pd_.scale == 1).sum() == len(pd_) - 1
+    # the others: one colour per keypoint, one border per individual
+    ok = pd_.symbol != "x"
     for k in range(3):
-        sel = pd_.index[:, 2] == k
+        sel = ok & (pd_.index[:, 2] == k)
         assert len(np.unique(pd_.face_color[sel], axis=0)) == 1
-    assert len(np.unique(pd_.face_color, axis=0)) == 3
-    assert len(np.unique(pd_.border_color, axis=0)) == 2
+    assert len(np.unique(pd_.face_color[ok], axis=0)) == 3
+    assert len(np.unique(pd_.border_color[ok], axis=0)) == 2
 
 
 def test_points_data_status_and_crop_offset() -> None:

@@ -84,14 +84,18 @@ def test_load_builds_layers(viewer_widget, qtbot, sample) -> None:
     raw = viewer.layers["raw keypoints"]
     expected = int((np.isfinite(tracks.xy).all(-1) & tracks.present[None]).sum())
     assert len(raw.data) == expected
-    # one colour per keypoint, one border colour per individual
-    face = {tuple(np.round(c, 3)) for c in raw.face_color}
-    assert len(face) == tracks.n_keypoints
+    # one colour per keypoint, one border colour per individual (suspect points: magenta)
     feats = raw.features
+    ok = ~feats["suspect"].to_numpy()
+    face = {tuple(np.round(c, 3)) for c in raw.face_color[ok]}
+    assert len(face) == tracks.n_keypoints
     for kp in tracks.bodyparts:
-        colours = np.unique(np.round(raw.face_color[feats["keypoint"] == kp], 3), axis=0)
+        colours = np.unique(np.round(raw.face_color[ok & (feats["keypoint"] == kp)], 3), axis=0)
         assert len(colours) == 1
-    borders = {ind: np.unique(np.round(raw.border_color[feats["individual"] == ind], 3), axis=0)
+    np.testing.assert_allclose(raw.face_color[~ok], np.tile([1, 0, 1, 1], (int((~ok).sum()), 1)))
+    assert (raw.size[~ok] > raw.size[ok].max()).all()  # suspect points drawn larger
+    borders = {ind: np.unique(np.round(raw.border_color[ok & (feats["individual"] == ind)], 3),
+                              axis=0)
                for ind in tracks.individuals}
     assert all(len(b) == 1 for b in borders.values())
     assert len({tuple(b[0]) for b in borders.values()}) == len(tracks.individuals)
@@ -243,13 +247,14 @@ def test_mismatched_video_warns_and_still_loads(viewer_widget, qtbot, sample, tm
     longer_path = write_tracks(longer, folder / sample.predictions_h5.name)
     assert widget.load(longer_path, video_path="", config_path="")
     _wait_task(qtbot, widget)
-    text = "\n".join(m for _lvl, m in widget._messages)
-    assert "video is 1 frame shorter" in text
+    # the warning stays visible after the detection message replaced the load message
+    assert "video is 1 frame shorter" in widget.warnings.text()
+    assert widget.warnings.isVisibleTo(widget) and "Flagged" in widget.message.text()
     assert "raw keypoints" in viewer.layers and "video" in viewer.layers
     # a missing video is reported, tracks are still shown
     assert widget.load(longer_path, video_path=tmp_path / "nope.mp4")
     _wait_task(qtbot, widget)
-    assert any("video not found" in m for _lvl, m in widget._messages)
+    assert "video not found" in widget.warnings.text()
     assert "video" not in viewer.layers and "raw keypoints" in viewer.layers
 
 
@@ -406,3 +411,125 @@ def test_real_openfield_video(viewer_widget, qtbot, shared_data) -> None:
         Image.fromarray(full[..., :3]).save(DOCS_IMG / "napari_openfield.png")
     rgb = full[..., :3].reshape(-1, 3)
     assert rgb.mean() > 20 and len(np.unique(rgb[::7] // 16, axis=0)) > 50
+
+
+# ---------------------------------------------------------------------------------- issue 19
+@pytest.fixture(scope="module")
+def other_sample(tmp_path_factory: pytest.TempPathFactory):
+    """A second project (one mouse, other size, pcutoff 0.4) to load after the first."""
+    import yaml
+
+    from stablemotion_dlc.dlc.sample import make_sample_project
+
+    out = tmp_path_factory.mktemp("napari_other")
+    project = make_sample_project(out / "proj", seed=5, n_animals=1, duration_s=3.0, fps=30,
+                                  width=256, height=192, progress=False)
+    cfg = yaml.safe_load(project.config.read_text())
+    cfg["pcutoff"] = 0.4
+    project.config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return project
+
+
+def test_real_window_reload_is_a_full_reset(viewer_widget, qtbot, sample, other_sample) -> None:
+    """Load, Load another project, Load the first again in a shown window: no crash, no
+    leftovers of the previous project, warnings visible, raw keypoints active."""
+    viewer, widget = viewer_widget
+    viewer.window._qt_window.resize(1400, 900)
+    _load(qtbot, widget, sample)
+    widget.go_to_frame(40)
+    qtbot.wait(100)  # let the canvas and the timeline draw (the old crash needed a drawn
+    widget.model_path_edit.setText(str(sample.config.parent / "stale.safetensors"))  # window)
+    widget._loaded_inputs["model"] = widget.model_path_edit.text()
+    for _ in range(2):
+        # the user only changes the tracks field: video, model, config, pcutoff follow
+        widget.tracks_path_edit.setText(str(other_sample.predictions_h5))
+        assert widget.load()
+        _wait_task(qtbot, widget)
+        qtbot.wait(100)
+        assert widget.video_path_edit.text() == str(other_sample.video)
+        assert widget.config_path_edit.text() == str(other_sample.config)
+        assert widget.model_path_edit.text() == ""
+        assert widget.pcutoff_spin.value() == pytest.approx(0.4)
+        assert viewer.layers["video"].data.shape[1:3] == (192, 256)
+        assert widget.tracks.individuals == read_tracks(other_sample.predictions_h5).individuals
+        assert viewer.layers.selection.active is viewer.layers["raw keypoints"]
+        assert widget.legend.visible and "suspect" in widget.legend.text
+        widget.go_to_frame(60)
+        qtbot.wait(50)
+        widget.tracks_path_edit.setText(str(sample.predictions_h5))
+        assert widget.load()
+        _wait_task(qtbot, widget)
+        qtbot.wait(100)
+        assert widget.video_path_edit.text() == str(sample.video)
+        assert widget.config_path_edit.text() == str(sample.config)
+        assert widget.pcutoff_spin.value() == pytest.approx(0.6)
+        assert viewer.layers["video"].data.shape[1:3] == (240, 320)
+    assert sum(layer.name == "raw keypoints" for layer in viewer.layers) == 1
+    assert widget.timeline.current_frame == widget.current_frame
+    # a value the user typed is kept on the next Load
+    widget.pcutoff_spin.setValue(0.55)
+    assert widget.load()
+    _wait_task(qtbot, widget)
+    assert widget.pcutoff_spin.value() == pytest.approx(0.55)
+
+
+def test_span_jump_selects_keypoint_and_individual(viewer_widget, qtbot, sample) -> None:
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    widget.go_to_frame(0)
+    for _ in range(3):
+        start = widget.next_segment()
+        i, k = widget.selected()
+        assert widget.labels.mask[start, i, k]  # the inspected keypoint is flagged there
+        assert widget.timeline.axes[0].get_title() == (
+            f"{widget.tracks.individuals[i]} · {widget.tracks.bodyparts[k]}")
+    assert viewer.layers.selection.active is viewer.layers["raw keypoints"]
+
+
+def test_timeline_zooms_around_the_frame_with_a_whole_video_strip(viewer_widget, qtbot,
+                                                                   sample) -> None:
+    from napari_plugin._timeline import detail_window
+
+    _viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    canvas = widget.timeline
+    canvas.detail_frames = 40
+    widget.go_to_frame(100)
+    widget._update_timeline()
+    lo, hi = canvas.detail_limits
+    assert hi - lo == 40 and lo < 100 < hi
+    assert canvas.strip.get_xlim() == (-0.5, widget.tracks.n_frames - 0.5)
+    bars = canvas.strip.collections[0].get_paths()
+    assert len(bars) > 0
+    widths = [p.get_extents().width for p in bars]
+    assert min(widths) >= 3.0 * widget.tracks.n_frames / max(canvas.strip.bbox.width, 100) - 1e-6
+    widget.go_to_frame(103)  # inside the window: no re-centring (a blit)
+    assert canvas.detail_limits == (lo, hi)
+    widget.go_to_frame(10)
+    assert canvas.detail_limits == detail_window(10, widget.tracks.n_frames, 40)
+    assert detail_window(5, 30, 40) == (-0.5, 29.5)  # short videos: everything
+
+
+def test_view_toggle_and_skeleton_follow_cleaned(viewer_widget, qtbot, sample,
+                                                 tiny_model) -> None:
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    raw_vectors = np.array(viewer.layers["skeleton"].data)
+    widget.model_path_edit.setText(str(tiny_model))
+    with qtbot.waitSignal(widget.clean().finished, timeout=120000):
+        pass
+    assert widget.view_combo.currentText() == "both" and widget.skeleton_source == "cleaned"
+    clean_vectors = np.array(viewer.layers["skeleton"].data)
+    changed = np.asarray(widget.result.status) != 0
+    assert changed.any() and not np.array_equal(raw_vectors, clean_vectors)
+    from napari_plugin._layers import skeleton_vectors
+
+    pairs = widget._skeleton_pairs(widget.tracks)
+    np.testing.assert_allclose(clean_vectors, skeleton_vectors(widget.result.tracks, pairs))
+    widget.view_combo.setCurrentText("raw")
+    assert not viewer.layers["cleaned keypoints"].visible
+    assert viewer.layers["raw keypoints"].visible and widget.skeleton_source == "raw"
+    np.testing.assert_allclose(np.array(viewer.layers["skeleton"].data), raw_vectors)
+    widget.view_combo.setCurrentText("cleaned")
+    assert viewer.layers["cleaned keypoints"].visible
+    assert not viewer.layers["raw keypoints"].visible
