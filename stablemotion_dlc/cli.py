@@ -188,11 +188,14 @@ def _cmd_extract_outliers(args: argparse.Namespace) -> int:
 
 
 def _cmd_flag(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .dlc.io import read_tracks
     from .dlc.labels import suspect_mask
 
     tracks = read_tracks(args.tracks)
-    labels = suspect_mask(tracks, args.pcutoff, config_path=args.config)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd values (1e308) are flagged
+        labels = suspect_mask(tracks, args.pcutoff, config_path=args.config)
     print(f"{args.tracks}: {tracks.n_frames} frames, {tracks.n_individuals} individual(s), "
           f"{tracks.n_keypoints} keypoints")
     for name, count in labels.summary().items():

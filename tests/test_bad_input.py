@@ -681,3 +681,31 @@ def test_check_outputs_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(FileProblemError, match="is a folder"):
         check_outputs([tmp_path / "d.h5"], overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5"]
+
+
+def test_model_path_is_checked_before_training(work: Work, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    from stablemotion_dlc.core import train as core_train
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before the model path was checked")
+
+    monkeypatch.setattr(core_train.Trainer, "run", no_training)
+    t = read_tracks(work.h5)
+    before = _snapshot(work.root)
+    with pytest.raises(FileProblemError, match="would overwrite the input"):
+        train_on_tracks([t], work.csv, steps=5, progress=False)
+    unwritable = Path("/proc/m.safetensors") if os.geteuid() == 0 else None
+    if unwritable is None:
+        ro = work.root / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        unwritable = ro / "m.safetensors"
+    with pytest.raises(FileProblemError, match="not writable"):
+        train_on_tracks([t], unwritable, steps=5, progress=False)
+    with pytest.raises(FileProblemError, match="file name too long"):
+        train_on_tracks([t], work.root / ("m" * 300 + ".safetensors"), steps=5, progress=False)
+    if unwritable.parent != Path("/proc"):
+        unwritable.parent.chmod(0o755)
+        unwritable.parent.rmdir()
+    assert _snapshot(work.root) == before

@@ -637,6 +637,10 @@ def train(source: BatchSource, layout: LabelLayout, spec: dict[str, Any],
     Path
         ``out_path``.
     """
+    if _dist_info()[1] == 0:  # a folder that cannot take the model fails now, not at the end
+        from .._atomic import check_outputs
+
+        check_outputs([out_path], overwrite=True)
     trainer = Trainer(source, layout, spec, out_path, config, normalizer=normalizer,
                       resume=resume, progress=progress, device=device, overwrite=overwrite)
     try:

@@ -780,6 +780,8 @@ def train_on_tracks(
     if steps is not None:
         cfg = replace(cfg, steps=int(steps))
     names = ", ".join(str(t.meta.get("source", "tracks")) for t in tracks_list[:3])
+    check_outputs([out_path], overwrite=True,
+                  inputs=[f for t in tracks_list for f in input_files(t)])
     first = tracks_list[0]
     if bodyparts is None:
         animals = [i for i, n in enumerate(first.individuals) if n != "single"]
