@@ -462,6 +462,8 @@ class CleanerWidget(QWidget):
             if value is not None:
                 edit.setText(str(value))
         tracks_text = self.tracks_path_edit.text().strip()
+        if not tracks_text and self._fill_from_sample():
+            tracks_text = self.tracks_path_edit.text().strip()
         if not tracks_text:
             self.show_message("Choose a DLC tracks file (.h5 or .csv) first.", "warning")
             return False
@@ -530,6 +532,17 @@ class CleanerWidget(QWidget):
         if detect:
             self.detect()
         return True
+
+    def _fill_from_sample(self) -> bool:
+        """Fill the fields from a layer of File > Open Sample (simulated mouse), if any."""
+        for layer in self.viewer.layers:
+            paths = layer.metadata.get("stablemotion_sample")
+            if paths:
+                self.tracks_path_edit.setText(paths["tracks"])
+                self.video_path_edit.setText(paths["video"])
+                self.config_path_edit.setText(paths["config"])
+                return True
+        return False
 
     def _forget_previous_project(self, path: Path, *, video_given: bool,
                                  config_given: bool) -> None:

@@ -533,3 +533,132 @@ def test_view_toggle_and_skeleton_follow_cleaned(viewer_widget, qtbot, sample,
     widget.view_combo.setCurrentText("cleaned")
     assert viewer.layers["cleaned keypoints"].visible
     assert not viewer.layers["raw keypoints"].visible
+
+
+def _press(viewer, key: str) -> None:
+    """Call what napari calls for ``key`` (e.g. "Shift+A")."""
+    from app_model.types import KeyBinding
+
+    dict(viewer.keymap.items())[KeyBinding.from_str(key)](viewer)
+
+
+def _clean(qtbot, widget, model) -> None:
+    widget.model_path_edit.setText(str(model))
+    task = widget.clean()
+    assert task is not None, widget.message.text()
+    with qtbot.waitSignal(task.finished, timeout=180000):
+        pass
+    assert widget.result is not None, widget.message.text()
+
+
+def test_review_accept_reject_teach_save_and_read_back(viewer_widget, qtbot, sample, tiny_model,
+                                                       tmp_path, monkeypatch) -> None:
+    """Accept and reject repairs with single keys, mark a missed point, repair it, save the
+    decisions in the provenance file and open that file with the plugin's reader."""
+    from stablemotion_dlc.dlc.review import read_review
+
+    viewer, widget = viewer_widget
+    _load(qtbot, widget, sample)
+    _clean(qtbot, widget, tiny_model)
+    raw = widget.tracks
+    spans = widget.spans
+    assert len(spans) >= 2 and widget.repair_list.count() == len(spans)
+    assert all(sp.reasons and 0.0 <= sp.probability <= 1.0 for sp in spans)
+    first = spans[0]
+    assert "p=" in widget.repair_list.item(0).text() and first.keypoint_name in (
+        widget.repair_list.item(0).text())
+    # a plain (non identity) span to reject, then one to accept
+    j = next(n for n, sp in enumerate(spans) if sp.status != "identity-fixed")
+    widget.go_to_span(j)
+    assert widget.current_frame == spans[j].start
+    assert widget.selected() == (spans[j].individual, spans[j].keypoint)
+    _press(viewer, "Shift+R")
+    rej = spans[j]
+    sl = (slice(rej.start, rej.stop), rej.individual, rej.keypoint)
+    np.testing.assert_array_equal(widget.result.tracks.xy[sl], raw.xy[sl])  # raw values back
+    np.testing.assert_array_equal(widget.result.tracks.likelihood[sl], raw.likelihood[sl])
+    assert (widget.result.status[sl] == 0).all()
+    assert not np.array_equal(widget.raw_result.tracks.xy[sl], raw.xy[sl])  # it was repaired
+    assert widget.repair_list.currentRow() == min(j + 1, len(spans) - 1)  # moved on
+    acc = widget.current_span()
+    _press(viewer, "Shift+A")
+    assert widget.review.decisions == {rej.key: "rejected", acc.key: "accepted"} or (
+        rej.status == "identity-fixed")
+    assert widget.repair_list.item(j).text().startswith("✗")
+    # the cleaned points layer shows the reviewed result
+    clean_layer = viewer.layers["cleaned keypoints"]
+    f = clean_layer.features
+    rows = (f["frame"] == rej.start) & (f["individual"] == rej.individual_name) & (
+        f["keypoint"] == rej.keypoint_name)
+    assert (f["status"][rows] == "kept").all()
+
+    # teach: a kept, confident stretch of one keypoint is marked and repaired
+    status = np.asarray(widget.raw_result.status)
+    k = widget.tracks.bodyparts.index(spans[0].keypoint_name)
+    i = spans[0].individual
+    kept = np.flatnonzero((status[:, i, k] == 0) & np.isfinite(raw.xy[:, i, k]).all(-1))
+    a = int(kept[len(kept) // 2])
+    b = a + 2
+    assert (status[a:b + 1, i, k] == 0).all()
+    widget._select_keypoint(raw.individuals[i], raw.bodyparts[k])
+    assert widget.mark_range(a, b) == 3
+    # ... and one point by clicking it (selection in the raw layer)
+    layer = viewer.layers["raw keypoints"]
+    rf = layer.features
+    c = int(kept[len(kept) // 4])
+    row = int(np.flatnonzero((rf["frame"] == c) & (rf["individual"] == raw.individuals[i])
+                             & (rf["keypoint"] == raw.bodyparts[k]))[0])
+    layer.selected_data = {row}
+    _press(viewer, "Shift+M")
+    assert widget.review.counts()["marked"] == 4
+    task = widget.repair_marked()
+    with qtbot.waitSignal(task.finished, timeout=180000):
+        pass
+    new_status = np.asarray(widget.result.status)
+    assert (new_status[a:b + 1, i, k] != 0).all() and new_status[c, i, k] != 0
+    assert not np.allclose(widget.result.tracks.xy[a:b + 1, i, k], raw.xy[a:b + 1, i, k])
+    marked_spans = [sp for sp in widget.spans if "marked" in sp.reasons]
+    assert any(sp.start <= a < sp.stop and sp.keypoint == k for sp in marked_spans)
+    assert widget.review.decisions.get(rej.key) == "rejected"  # decisions survive a re-clean
+    np.testing.assert_array_equal(widget.result.tracks.xy[sl], raw.xy[sl])
+
+    # save: decisions in the provenance file
+    target = tmp_path / (sample.predictions_h5.stem + "_filtered.h5")
+    monkeypatch.setattr(widget, "_ask_save_path", lambda: target)
+    assert widget.save() == target
+    from stablemotion_dlc.dlc.pipeline import provenance_path
+
+    prov = provenance_path(target)
+    stored = read_review(prov)
+    assert stored is not None and stored.decisions == widget.review.decisions
+    assert np.array_equal(stored.marked, widget.review.marked)
+    np.testing.assert_array_equal(read_tracks(target).xy, widget.result.tracks.xy)
+
+    # reader: open the provenance file the napari way
+    for name in ("cleaned keypoints", "raw keypoints", "video", "skeleton", "trajectory"):
+        if name in viewer.layers:
+            viewer.layers.remove(name)
+    shutil.copy(sample.video, tmp_path / sample.video.name)
+    shutil.copy(sample.predictions_h5, tmp_path / sample.predictions_h5.name)
+    viewer.open(str(prov), plugin=PLUGIN)
+    names = [layer.name for layer in viewer.layers]
+    assert {"video", "raw keypoints", "cleaned keypoints"} <= set(names)
+    opened = viewer.layers["cleaned keypoints"]
+    feats = opened.features
+    assert {"status", "probability", "uncertainty", "decision"} <= set(feats.columns)
+    assert (feats["decision"] == "rejected").any() and (feats["decision"] == "marked").any()
+    assert len(opened.data) == int((np.isfinite(widget.result.tracks.xy).all(-1)).sum())
+
+
+def test_open_sample_and_load_it(viewer_widget, qtbot, tmp_path, monkeypatch) -> None:
+    viewer, widget = viewer_widget
+    monkeypatch.setenv("STABLEMOTION_SAMPLE_DIR", str(tmp_path))
+    viewer.open_sample(PLUGIN, "simulated_mouse")
+    assert viewer.layers["video"].data.shape == (300, 480, 640, 3)
+    assert len(viewer.layers["raw keypoints"].data) > 0
+    assert widget.load()  # the empty panel picks up the sample's paths
+    _wait_task(qtbot, widget)
+    assert widget.config_path_edit.text().endswith("config.yaml")
+    assert widget.segments and viewer.layers["video"].data.shape[0] == 300
+    again = tmp_path / "simulated_mouse" / ".complete"
+    assert again.is_file()  # generated once, reused next time

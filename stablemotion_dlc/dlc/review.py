@@ -65,7 +65,8 @@ class RepairSpan:
         ``"replaced"``, ``"gap-filled"`` or ``"identity-fixed"``.
     reasons : tuple of str
         Rules that flagged the input points, ``"model"`` where only the learned detector did,
-        ``"marked"`` for points marked by the user.
+        ``"identity swap"`` / ``"left/right swap"`` for identity fixes, ``"marked"`` for
+        points marked by the user.
     probability : float
         Highest detection probability of the input points in the span.
     individual_name, keypoint_name : str
@@ -136,7 +137,10 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
                     reasons = [n for b, n in labels.reason_names.items() if bits & b]
                     if marked is not None and np.asarray(marked)[s:e, i, k].any():
                         reasons.append("marked")
-                    if not reasons and int(col[s]) != 3:
+                    if int(col[s]) == 3:
+                        reasons.insert(0, _swap_kind(result, s, e, tracks.individuals[i],
+                                                     tracks.bodyparts[k]))
+                    elif not reasons:
                         reasons.append("model")
                     out.append(RepairSpan(
                         individual=i, keypoint=k, start=s, stop=e,
@@ -147,6 +151,15 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
                         keypoint_name=str(tracks.bodyparts[k])))
     out.sort(key=lambda sp: (sp.start, sp.individual, sp.keypoint))
     return out
+
+
+def _swap_kind(result: Any, start: int, stop: int, individual: str, keypoint: str) -> str:
+    """``"identity swap"`` or ``"left/right swap"``: the correction that moved these points."""
+    for c in getattr(result, "corrections", []) or []:
+        if c.start < stop and start < c.stop and individual in c.individuals and (
+                keypoint in c.keypoints or not c.keypoints):
+            return "left/right swap" if c.kind == "lr" else "identity swap"
+    return "swap"
 
 
 @dataclass
