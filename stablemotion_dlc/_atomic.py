@@ -100,18 +100,22 @@ def _name_max(folder: Path) -> int:
 
 
 def _probe_folder(folder: Path) -> None:
-    """Create (if needed) and write-test ``folder``; raise FileProblemError if impossible."""
+    """Check that files can be created in ``folder`` (or, if it does not exist yet, that it
+    can be created): a probe file is written and removed in the folder or in its nearest
+    existing parent. Nothing is left behind, not even the folder.
+    """
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        if probe.is_symlink():  # a dangling symlink in the path
+            raise FileProblemError(probe, "output folder is a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise FileProblemError(probe, "is a file, not a folder: the outputs cannot go there")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".stablemotion-write-test.", dir=probe)
     except OSError as exc:
-        raise FileProblemError(folder, f"cannot create the output folder ({exc.strerror or exc})"
-                               ) from None
-    if not folder.is_dir():
-        raise FileProblemError(folder, "output folder is not a folder")
-    try:
-        fd, name = tempfile.mkstemp(prefix=".stablemotion-write-test.", dir=folder)
-    except OSError as exc:
-        raise FileProblemError(folder, f"output folder is not writable ({exc.strerror or exc})"
+        what = "output folder" if probe == folder else f"folder {probe} (to create {folder})"
+        raise FileProblemError(folder, f"{what} is not writable ({exc.strerror or exc})"
                                ) from None
     os.close(fd)
     os.unlink(name)
@@ -139,7 +143,7 @@ def check_outputs(outputs: Sequence[str | Path], *, overwrite: bool = False,
     ------
     FileProblemError
         An output is an input, its name is too long for the file system, or its folder
-        cannot be created or written.
+        cannot be created or written (checked without creating anything).
     FileExistsError
         An output exists and ``overwrite`` is False.
     """
@@ -259,7 +263,10 @@ def _commit(pairs: list[tuple[Path, Path]], overwrite: bool) -> None:
         for _, path in pairs:
             if path.exists() or path.is_symlink():
                 bak = _tmp_name(path)
-                os.replace(path, bak)
+                try:
+                    os.replace(path, bak)
+                except FileNotFoundError:  # removed meanwhile: nothing to keep
+                    continue
                 backups.append((bak, path))
         for tmp, path in pairs:
             os.replace(tmp, path)

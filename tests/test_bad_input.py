@@ -439,6 +439,62 @@ def test_concurrent_overwrites_never_mix_sets(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in outs)
 
 
+_WRITER = """
+import contextlib, os, sys, time
+from pathlib import Path
+import stablemotion_dlc._atomic as atomic
+folder, tag = Path(sys.argv[1]), sys.argv[2]
+if sys.argv[3] == "nolock":  # to show the test is sensitive: the same writes without the lock
+    atomic._folder_lock = lambda folders: contextlib.nullcontext()
+real = os.replace
+def slow(src, dst):  # a slow file system: renames take a while
+    time.sleep(0.002)
+    real(src, dst)
+os.replace = slow
+outs = [folder / "a.h5", folder / "a.csv", folder / "a_stablemotion.npz"]
+for i in range(40):
+    with atomic.atomic_outputs(outs, overwrite=True) as tmps:
+        for t in tmps:
+            t.write_text(f"{tag}{i}")
+"""
+
+
+def _mixed_sets_seen(folder: Path, lock: str) -> tuple[int, int]:
+    """Run two writer processes; a reader that takes the folder lock counts mixed sets."""
+    from stablemotion_dlc._atomic import _folder_lock
+
+    outs = [folder / "a.h5", folder / "a.csv", folder / "a_stablemotion.npz"]
+    for p in outs:
+        p.write_text("init")
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(folder), tag, lock],
+                              stderr=subprocess.PIPE, text=True) for tag in "AB"]
+    mixed = reads = 0
+    while any(p.poll() is None for p in procs):
+        with _folder_lock([folder]):
+            try:
+                texts = {p.read_text() for p in outs}
+            except FileNotFoundError:  # a file moved aside mid-commit: incomplete set
+                texts = {"missing", "file"}
+        reads += 1
+        mixed += len(texts) > 1
+        time.sleep(0.001)
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    return mixed, reads
+
+
+def test_concurrent_processes_never_mix_sets(tmp_path: Path) -> None:
+    """Two processes overwriting one output set (as two ``clean --overwrite`` runs do): under
+    the folder lock a reader never sees a mixed set, and the final set is one run's."""
+    mixed, reads = _mixed_sets_seen(tmp_path, "lock")
+    assert reads > 10 and mixed == 0
+    texts = {(tmp_path / n).read_text() for n in ("a.h5", "a.csv", "a_stablemotion.npz")}
+    assert texts in ({"A39"}, {"B39"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.h5",
+                                                          "a_stablemotion.npz"]
+
+
 def _cli_env() -> dict[str, str]:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
