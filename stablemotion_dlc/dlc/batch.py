@@ -370,7 +370,8 @@ def clean_videos(
                                options.get("skeleton"),
                                [*project.bodyparts, *project.unique_bodyparts], warn=True)
 
-    bar = tqdm(total=len(jobs), desc="videos", unit="video", disable=not progress or not jobs)
+    bar = tqdm(total=len(jobs), desc="videos", unit="video",
+               disable=not progress or len(vids) < 2)  # one video: its own bars only
     for n, job in jobs.items():
         bar.set_postfix_str(job.video.name, refresh=True)
         t1 = time.perf_counter()
