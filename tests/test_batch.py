@@ -168,7 +168,7 @@ def test_batch_skips_existing_outputs_and_trains_one_model(experiment, trainings
     with caplog.at_level(logging.WARNING, logger="stablemotion_dlc"):
         report = clean_videos(proj.config, vids, progress=False)
     assert [o.status for o in report.outcomes] == ["skipped", "cleaned", "cleaned", "cleaned"]
-    assert "exists; skipped" in caplog.text
+    assert "1 of 4 video(s) already cleaned, skipped" in caplog.text
     assert first.stat().st_mtime_ns == stamp  # not rewritten
     assert report.outputs == [cleaned_path(p) for p in experiment.predictions]
     assert all(p.exists() for p in report.outputs)

@@ -337,7 +337,7 @@ def clean_videos(
                 out = Path(destfolder) / out.name
             if out.exists() and not overwrite and not strict:
                 msg = f"{out.name} exists; skipped (pass overwrite to clean it again)"
-                logger.warning("%s: %s", v.name, msg)
+                logger.info("%s: %s", v.name, msg)
                 outcomes[n] = VideoOutcome(v, "skipped", out, src, msg)
                 continue
             check_outputs(pl.output_files(out, save_as_csv), overwrite=overwrite,
@@ -353,6 +353,11 @@ def clean_videos(
             logger.error("%s: %s", v, exc)
             outcomes[n] = VideoOutcome(v, "failed", None, None, str(exc))
 
+    skipped = [o.video.name for o in outcomes.values() if o.status == "skipped"]
+    if skipped:  # one message, not one per video (a resumed batch may skip hundreds)
+        logger.warning("%d of %d video(s) already cleaned, skipped (pass overwrite to clean "
+                       "them again): %s", len(skipped), len(vids),
+                       ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else ""))
     trained_on: list[Path] = []
     train_s = 0.0
     cleaner: Cleaner | None = None
