@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import signal
 import tempfile
@@ -32,6 +33,8 @@ __all__ = [
     "check_outputs",
     "same_file",
 ]
+
+logger = logging.getLogger(__name__)
 
 _TMP_STEM_MAX = 100  # temporary names stay short, so a name that fits has a temporary that fits
 
@@ -215,7 +218,10 @@ def _folder_lock(folders: Iterable[Path]) -> Iterator[None]:
             if fcntl is not None:
                 fd = os.open(folder, os.O_RDONLY)
                 fds.append(fd)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError as exc:  # e.g. a network file system without flock
+                    logger.debug("%s: no folder lock (%s); renaming without it", folder, exc)
             else:  # pragma: no cover - Windows
                 lock = folder / ".stablemotion.lock"
                 while True:
@@ -239,17 +245,31 @@ def _folder_lock(folders: Iterable[Path]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back (delivered on exit) so a set of renames is not cut in two."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-            signal, "pthread_sigmask"):
+    """Hold SIGINT/SIGTERM back so a set of renames is not cut in two.
+
+    Python runs signal handlers in the main thread between bytecodes, whichever thread the
+    signal reached, so the handlers themselves are swapped for ones that only record the
+    signal; on exit the originals are restored and a recorded signal is delivered to them
+    (Ctrl-C then raises ``KeyboardInterrupt`` after the renames). Outside the main thread no
+    Python handler can run, so nothing needs holding.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    caught: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in sigs}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(caught):
+            handler = old[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
 
 
 def _commit(pairs: list[tuple[Path, Path]], overwrite: bool) -> None:

@@ -392,6 +392,36 @@ def test_output_set_is_all_or_nothing_on_interrupt(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_the_renames_is_held_until_the_set_is_complete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: int) -> None:
+    from stablemotion_dlc.cli import _raise_interrupt
+
+    outs = [tmp_path / "a.h5", tmp_path / "a.csv", tmp_path / "a_stablemotion.npz"]
+    for p in outs:
+        p.write_text("old")
+    real = os.replace
+    sent = []
+
+    def signalling(src, dst):
+        if Path(dst) == outs[0] and ".tmp" in Path(src).name and not sent:
+            sent.append(sig)
+            os.kill(os.getpid(), sig)  # arrives in the middle of the set's renames
+            time.sleep(0.05)
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", signalling)
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # as the CLI does
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic_outputs(outs, overwrite=True) as tmps:
+            for t in tmps:
+                t.write_text("new")
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+    assert sent and [p.read_text() for p in outs] == ["new"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in outs)
+
+
 def test_failed_rename_puts_the_old_set_back(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     outs = [tmp_path / "a.h5", tmp_path / "a.csv", tmp_path / "a_stablemotion.npz"]
