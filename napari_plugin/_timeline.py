@@ -32,6 +32,7 @@ __all__ = ["TimelineCanvas", "runs", "detail_window"]
 _RAW = "#9aa0a6"
 _CLEAN = "#00c8ff"
 _FLAG = "#ff4040"
+_MARK = "#ff00ff"
 _CURSOR = "#ffd24a"
 _MIN_STRIP_PX = 3.0  # a flagged frame is at least this wide in the overview strip
 _PAGE_MARGIN = 0.1  # re-centre the detail window when the cursor is this close to an edge
@@ -145,8 +146,12 @@ class TimelineCanvas(FigureCanvasQTAgg):
         clean_y: np.ndarray | None = None,
         pcutoff: float | None = None,
         title: str = "",
+        marked: np.ndarray | None = None,
     ) -> None:
-        """Draw one keypoint's series (arrays of length ``frames``; NaN where missing)."""
+        """Draw one keypoint's series (arrays of length ``frames``; NaN where missing).
+
+        ``flagged`` frames are shaded red, ``marked`` ones (taught by the user) magenta.
+        """
         n = len(x)
         self.n_frames = n
         frames = np.arange(n)
@@ -158,7 +163,11 @@ class TimelineCanvas(FigureCanvasQTAgg):
         for ax in self.axes:
             for s, e in spans:
                 ax.axvspan(s - 0.5, e - 0.5, color=_FLAG, alpha=0.25, lw=0)
-        self._draw_strip(spans, n)
+        marks = runs(marked) if marked is not None else []
+        for ax in self.axes:
+            for s, e in marks:
+                ax.axvspan(s - 0.5, e - 0.5, color=_MARK, alpha=0.35, lw=0)
+        self._draw_strip(spans, n, marks)
         self.axes[0].plot(frames, x, color=_RAW, lw=0.8, label="raw")
         self.axes[1].plot(frames, y, color=_RAW, lw=0.8)
         if clean_x is not None and clean_y is not None:
@@ -175,14 +184,15 @@ class TimelineCanvas(FigureCanvasQTAgg):
         self._set_limits(detail_window(self.current_frame, n, self.detail_frames))
         self.set_frame(self.current_frame)
 
-    def _draw_strip(self, spans: list[tuple[int, int]], n: int) -> None:
+    def _draw_strip(self, spans: list[tuple[int, int]], n: int,
+                    marks: list[tuple[int, int]] = ()) -> None:
         self.strip.set_xlim(-0.5, max(n - 0.5, 0.5))
         width_px = max(self.strip.bbox.width, 100.0)
         min_w = _MIN_STRIP_PX * max(n, 1) / width_px
-        if spans:
-            self.strip.broken_barh(
-                [(s - 0.5, max(e - s, min_w)) for s, e in spans], (0.15, 0.7),
-                facecolors=_FLAG)
+        for runs_, colour, y in ((spans, _FLAG, (0.15, 0.7)), (marks, _MARK, (0.55, 0.4))):
+            if runs_:
+                self.strip.broken_barh(
+                    [(s - 0.5, max(e - s, min_w)) for s, e in runs_], y, facecolors=colour)
 
     def _set_limits(self, limits: tuple[float, float]) -> None:
         lo, hi = limits

@@ -1076,11 +1076,14 @@ class CleanerWidget(QWidget):
         a = self.mark_from.value() if start is None else int(start)
         b = self.mark_to.value() if stop is None else int(stop)
         a, b = min(a, b), max(a, b)
+        self.mark_from.setValue(a)
+        self.mark_to.setValue(b)
         n = self.review.mark(self.tracks.xy.shape[:3], slice(a, b + 1), *sel)
         return self._after_mark(n)
 
     def _after_mark(self, n: int) -> int:
         self._fill_repair_list()
+        self._update_timeline()
         self._update_enabled()
         total = self.review.counts()["marked"]
         self.show_message(f"Marked {n} point(s) ({total} in all). Press Repair marked to "
@@ -1203,29 +1206,49 @@ class CleanerWidget(QWidget):
                                    "ok"))
 
     # ------------------------------------------------------------------ DLC
-    def send_to_dlc(self) -> Any:
-        """Hand the reviewed frames to DeepLabCut's outlier / refine flow."""
+    def send_to_dlc(self, n: int = 20) -> BackgroundTask | None:
+        """Hand the reviewed frames to DeepLabCut's outlier / refine flow.
+
+        The reviewed result is saved first where the library looks for the video's cleaned
+        output (``pipeline.cleaned_path`` of the tracks; an existing file is replaced only
+        after confirmation), then ``stablemotion_dlc.extract_outlier_frames(config, [video],
+        n)`` runs in the background: it picks the frames with the largest accepted or taught
+        repairs (rejected ones are raw again, so they are not picked), extracts them with
+        ``deeplabcut.extract_outlier_frames(..., outlieralgorithm="list")`` and writes our
+        points as DLC's machine labels, ready for ``deeplabcut.refine_labels(config)``.
+        """
         import stablemotion_dlc
 
+        if self.result is None:
+            self.show_message("Clean and review first.", "warning")
+            return None
         extract = getattr(stablemotion_dlc, "extract_outlier_frames", None)
-        if extract is None:
-            self.show_message("Sending frames to DeepLabCut needs "
-                              "stablemotion_dlc.extract_outlier_frames (not in this version).",
-                              "error")
-            return None
         config = self._config_path()
-        if config is None or self.video is None:
-            self.show_message("Sending frames to DeepLabCut needs the project's config.yaml "
-                              "and the video.", "error")
+        if extract is None or config is None or self.video is None:
+            self.show_message("Sending frames to DeepLabCut needs the project's config.yaml, "
+                              "the video and stablemotion_dlc.extract_outlier_frames.", "error")
             return None
-        try:
-            out = extract(config, [str(self.video.path)])
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            self.show_message(f"Sending to DeepLabCut failed: {type(exc).__name__}: {exc}",
-                              "error")
+        target = self.default_save_path()
+        if self.save(target) is None:
             return None
-        self.show_message(f"Frames sent to DeepLabCut's refine flow: {out}", "ok")
-        return out
+        video = self.video.path
+
+        def work(progress: Callable[..., None], should_stop: Callable[[], bool]) -> Any:
+            progress(-1, "DeepLabCut: extracting frames")
+            return extract(config, [str(video)], n=n, progress=False)
+
+        def done(out: Any) -> None:
+            frames = [f for o in out for f in o.frames]
+            folders = ", ".join(str(o.folder) for o in out)
+            if not frames:
+                self.show_message("No confident repairs to send to DeepLabCut.", "warning")
+                return
+            self.show_message(f"Sent {len(frames)} frame(s) to DeepLabCut ({folders}), "
+                              "labelled with the reviewed points. Next: "
+                              "deeplabcut.refine_labels(config), merge_datasets, retrain.",
+                              "ok")
+
+        return self.run_task(work, "sending to DeepLabCut", done)
 
     # ------------------------------------------------------------------ saving
     def default_save_path(self) -> Path | None:
@@ -1260,12 +1283,15 @@ class CleanerWidget(QWidget):
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def save(self) -> Path | None:
-        """Ask where, confirm any overwrite, save the reviewed result with its decisions."""
+    def save(self, path: str | Path | None = None) -> Path | None:
+        """Save the reviewed result with its decisions (asks where when ``path`` is None).
+
+        Existing files are replaced only after confirmation; the input is never written.
+        """
         if self.result is None:
             self.show_message("Nothing to save: run Clean first.", "warning")
             return None
-        path = self._ask_save_path()
+        path = self._ask_save_path() if path is None else Path(path)
         if path is None:
             return None
         outputs = self._save_outputs(path)
@@ -1365,7 +1391,11 @@ class CleanerWidget(QWidget):
         if self._loading:
             return
         try:
-            self.timeline.set_frame(self.current_frame)
+            frame = self.current_frame
+            if self.mark_from.value() == self.mark_to.value():  # no range being composed
+                self.mark_from.setValue(frame)
+                self.mark_to.setValue(frame)
+            self.timeline.set_frame(frame)
         except RuntimeError:  # the widget was deleted before the viewer
             self.viewer.dims.events.current_step.disconnect(self._on_step)
 
@@ -1395,9 +1425,12 @@ class CleanerWidget(QWidget):
             clean_x = self.result.tracks.xy[:, i, k, 0] + ox
             clean_y = self.result.tracks.xy[:, i, k, 1] + oy
         pcut = self.labels.pcutoff if self.labels is not None else self.pcutoff_spin.value()
+        marked = None
+        if self.review is not None and self.review.marked is not None:
+            marked = self.review.marked[:, i, k]
         self.timeline.current_frame = self.current_frame
         self.timeline.plot(tr.xy[:, i, k, 0] + ox, tr.xy[:, i, k, 1] + oy, lik, flagged,
-                           clean_x=clean_x, clean_y=clean_y, pcutoff=pcut,
+                           clean_x=clean_x, clean_y=clean_y, pcutoff=pcut, marked=marked,
                            title=f"{tr.individuals[i]} · {tr.bodyparts[k]}")
 
     def _update_trajectory(self) -> None:

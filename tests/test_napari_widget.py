@@ -289,6 +289,19 @@ def tiny_model(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture
+def tiny_model_1(train_sample, tmp_path) -> Path:
+    """A tiny model for the one-mouse ``train_sample`` (trained in a separate process)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "tiny1.safetensors"
+    proc = subprocess.run([sys.executable, "-c", _TRAIN_TINY, str(train_sample.predictions_h5),
+                           str(out)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
 def test_clean_with_corrupt_or_missing_model(viewer_widget, qtbot, sample, tmp_path) -> None:
     _viewer, widget = viewer_widget
     _load(qtbot, widget, sample)
@@ -662,3 +675,171 @@ def test_open_sample_and_load_it(viewer_widget, qtbot, tmp_path, monkeypatch) ->
     assert widget.segments and viewer.layers["video"].data.shape[0] == 300
     again = tmp_path / "simulated_mouse" / ".complete"
     assert again.is_file()  # generated once, reused next time
+
+
+@pytest.fixture
+def train_sample(tmp_path):
+    """A fresh one-mouse project without a model."""
+    from stablemotion_dlc.dlc.sample import make_sample_project
+
+    return make_sample_project(tmp_path / "proj", seed=7, n_animals=1, duration_s=4.0, fps=30,
+                               width=256, height=192, progress=False)
+
+
+def _wait_job(qtbot, widget, timeout: int = 240000) -> None:
+    qtbot.waitUntil(lambda: widget.job is not None and not widget.job.is_running,
+                    timeout=timeout)
+
+
+def test_train_tiny_in_a_separate_process_then_clean_resume_cancel(
+        viewer_widget, qtbot, train_sample, monkeypatch) -> None:
+    """First Clean without a model offers to train; training runs in another process with
+    progress and a time estimate, lands where clean_h5 looks, resumes, and can be cancelled."""
+    import sys
+
+    from stablemotion_dlc.core.checkpoint import load_checkpoint
+    from stablemotion_dlc.dlc.pipeline import default_model_path
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    viewer, widget = viewer_widget
+    assert widget.load(train_sample.predictions_h5, config_path=train_sample.config)
+    _wait_task(qtbot, widget)
+    model = default_model_path(train_sample.config)
+    assert not model.exists()
+    asked: list[str] = []
+    monkeypatch.setattr(widget, "_ask_train", lambda where: asked.append(where) or True)
+    widget.steps_spin.setValue(6)
+    assert widget.clean() is None and asked  # no model: offered to train, training started
+    job = widget.job
+    seen: list[tuple[float, str]] = []
+    job.progressed.connect(lambda f, m: seen.append((f, m)))
+    assert job.is_running and not widget.findChild(QPushButton, "clean_button").isEnabled()
+    _wait_job(qtbot, widget)
+    assert "model: " in job.stdout, job.stderr[-2000:]
+    assert model.is_file() and widget.model_path_edit.text() == str(model)
+    assert seen and seen[-1][0] == pytest.approx(1.0) and "step 6/6" in seen[-1][1]
+    assert any("left" in m for _f, m in seen)  # time estimate
+    assert load_checkpoint(model).step == 6
+    # ... and Clean ran by itself once the model was there
+    _wait_task(qtbot, widget)
+    assert widget.result is not None and widget.task.name == "cleaning"
+    assert sys.modules.get("triton") is None  # no training (triton) in napari's process
+
+    # resume: more steps continue the same model file
+    widget.steps_spin.setValue(9)
+    job = widget.train()
+    _wait_job(qtbot, widget)
+    assert job.resumed_from == 6, job.stderr[-2000:]
+    assert load_checkpoint(model).step == 9
+
+    # cancel: the process stops, the model file is still the last good one
+    widget.steps_spin.setValue(5000)
+    job = widget.train()
+    qtbot.waitUntil(lambda: "step" in widget.progress_bar.format(), timeout=120000)
+    with qtbot.waitSignal(job.cancelled, timeout=30000):
+        widget.findChild(QPushButton, "cancel_button").click()
+    assert "cancelled" in widget.message.text() and not widget.busy
+    assert load_checkpoint(model).step >= 9
+
+
+def _shot(viewer, qtbot, name: str) -> np.ndarray:
+    qtbot.wait(400)
+    full = viewer.screenshot(canvas_only=False, flash=False)
+    if os.environ.get("STABLEMOTION_SAVE_SCREENSHOTS"):
+        from PIL import Image
+
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(full[..., :3]).save(DOCS_IMG / name)
+    rgb = full[..., :3].reshape(-1, 3)
+    assert rgb.mean() > 20 and len(np.unique(rgb[::7] // 16, axis=0)) > 50
+    return full
+
+
+def test_screenshot_review_and_teach(viewer_widget, qtbot, sample, tiny_model) -> None:
+    """The review state (a rejected and an accepted repair) and the teach state (a marked,
+    repaired range) in a shown window; saved to docs/img with STABLEMOTION_SAVE_SCREENSHOTS."""
+    viewer, widget = viewer_widget
+    viewer.window._qt_window.resize(1600, 1000)
+    _load(qtbot, widget, sample)
+    _clean(qtbot, widget, tiny_model)
+    widget.tabs.setCurrentIndex(2)
+    j = next(n for n, sp in enumerate(widget.spans) if sp.n_frames > 3
+             and sp.status == "replaced")
+    widget.go_to_span(j)
+    widget.accept_span()
+    widget.go_to_span(j + 1)
+    widget.reject_span()
+    widget.go_to_span(j)
+    viewer.reset_view()
+    viewer.camera.zoom *= 1.6
+    span = widget.spans[j]
+    frame_xy = widget.result.tracks.xy[span.start, span.individual]
+    centre = np.nanmean(frame_xy, axis=0)
+    viewer.camera.center = (float(centre[1]), float(centre[0]))
+    _shot(viewer, qtbot, "napari_review.png")
+    # teach: mark 6 frames of a kept keypoint, repair them
+    status = np.asarray(widget.raw_result.status)
+    i, k = span.individual, span.keypoint
+    kept = np.flatnonzero(status[:, i, k] == 0)
+    a = int(kept[len(kept) // 2])
+    widget.mark_range(a, a + 5)
+    task = widget.repair_marked()
+    with qtbot.waitSignal(task.finished, timeout=180000):
+        pass
+    row = next(n for n, sp in enumerate(widget.spans) if "marked" in sp.reasons)
+    widget.go_to_span(row)
+    widget.go_to_frame(a + 3)
+    centre = np.nanmean(widget.result.tracks.xy[a + 3, i], axis=0)
+    viewer.camera.center = (float(centre[1]), float(centre[0]))
+    _shot(viewer, qtbot, "napari_teach.png")
+
+
+def test_send_reviewed_frames_to_dlc(viewer_widget, qtbot, train_sample, tiny_model_1,
+                                     monkeypatch) -> None:
+    """Send to DLC saves the reviewed result where the library looks, then calls
+    stablemotion_dlc.extract_outlier_frames on it in the background; DLC's own errors are shown.
+
+    The DeepLabCut round trip itself (frames, machine labels) is tested with a real DLC
+    project in tests/integration/test_dlc_loop.py.
+    """
+    pytest.importorskip("deeplabcut")
+    import stablemotion_dlc
+    from stablemotion_dlc.dlc.outliers import OutlierVideo
+    from stablemotion_dlc.dlc.pipeline import cleaned_path, provenance_path
+    from stablemotion_dlc.dlc.review import read_review
+
+    viewer, widget = viewer_widget
+    assert widget.load(train_sample.predictions_h5, config_path=train_sample.config)
+    _wait_task(qtbot, widget)
+    _clean(qtbot, widget, tiny_model_1)
+    widget.accept_span()
+    widget.reject_span()
+    # the real library and DeepLabCut: this project has no trained DLC network -> DLC's error
+    task = widget.send_to_dlc(n=3)
+    assert task is not None, widget.message.text()
+    with qtbot.waitSignal(task.finished, timeout=300000):
+        pass
+    out = cleaned_path(train_sample.predictions_h5)
+    assert out.is_file() and "sending to DeepLabCut failed" in widget.message.text()
+    assert "shuffle" in widget.message.text()  # DLC's own explanation
+    assert read_review(provenance_path(out)).decisions == widget.review.decisions
+    np.testing.assert_array_equal(read_tracks(out).xy, widget.result.tracks.xy)
+
+    calls: list = []
+
+    def fake(config, videos, n=20, **kw):
+        calls.append((config, videos, n, read_tracks(out).xy.copy()))
+        return [OutlierVideo(Path(videos[0]), (12, 40), (3.0, 2.0), out.parent, out)]
+
+    monkeypatch.setattr(stablemotion_dlc, "extract_outlier_frames", fake)
+    monkeypatch.setattr(widget, "_confirm_overwrite", lambda paths: True)
+    widget.go_to_span(0)
+    widget.reject_span()  # a new decision: the file is saved again before sending
+    task = widget.send_to_dlc(n=3)
+    with qtbot.waitSignal(task.finished, timeout=60000):
+        pass
+    (config, videos, n, xy), = calls
+    assert Path(config) == train_sample.config and videos == [str(train_sample.video)]
+    assert n == 3
+    np.testing.assert_array_equal(xy, widget.result.tracks.xy)
+    assert "Sent 2 frame(s) to DeepLabCut" in widget.message.text()

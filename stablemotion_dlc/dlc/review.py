@@ -380,5 +380,5 @@ def fine_tune(
         shutil.copyfile(model, out_path)
     logger.info("fine-tuning %s for %d steps (from step %d) on %d reviewed sequence(s)",
                 model, steps, bundle.step, len(seqs))
-    return core_train(source, rep.layout, rep.spec(), out_path, cfg, resume=True,
+    return core_train(source, rep.layout, dict(bundle.spec), out_path, cfg, resume=True,
                       progress=progress, device=device)
