@@ -530,6 +530,7 @@ def _cli_env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_sigterm_during_training_leaves_no_partial_output_and_resumes(work: Work) -> None:
     """SIGTERM while the first model trains: exit 130, no output set, a resumable model."""
     out = work.root / "out.h5"
