@@ -39,6 +39,7 @@ from .._atomic import atomic_outputs, check_outputs
 from ..errors import (
     AnalyzedDataNotFoundError,
     ConfigError,
+    FileProblemError,
     ModelMismatchError,
     OptionError,
     TrainingDataError,
@@ -47,7 +48,9 @@ from .constants import DEFAULT_PCUTOFF, MODEL_FILE, MODELS_FOLDER, VIDEO_EXTENSI
 from .features import KeypointRepresentation
 from .io import Tracks, find_analyzed, read_tracks, write_tracks
 from .labels import SuspectLabels, suspect_mask
+from .pose_prior import fit_pose_prior, pose_flags
 from .project import DlcProject, as_project
+from .repair import repair_animal
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
@@ -331,6 +334,8 @@ def clean_tracks(
     flag_mask: np.ndarray | None = None,
     min_network_run: int | None = DEFAULT_MIN_NETWORK_RUN,
     check_model: bool = True,
+    repair: str = "auto",
+    pose_rule: bool = True,
 ) -> CleanResult:
     """Detect and repair bad keypoints in memory; the input is not modified.
 
@@ -396,10 +401,21 @@ def clean_tracks(
         Warn when the pcutoff or skeleton differ from those the model was trained with
         (a batch checks once, then passes False).
 
+    repair : {"auto", "network", "interp", "pose"}
+        How flagged points are repaired. ``auto`` (default) hides spans of the animal's own
+        trustworthy points, fills them with every candidate (body-relative interpolation,
+        pose-anchored interpolation, the network) and uses per run length the one that
+        predicted best (:mod:`~stablemotion_dlc.dlc.repair`); a name forces one.
+        ``network`` is the behaviour of earlier versions (no pose prior at all).
+    pose_rule : bool
+        Flag points the file's pose prior finds impossible
+        (:mod:`~stablemotion_dlc.dlc.pose_prior`).
+
     Returns
     -------
     CleanResult
-        Cleaned tracks plus per-point provenance.
+        Cleaned tracks plus per-point provenance; ``uncertainty`` is the radius (px) within
+        which 90 % of the chosen repair's errors fell on the file's own held-out points.
 
     Notes
     -----
@@ -411,6 +427,8 @@ def clean_tracks(
                         probdet_runs=probdet_runs, steps=steps, ensemble=ensemble,
                         max_gap=max_gap, batch_size=batch_size, min_network_run=min_network_run)
     t0 = time.perf_counter()
+    if repair not in ("auto", "network", "interp", "pose"):
+        raise ValueError(f"repair must be auto, network, interp or pose, got {repair!r}")
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
     rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
     source = str(tracks.meta.get("source", "tracks"))
@@ -452,6 +470,8 @@ def clean_tracks(
     animals = [i for i in range(n_i) if work.present[i, cols].all()]
     notes: list[str] = []
     n_network = 0
+    n_pose = 0
+    repair_reports: dict[str, Any] = {}
     total = max(1, len(animals))
     for n_done, i in enumerate(animals):
         xy_i = work.xy[:, i][:, cols]  # (T, K, 2)
@@ -476,35 +496,39 @@ def clean_tracks(
             notes.append(f"{work.individuals[i]}: {names} never trustworthy; left unchanged")
             flag[:, no_anchor] = False
         flag = _limit_runs(flag, max_gap)
-        prob[:, i, cols] = np.maximum(p_model, sus_i.astype(np.float32))
+        good &= ~flag
+        prior = fit_pose_prior(xy_i, good, seed=seed) if repair != "network" else None
+        pose_fl = np.zeros_like(flag)
+        if prior is not None and given is None and pose_rule:
+            # the body's own geometry: a point the other keypoints make impossible
+            pose_fl, _ = pose_flags(prior, xy_i, good)
+            pose_fl &= ~no_anchor[None, :]
+            if pose_fl.any():
+                notes.append(f"{work.individuals[i]}: {int(pose_fl.sum())} point(s) in "
+                             "impossible poses flagged by the pose prior")
+            flag = _limit_runs(flag | pose_fl, max_gap)
+            good &= ~pose_fl
+            n_pose += int(pose_fl.sum())
+        prob[:, i, cols] = np.maximum(p_model, (sus_i | pose_fl).astype(np.float32))
         if flag.any():
-            lab_mask = np.concatenate([flag, enc.labels[:, rep.n_keypoints:] > 0.5], axis=1)
-            suspicion = np.concatenate(
-                [np.maximum(p_model, (sus_i | missing).astype(np.float32)),
-                 enc.labels[:, rep.n_keypoints:]], axis=1)
-            feats, net_mask = _interpolate_short_runs(cleaner, enc.features, lab_mask,
-                                                      min_network_run)
-            unc_f = np.zeros(feats.shape, np.float32)
-            if net_mask.any():
-                res = cleaner.cleanup(feats, net_mask, suspicion=suspicion, steps=steps,
-                                      ensemble=ensemble, sits=sits, seed=seed + i,
-                                      progress=progress is True, should_stop=should_stop)
-                feats, unc_f = res.features, res.uncertainty
-                n_network += int(net_mask[:, : rep.n_keypoints].sum())
-            elif should_stop is not None and should_stop():
+            outcome = repair_animal(
+                cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=repair,
+                keep_plausible=given is None,
+                min_network_run=min_network_run, interpolate=_interpolate_short_runs,
+                steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
+                progress=progress is True, should_stop=should_stop)
+            if should_stop is not None and should_stop():
                 from ..core.inference import CleanupCancelled
 
                 raise CleanupCancelled("cleanup cancelled")
-            xy_new = rep.decode(feats, enc.origin)
-            ok = flag & np.isfinite(xy_new).all(axis=-1)
+            n_network += int(outcome.report.get("network_points", 0))
+            repair_reports[work.individuals[i]] = outcome.report
+            ok = outcome.changed
             sub = out_xy[:, i][:, cols]
-            sub[ok] = xy_new[ok]
+            sub[ok] = outcome.xy[ok]
             out_xy[:, i, cols] = sub
-            rel = rep.slices()["rel"]
-            u = unc_f[:, rel].reshape(n_f, rep.n_keypoints, 2)
-            u_px = np.sqrt((u.astype(np.float64) ** 2).sum(-1)).astype(np.float32)
             sub_u = unc[:, i][:, cols]
-            sub_u[ok] = u_px[ok]
+            sub_u[ok] = outcome.uncertainty[ok]
             unc[:, i, cols] = sub_u
             st = status[:, i][:, cols]
             st[ok & missing] = GAP_FILLED
@@ -547,8 +571,11 @@ def clean_tracks(
         "settings": {"detect": detect, "threshold": threshold, "steps": steps,
                      "ensemble": ensemble, "sits": sits, "fix_swaps": fix_swaps,
                      "max_gap": max_gap, "min_network_run": min_network_run,
+                     "repair": repair, "pose_rule": pose_rule,
                      "seed": seed},
         "network_points": n_network,
+        "pose_flagged_points": n_pose,
+        "repair": repair_reports,
         "model": str(getattr(cleaner.bundle, "path", "") or ""),
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -633,8 +660,17 @@ def provenance_path(cleaned: str | Path) -> Path:
 
 
 def output_files(path: str | Path, save_as_csv: bool = True) -> list[Path]:
-    """Every file :func:`save_clean_result` writes for ``path``: tracks, CSV twin, provenance."""
+    """Every file :func:`save_clean_result` writes for ``path``: tracks, CSV twin, provenance.
+
+    Raises
+    ------
+    FileProblemError
+        If ``path`` does not end in ``.h5`` or ``.csv``.
+    """
     path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5", ".hdf", ".csv"):
+        raise FileProblemError(path, f"unsupported output suffix {path.suffix!r} (expected .h5 "
+                                     "or .csv)")
     outs = [path]
     if save_as_csv and path.suffix == ".h5":
         outs.append(path.with_suffix(".csv"))

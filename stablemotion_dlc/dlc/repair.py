@@ -1,0 +1,335 @@
+"""Repair of flagged points, chosen by what predicts best on the user's own data.
+
+Where likelihood already flags a point, plain interpolation is a strong repair for short
+gaps; the network must beat it on the user's own file before it is used there. So before
+repairing, :func:`repair_animal` hides spans of the animal's *trustworthy* points (of every
+length bin: 1-3, 4-10, 11-30, 31-100, 101+ frames), fills them with each candidate, and keeps
+per length bin the candidate with the lowest error:
+
+``interp``
+    linear interpolation in time of the body-relative features (the body centre and each
+    keypoint's offset from it);
+``pose``
+    :func:`~stablemotion_dlc.dlc.pose_prior.pose_anchored_fill`: the point follows the
+    body's current pose (predicted from the other keypoints by the file's pose prior) and
+    only its offset from that prediction is interpolated;
+``network``
+    the diffusion model's inpainting (short runs interpolated as before, see
+    ``min_network_run``).
+
+The same held-out errors give each repaired point a calibrated uncertainty: the radius (px)
+that 90 % of the validation errors of the chosen candidate in that length bin stay within.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._arrays import true_runs
+from .pose_prior import PosePrior, pose_anchored_fill, pose_evidence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core.inference import Cleaner
+    from .features import KeypointRepresentation
+
+__all__ = ["LENGTH_BINS", "METHODS", "RepairOutcome", "validation_mask", "repair_animal"]
+
+logger = logging.getLogger(__name__)
+
+#: Run-length bins (frames, ``[lo, hi)``) of the repair choice.
+LENGTH_BINS: tuple[tuple[int, int], ...] = ((1, 4), (4, 11), (11, 31), (31, 101), (101, 10**9))
+#: Candidate repairs, by code (0 = not repaired).
+METHODS: tuple[str, ...] = ("none", "interp", "pose", "network")
+#: Interval of the stated uncertainty.
+COVERAGE = 0.9
+_MIN_SPANS = 8
+#: Runs touching the start or end of the file (one anchor only) at least this long are not
+#: repaired: no validation span measures them and extrapolation drifts.
+MAX_ONE_SIDED = 10
+#: Evidence points of a pose prediction must be this probable given each other (squared
+#: Mahalanobis distance; the pose rule's hysteresis threshold).
+consistency_d2 = 20.0
+
+
+@dataclass
+class RepairOutcome:
+    """Result of :func:`repair_animal`.
+
+    Attributes
+    ----------
+    xy : np.ndarray
+        ``(T, K, 2)`` repaired positions (input values where not changed).
+    changed : np.ndarray
+        ``(T, K)`` bool, points given a new value.
+    uncertainty : np.ndarray
+        ``(T, K)`` float32 radius (px) of the 90 % interval of changed points.
+    method : np.ndarray
+        ``(T, K)`` uint8 code into :data:`METHODS`.
+    report : dict
+        Validation errors per bin and candidate, the choice per bin, the network's points.
+    """
+
+    xy: np.ndarray
+    changed: np.ndarray
+    uncertainty: np.ndarray
+    method: np.ndarray
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _bin_of(length: int) -> int:
+    for b, (lo, hi) in enumerate(LENGTH_BINS):
+        if lo <= length < hi:
+            return b
+    return len(LENGTH_BINS) - 1
+
+
+def validation_mask(good: np.ndarray, rng: np.random.Generator, *, max_share: float = 0.08,
+                    per_bin: int = 30) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Spans of trustworthy points to hide, in every length bin.
+
+    Parameters
+    ----------
+    good : np.ndarray
+        ``(T, K)`` bool, trustworthy points.
+    rng : np.random.Generator
+        Random source.
+    max_share : float
+        Most of the trustworthy points hidden in all.
+    per_bin : int
+        Most spans per length bin.
+
+    Returns
+    -------
+    mask : np.ndarray
+        ``(T, K)`` bool, hidden points (each span has a trustworthy frame on both sides).
+    spans : list of (keypoint, start, stop, bin)
+    """
+    n_t, n_k = good.shape
+    mask = np.zeros_like(good)
+    spans: list[tuple[int, int, int, int]] = []
+    budget = max_share * good.sum() / len(LENGTH_BINS)  # per bin: long spans get their share
+    for b, (lo, hi) in enumerate(LENGTH_BINS):
+        hi = min(hi, n_t // 4)
+        if hi <= lo:
+            continue
+        used = n_b = 0
+        for _ in range(per_bin * 4):
+            if n_b >= per_bin:
+                break
+            k = int(rng.integers(n_k))
+            length = int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            length = min(max(length, lo), hi - 1)
+            a = int(rng.integers(1, max(2, n_t - length - 1)))
+            z = a + length
+            if used + length > budget or z + 1 > n_t or not good[a - 1:z + 1, k].all() \
+                    or mask[max(a - 2, 0):z + 2, k].any():
+                continue
+            mask[a:z, k] = True
+            spans.append((k, a, z, b))
+            used += length
+            n_b += 1
+    return mask, spans
+
+
+def repair_animal(
+    cleaner: Cleaner,
+    rep: KeypointRepresentation,
+    xy: np.ndarray,
+    flag: np.ndarray,
+    suspect: np.ndarray,
+    p_model: np.ndarray,
+    good: np.ndarray,
+    prior: PosePrior | None,
+    *,
+    policy: str = "auto",
+    keep_plausible: bool = True,
+    min_network_run: int | None = 16,
+    interpolate: Callable[..., tuple[np.ndarray, np.ndarray]],
+    steps: int = 1,
+    ensemble: int = 1,
+    sits: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> RepairOutcome:
+    """Repair the flagged points of one animal with the candidate that validates best.
+
+    Parameters
+    ----------
+    cleaner : Cleaner
+        The loaded model.
+    rep : KeypointRepresentation
+        Its representation.
+    xy : np.ndarray
+        ``(T, K, 2)`` positions of the animal.
+    flag : np.ndarray
+        ``(T, K)`` bool, points to repair.
+    suspect : np.ndarray
+        ``(T, K)`` bool, the suspect labels given to the network.
+    p_model : np.ndarray
+        ``(T, K)`` model detection probability.
+    good : np.ndarray
+        ``(T, K)`` bool, trustworthy points (validation spans are drawn from these).
+    prior : PosePrior or None
+        The animal's pose prior (None: no ``pose`` candidate).
+    policy : {"auto", "network", "interp", "pose"}
+        ``auto`` chooses per length bin on the validation spans; a name forces that
+        candidate everywhere (``network`` keeps the short-run interpolation below
+        ``min_network_run``: the behaviour before the choice existed).
+    keep_plausible : bool
+        Keep a flagged, observed point whose repair lands within the repair's own 90 %
+        radius of it (twice that for runs touching the start or end): the observation is
+        as good as the repair, so there is no strong evidence to change it. Points marked
+        by hand should pass False.
+    min_network_run : int, optional
+        See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
+    interpolate : callable
+        ``interpolate(cleaner, features, label_mask, min_run)`` (the pipeline's
+        body-relative interpolation).
+    steps, ensemble, sits, seed, progress, should_stop
+        Passed to :meth:`Cleaner.cleanup`.
+
+    Returns
+    -------
+    RepairOutcome
+    """
+    n_t, n_k = flag.shape
+    missing = ~np.isfinite(xy).all(-1)
+
+    def network_or_interp(mask: np.ndarray, min_run: int | None) -> tuple[np.ndarray, int]:
+        sus = suspect | mask
+        enc = rep.encode(xy, sus)
+        lab_mask = np.concatenate([mask, enc.labels[:, n_k:] > 0.5], axis=1)
+        suspicion = np.concatenate(
+            [np.maximum(p_model, (sus | missing).astype(np.float32)),
+             enc.labels[:, n_k:]], axis=1)
+        feats, net_mask = interpolate(cleaner, enc.features, lab_mask, min_run)
+        n_net = 0
+        if net_mask.any():
+            res = cleaner.cleanup(feats, net_mask, suspicion=suspicion, steps=steps,
+                                  ensemble=ensemble, sits=sits, seed=seed, progress=progress,
+                                  should_stop=should_stop)
+            feats = res.features
+            n_net = int(net_mask[:, :n_k].sum())
+        return rep.decode(feats, enc.origin), n_net
+
+    def candidate(name: str, mask: np.ndarray) -> tuple[np.ndarray, int]:
+        if name == "interp":
+            return network_or_interp(mask, 10**9)
+        if name == "network":
+            return network_or_interp(mask, min_network_run)
+        if prior is None:
+            raise ValueError("no pose prior for this animal")
+        evidence = good & ~mask
+        ev = pose_evidence(prior, xy, evidence)
+        # a prediction is only as good as its evidence: frames whose evidence points do not
+        # agree with each other (one of them is an undetected error) fall back to
+        # interpolation
+        judged = evidence & np.isfinite(ev.d2)
+        consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & (judged.sum(1) >= 2)
+        pred = np.where(consistent[:, None, None], ev.prediction, np.nan)
+        return pose_anchored_fill(xy, mask, pred), 0
+
+    names = ["interp", "network"] + (["pose"] if prior is not None else [])
+    report: dict[str, Any] = {"policy": policy}
+    # validation on the animal's own trustworthy points
+    rng = np.random.default_rng(seed + 7919)
+    vmask, spans = validation_mask(good & ~flag, rng)
+    errors: dict[str, list[list[float]]] = {m: [[] for _ in LENGTH_BINS] for m in names}
+    if spans:
+        for m in names:
+            pred, _ = candidate(m, vmask)
+            err = np.linalg.norm(pred - xy, axis=-1)
+            for k, a, z, b in spans:
+                e = err[a:z, k]
+                errors[m][b] += [float(v) for v in e[np.isfinite(e)]]
+    n_spans = [sum(1 for s in spans if s[3] == b) for b in range(len(LENGTH_BINS))]
+    choice: list[str] = []
+    radius: list[float | None] = []
+    for b, (lo, _) in enumerate(LENGTH_BINS):
+        default = "network" if (min_network_run and lo >= min_network_run) else "interp"
+        if policy != "auto":
+            pick = policy if policy in names else default
+        elif n_spans[b] >= _MIN_SPANS:
+            rmse = {m: float(np.sqrt(np.mean(np.square(errors[m][b])))) for m in names
+                    if errors[m][b]}
+            pick = min(rmse, key=rmse.get) if rmse else default
+        else:  # too few held-out spans to judge: the documented default
+            pick = default
+        choice.append(pick)
+        e = errors.get(pick, [[]] * len(LENGTH_BINS))[b]
+        radius.append(float(np.quantile(e, COVERAGE)) if len(e) >= 10 else None)
+    # bins with too few validation points borrow the radius of the nearest bin that has one
+    known = [r for r in radius if r is not None]
+    for b in range(len(radius)):
+        if radius[b] is None and known:
+            near = min((abs(b - c), r) for c, r in enumerate(radius) if r is not None)
+            radius[b] = near[1]
+    report["validation"] = {
+        f"{lo}-{hi - 1 if hi < 10**9 else ''}": {
+            "spans": n_spans[b],
+            **{m: (round(float(np.sqrt(np.mean(np.square(errors[m][b])))), 3)
+                   if errors[m][b] else None) for m in names},
+            "chosen": choice[b],
+            "radius90_px": None if radius[b] is None else round(radius[b], 3),
+        }
+        for b, (lo, hi) in enumerate(LENGTH_BINS)
+    }
+
+    out = xy.copy()
+    changed = np.zeros((n_t, n_k), bool)
+    unc = np.zeros((n_t, n_k), np.float32)
+    method = np.zeros((n_t, n_k), np.uint8)
+    if not flag.any():
+        report["network_points"] = 0
+        return RepairOutcome(out, changed, unc, method, report)
+    run_bin = np.full((n_t, n_k), -1)
+    one_sided = np.zeros((n_t, n_k), bool)
+    flag = flag.copy()
+    left_edge = 0
+    for k in range(n_k):
+        for a, z in zip(*true_runs(flag[:, k])):
+            if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
+                flag[a:z, k] = False
+                left_edge += int(z - a)
+                continue
+            run_bin[a:z, k] = _bin_of(int(z - a))
+            one_sided[a:z, k] = a == 0 or z == n_t
+    report["left_at_file_edges_points"] = left_edge
+    n_net = 0
+    kept_plausible = 0
+    for m in sorted(set(choice)):
+        sel = np.zeros((n_t, n_k), bool)
+        for b, pick in enumerate(choice):
+            if pick == m:
+                sel |= run_bin == b
+        sel &= flag
+        if not sel.any():
+            continue
+        pred, n = candidate(m, flag)
+        n_net += n if m == "network" else 0
+        ok = sel & np.isfinite(pred).all(-1)
+        if keep_plausible:
+            # first, do no harm: an observed point that the repair does not contradict
+            # beyond the repair's own 90 % radius (twice that for runs with an anchor on
+            # one side only) has no strong evidence against it and stays as it is
+            r = np.array([np.nan if v is None else v for v in radius])[np.maximum(run_bin, 0)]
+            r = np.where(one_sided, 2.0 * r, r)
+            dist = np.linalg.norm(pred - xy, axis=-1)
+            plausible = ok & ~missing & (dist <= r)
+            kept_plausible += int(plausible.sum())
+            ok &= ~plausible
+        out[ok] = pred[ok]
+        changed |= ok
+        method[ok] = METHODS.index(m)
+        for b in range(len(LENGTH_BINS)):
+            if radius[b] is not None:
+                unc[ok & (run_bin == b)] = radius[b]
+    report["network_points"] = n_net
+    report["kept_plausible_points"] = kept_plausible
+    return RepairOutcome(out, changed, unc, method, report)

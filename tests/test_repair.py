@@ -1,0 +1,85 @@
+"""The repair chosen per run length on the file's own held-out points, and its uncertainty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stablemotion_dlc.core.train import TrainConfig
+from stablemotion_dlc.dlc.io import read_tracks
+from stablemotion_dlc.dlc.pipeline import KEPT, clean_tracks, train_on_tracks
+from stablemotion_dlc.dlc.repair import LENGTH_BINS, METHODS, validation_mask
+from stablemotion_dlc.dlc.sample import make_sample_project
+
+TINY = dict(model="tiny", window=32, batch_size=8, steps=30, log_every=10, checkpoint_every=0,
+            normalizer_batches=4, warmup_steps=5)
+
+
+def test_validation_mask_hides_only_trustworthy_spans_with_anchors():
+    rng = np.random.default_rng(0)
+    good = np.ones((3000, 4), bool)
+    good[500:700, 1] = False
+    mask, spans = validation_mask(good, rng)
+    assert mask.sum() <= 0.08 * good.sum() + 1
+    assert not (mask & ~good).any()
+    assert {b for *_, b in spans} == set(range(len(LENGTH_BINS)))
+    for k, a, z, b in spans:
+        lo, hi = LENGTH_BINS[b]
+        assert lo <= z - a < hi
+        assert good[a - 1, k] and good[z, k]  # a trustworthy anchor on both sides
+    again, spans2 = validation_mask(good, np.random.default_rng(0))
+    np.testing.assert_array_equal(mask, again)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory):
+    d = tmp_path_factory.mktemp("rep")
+    sample = make_sample_project(d / "proj", seed=5, duration_s=40.0, video=False,
+                                 progress=False)
+    tracks = read_tracks(sample.predictions_h5)
+    model = train_on_tracks([tracks], d / "m.safetensors", fps=30.0,
+                            config=TrainConfig(**TINY), progress=False)
+    return tracks, model
+
+
+def test_auto_repair_reports_its_choice_and_keeps_unflagged_points(project):
+    tracks, model = project
+    res = clean_tracks(tracks, model, pcutoff=0.6)
+    rep = res.report["repair"]
+    assert rep, "a repair report per animal"
+    for animal in rep.values():
+        assert animal["policy"] == "auto"
+        for row in animal["validation"].values():
+            assert row["chosen"] in METHODS
+            assert set(row) >= {"spans", "interp", "network", "chosen", "radius90_px"}
+    kept = res.status == KEPT
+    same = (res.tracks.xy == tracks.xy) | (np.isnan(res.tracks.xy) & np.isnan(tracks.xy))
+    assert same.all(-1)[kept].all()
+    changed = res.status > 0
+    assert (res.uncertainty[changed] > 0).mean() > 0.9  # a stated interval for repairs
+    assert (res.uncertainty[~changed] == 0).all()
+
+
+def test_forced_policies_and_bad_policy(project):
+    tracks, model = project
+    for policy in ("interp", "pose", "network"):
+        res = clean_tracks(tracks, model, pcutoff=0.6, repair=policy)
+        for animal in res.report["repair"].values():
+            chosen = {row["chosen"] for row in animal["validation"].values()}
+            assert chosen == {policy}
+    with pytest.raises(ValueError, match="repair must be"):
+        clean_tracks(tracks, model, repair="magic")
+
+
+def test_interpolation_never_worse_where_it_validates_better(project):
+    """Where interpolation won the validation, the repaired points equal interpolation's."""
+    tracks, model = project
+    auto = clean_tracks(tracks, model, pcutoff=0.6)
+    interp = clean_tracks(tracks, model, pcutoff=0.6, repair="interp")
+    for name, animal in auto.report["repair"].items():
+        if all(row["chosen"] == "interp" for row in animal["validation"].values()):
+            i = tracks.individuals.index(name)
+            np.testing.assert_allclose(auto.tracks.xy[:, i], interp.tracks.xy[:, i])
+    assert Path(model).exists()
