@@ -140,7 +140,7 @@ def _all_nan(w: Work) -> list:
 def _bad_config(w: Work, text: str) -> Path:
     cfg = w.config.read_text()
     bad = w.root / "proj" / "config_bad.yaml"
-    bad.write_text(cfg.replace("pcutoff: 0.6", f"pcutoff: {text}"))
+    bad.write_text(cfg.replace("pcutoff: 0.6\n", f"pcutoff: {text}\n"))
     return bad
 
 
@@ -293,6 +293,18 @@ CASES = [
     Case("read-only output folder", _readonly_folder, "not writable"),
     Case("truncated .h5", lambda w: _truncated(w, ".h5"), "trunc.h5"),
     Case("truncated .csv", lambda w: _truncated(w, ".csv"), "trunc.csv"),
+    Case("bodyparts: 5 in config.yaml",
+         lambda w: ["flag", w.h5, "--config", _bad_config(w, "0.6\nbodyparts: 5")],
+         "bodyparts"),
+    Case("--device cuda:99 (no such GPU)",
+         lambda w: ["train", w.config, "--device", "cuda:99", "--steps", "2", "--model",
+                    w.root / "m.safetensors"], "'cuda:99'"),
+    Case("--device nonsense",
+         lambda w: ["train", w.config, "--device", "nonsense", "--steps", "2", "--model",
+                    w.root / "m.safetensors"], "not a torch device name"),
+    Case("output with a .txt suffix",
+         lambda w: ["clean", w.h5, "--model", w.model, "-o", w.root / "out.txt"],
+         "unsupported output suffix"),
     Case("missing tracks file", lambda w: ["flag", w.root / "nope.h5"], "no such file"),
     Case("a folder as tracks file", lambda w: ["flag", w.root], "not a file"),
     Case("model file missing", lambda w: ["clean", w.h5, "--model", w.root / "no.safetensors",

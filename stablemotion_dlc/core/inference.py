@@ -18,6 +18,7 @@ import torch
 
 from ..errors import StableMotionError
 from .checkpoint import ModelBundle, load_checkpoint
+from .device import resolve_device
 from .diffusion import linear_fill, sits_start_times
 from .normalize import Normalizer
 
@@ -119,6 +120,7 @@ class Cleaner:
     def from_file(cls, path: str | Path, expected_spec: dict[str, Any] | None = None,
                   device: str | torch.device | None = None, **kwargs: Any) -> Cleaner:
         """Load a model file (raises ``ModelError`` / ``ModelMismatchError``)."""
+        device = resolve_device(device) if device is not None else None
         bundle = load_checkpoint(path, expected_spec=expected_spec,
                                  device=device if device is not None else "cpu")
         return cls(bundle, device=device, **kwargs)

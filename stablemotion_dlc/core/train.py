@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .checkpoint import layout_to_dict, load_checkpoint, save_checkpoint
+from .device import resolve_device
 from .diffusion import DiffusionConfig, GaussianDiffusion, linear_fill
 from .model import DiT, DiT_models
 from .normalize import Normalizer, fit_normalizer
@@ -366,7 +367,7 @@ class Trainer:
         self.owns_group = False
         if device is None:
             device = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         if self.world > 1:
             import torch.distributed as dist
 

@@ -298,9 +298,15 @@ def read_config_labels(config_path: str | Path) -> dict[str, Any]:
         isinstance(b, (list, tuple)) and len(b) == 2 for b in skel
     ):
         raise ConfigError(f"{path}: skeleton must be a list of [bodypart, bodypart] pairs")
-    parts = list(cfg.get("multianimalbodyparts") or []) + list(cfg.get("uniquebodyparts") or [])
+    names = {}
+    for key in ("multianimalbodyparts", "uniquebodyparts", "bodyparts"):
+        value = cfg.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            raise ConfigError(f"{path}: {key} must be a list of bodypart names, got {value!r}")
+        names[key] = [str(v) for v in value]
+    parts = names["multianimalbodyparts"] + names["uniquebodyparts"]
     if not parts:
-        parts = list(cfg.get("bodyparts") or [])
+        parts = names["bodyparts"]
     return {"pcutoff": pc, "skeleton": [(str(a), str(b)) for a, b in skel], "bodyparts": parts}
 
 
