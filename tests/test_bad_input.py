@@ -372,6 +372,21 @@ def test_restricted_unpickler_refuses_callables(tmp_path: Path, payload: tuple) 
         safe_load_path(p)
 
 
+def test_no_plain_unpickling_anywhere_in_the_package() -> None:
+    """A regression guard: data files are only unpickled through ``_safe_pickle``."""
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    bad = re.compile(r"pickle\.loads?\(|allow_pickle\s*=\s*True|torch\.load\(|"
+                     r"yaml\.(unsafe_)?load\(|dill\.|joblib\.load")
+    hits = [f"{p.relative_to(repo)}:{i}: {line.strip()}"
+            for folder in ("stablemotion_dlc", "napari_plugin")
+            for p in sorted((repo / folder).rglob("*.py")) if p.name != "_safe_pickle.py"
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if bad.search(line) and not line.lstrip().startswith("#")]
+    assert hits == []
+
+
 def test_smpl_model_pickle_runs_no_code(tmp_path: Path) -> None:
     from stablemotion_dlc.smpl.amass import SmplModelNotFoundError, skeleton_from_body_model
 
