@@ -25,6 +25,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
+
 __all__ = ["main", "checkpoint_every"]
 
 logger = logging.getLogger("napari_plugin.jobs")
@@ -52,7 +54,7 @@ def _train(args: argparse.Namespace) -> Path:
         raise SystemExit("train: give --config and --video, or --tracks")
     from stablemotion_dlc.dlc.io import read_tracks
 
-    pcutoff, skeleton = 0.6, None
+    pcutoff, skeleton = DEFAULT_PCUTOFF, None
     if args.config:
         from stablemotion_dlc.dlc.labels import read_config_labels
 
@@ -94,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--steps", type=int, required=True)
     f.add_argument("--tracks", type=Path, required=True)
     f.add_argument("--labels", type=Path, required=True)
-    f.add_argument("--pcutoff", type=float, default=0.6)
+    f.add_argument("--pcutoff", type=float, default=DEFAULT_PCUTOFF)
     f.set_defaults(run=_finetune)
     return parser
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import true_runs
+from .constants import DEFAULT_PCUTOFF
 from .io import Tracks
 from .labels import SuspectLabels
 
@@ -318,7 +319,7 @@ def fine_tune(
     out_path: str | Path,
     *,
     steps: int = 200,
-    pcutoff: float = 0.6,
+    pcutoff: float = DEFAULT_PCUTOFF,
     progress: bool = True,
     device: str | None = None,
 ) -> Path:

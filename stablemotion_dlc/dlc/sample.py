@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from stablemotion_dlc._atomic import atomic_path
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.simulate import (
     BODYPARTS,
     CORRUPTION_KINDS,
@@ -227,7 +228,7 @@ def _config_dict(outdir: Path, video: Path, multianimal: bool, individuals: list
         "numframes2pick": 20,
         "skeleton": skeleton,
         "skeleton_color": "black",
-        "pcutoff": 0.6,
+        "pcutoff": DEFAULT_PCUTOFF,
         "dotsize": 6,
         "alphavalue": 0.7,
         "colormap": "rainbow",

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..dlc.constants import DEFAULT_PCUTOFF
+
 __all__ = ["RealTruth", "truth_from_reference", "truth_from_labels", "score_real_errors"]
 
 
@@ -111,7 +113,7 @@ def score_real_errors(
     input_likelihood: np.ndarray | None,
     truth: RealTruth,
     *,
-    pcutoff: float = 0.6,
+    pcutoff: float = DEFAULT_PCUTOFF,
     wrong_px: float = 10.0,
     right_px: float = 5.0,
     moved_px: float = 2.0,
