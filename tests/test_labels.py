@@ -214,3 +214,23 @@ def test_speed_on_100k_frames():
     labels = suspect_mask(make_tracks(xy))
     assert labels.mask.shape == (100000, 1, 5)
     assert time.perf_counter() - t0 < 30  # generous: CI machines are slow and shared
+
+
+def test_read_config_labels_accepts_dlc_multianimal_placeholder(tmp_path) -> None:
+    """DLC writes ``bodyparts: MULTI!`` in every multi-animal config."""
+    import yaml
+
+    from stablemotion_dlc.dlc.labels import read_config_labels
+    from stablemotion_dlc.errors import ConfigError
+
+    cfg = {"multianimalproject": True, "bodyparts": "MULTI!", "pcutoff": 0.6,
+           "multianimalbodyparts": ["snout", "tail"], "uniquebodyparts": [],
+           "skeleton": [["snout", "tail"]]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    info = read_config_labels(path)
+    assert info["bodyparts"] == ["snout", "tail"] and info["skeleton"] == [("snout", "tail")]
+    cfg["bodyparts"] = "snout"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match="bodyparts must be a list"):
+        read_config_labels(path)

@@ -301,6 +301,8 @@ def read_config_labels(config_path: str | Path) -> dict[str, Any]:
     names = {}
     for key in ("multianimalbodyparts", "uniquebodyparts", "bodyparts"):
         value = cfg.get(key) or []
+        if key == "bodyparts" and value == "MULTI!":  # DLC's multi-animal placeholder
+            value = []
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
             raise ConfigError(f"{path}: {key} must be a list of bodypart names, got {value!r}")
         names[key] = [str(v) for v in value]
