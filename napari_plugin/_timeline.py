@@ -95,7 +95,7 @@ class TimelineCanvas(FigureCanvasQTAgg):
         super().__init__(fig)
         self.detail_frames = int(window)
         self.setObjectName("timeline")
-        self.setMinimumHeight(250)
+        self.setMinimumHeight(180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         grid = fig.add_gridspec(4, 1, height_ratios=[1, 1, 1, 0.35])
         first = fig.add_subplot(grid[0])

@@ -94,8 +94,8 @@ _OUR_LAYERS = (VIDEO_LAYER, RAW_LAYER, CLEAN_LAYER, SKELETON_LAYER, TRAJECTORY_L
 _LEVEL_COLOURS = {"info": "#d0d0d0", "ok": "#7ee787", "warning": "#ffb347", "error": "#ff6b6b"}
 _TAIL_LENGTH = 30
 _VIEWS = ("raw", "cleaned", "both")
-_LEGEND = ("● keypoint (colour)   ○ border: individual   ✕ suspect (magenta)\n"
-           "after Clean:  ● kept   ◆ replaced   ■ gap-filled   ★ identity-fixed   "
+_LEGEND = ("● keypoint (colour), border: individual   ✕ suspect (magenta)\n"
+           "cleaned:  ● kept  ◆ replaced  ■ gap-filled  ★ identity-fixed\n"
            "tail: orange raw, cyan cleaned")
 _DECISION_MARK = {"accepted": "✓ ", "rejected": "✗ ", None: "   "}
 _DEFAULT_TRAIN_STEPS = 2000
@@ -152,6 +152,8 @@ class CleanerWidget(QWidget):
         self.tabs.addTab(self._create_navigator(), "Flags")
         self.tabs.addTab(self._create_cleaning(), "Clean / train")
         self.tabs.addTab(self._create_review(), "Review / teach")
+        # never squeeze the tabs' buttons: the timeline below gives way instead
+        self.tabs.setMinimumHeight(self.tabs.sizeHint().height())
         layout.addWidget(self.tabs)
         layout.addWidget(self._create_inspector(), stretch=1)
 

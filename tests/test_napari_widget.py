@@ -580,8 +580,8 @@ def test_review_accept_reject_teach_save_and_read_back(viewer_widget, qtbot, sam
     first = spans[0]
     assert "p=" in widget.repair_list.item(0).text() and first.keypoint_name in (
         widget.repair_list.item(0).text())
-    # a plain (non identity) span to reject, then one to accept
-    j = next(n for n, sp in enumerate(spans) if sp.status != "identity-fixed")
+    # a replaced span to reject (a rejected gap fill is a missing point again), then accept
+    j = next(n for n, sp in enumerate(spans) if sp.status == "replaced")
     widget.go_to_span(j)
     assert widget.current_frame == spans[j].start
     assert widget.selected() == (spans[j].individual, spans[j].keypoint)
@@ -595,8 +595,12 @@ def test_review_accept_reject_teach_save_and_read_back(viewer_widget, qtbot, sam
     assert widget.repair_list.currentRow() == min(j + 1, len(spans) - 1)  # moved on
     acc = widget.current_span()
     _press(viewer, "Shift+A")
-    assert widget.review.decisions == {rej.key: "rejected", acc.key: "accepted"} or (
-        rej.status == "identity-fixed")
+    decisions = widget.review.decisions
+    assert decisions[rej.key] == "rejected" and decisions[acc.key] == "accepted"
+    partners = {sp.key for sp in spans if acc.status == "identity-fixed"
+                and sp.status == "identity-fixed" and sp.start < acc.stop
+                and acc.start < sp.stop}  # an identity fix is decided as one swap
+    assert set(decisions) == {rej.key, acc.key} | partners
     assert widget.repair_list.item(j).text().startswith("✗")
     # the cleaned points layer shows the reviewed result
     clean_layer = viewer.layers["cleaned keypoints"]
