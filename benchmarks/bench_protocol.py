@@ -175,6 +175,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
     corrupt_in = corrupted_tracks(tracks, case)
     preds: dict[str, np.ndarray] = {"input": case.xy}
     timing: dict[str, float] = {}
+    interval: dict[str, int] = {"inside": 0, "n": 0}
     det: dict[str, dict[str, int]] = {}
     flags: dict[str, np.ndarray] = {}
     lik_flag = ~np.isfinite(case.xy).all(-1)
@@ -208,6 +209,12 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             flags["rules"] = res.suspect.mask
             flags["model"] = res.probability > 0.5
             flags["edits"] = res.status != 0
+            # calibration: corrupted truth points that ours changed, inside the stated 90 %
+            # interval (CleanResult.uncertainty: a radius in px)
+            changed = (res.status != 0) & bad & conf
+            err_c = np.linalg.norm(res.tracks.xy - truth, axis=-1)
+            interval = {"inside": int((changed & (err_c <= res.uncertainty)).sum()),
+                        "n": int(changed.sum())}
             for d in ("rules", "model", "edits"):
                 det[d] = _det_counts(flags[d], bad, conf)
         if "ours_rules" in methods:
@@ -264,6 +271,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
                             is not None else None),
         "detection": {d: {**c, **_f1(c)} for d, c in det.items()},
         "seconds": timing,
+        "interval90": interval,
         "notes": notes,
     }
     return summary, raw
@@ -454,6 +462,14 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         for d, v in pooled["detection"].items():
             lines.append(f"| {d} | {_fmt(v['precision'], 3)} | {_fmt(v['recall'], 3)} | "
                          f"{_fmt(v['f1'], 3)} |")
+        inside = sum(f.get("interval90", {}).get("inside", 0) for f in report["files"]
+                     if f["split"] == split)
+        n_iv = sum(f.get("interval90", {}).get("n", 0) for f in report["files"]
+                   if f["split"] == split)
+        if n_iv:
+            lines += ["", f"Calibration: {inside / n_iv:.3f} of the {n_iv} corrupted points "
+                      "that `ours` changed lie inside their stated 90 % interval "
+                      "(target 0.85-0.95)."]
         lines.append("")
     lines += ["## Per file", "",
               "| file | split | frames | animals x keypoints | confident | corrupted | input | "

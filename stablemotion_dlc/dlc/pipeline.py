@@ -47,7 +47,7 @@ from ..errors import (
 from .constants import DEFAULT_PCUTOFF, MODEL_FILE, MODELS_FOLDER, VIDEO_EXTENSIONS
 from .features import KeypointRepresentation
 from .io import Tracks, find_analyzed, read_tracks, write_tracks
-from .labels import SuspectLabels, suspect_mask
+from .labels import LOW_LIKELIHOOD, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import DlcProject, as_project
 from .repair import repair_animal
@@ -190,6 +190,15 @@ def _limit_runs(mask: np.ndarray, max_len: int | None) -> np.ndarray:
             if b - a > max_len:
                 out[a:b, k] = False
     return out
+
+
+def _limit_gaps(flag: np.ndarray, missing: np.ndarray, max_len: int | None) -> np.ndarray:
+    """Drop runs of *missing* points longer than ``max_len`` (they stay missing, never
+    invented); observed flagged points stay flagged whatever their run's length: the repair
+    keeps each one its validated repair does not contradict
+    (:func:`~stablemotion_dlc.dlc.repair.repair_animal`), so a point 300 px off inside a long
+    flagged stretch is still repaired."""
+    return (_limit_runs(flag & missing, max_len) | (flag & ~missing))
 
 
 def _run_lengths(mask: np.ndarray) -> np.ndarray:
@@ -336,6 +345,8 @@ def clean_tracks(
     check_model: bool = True,
     repair: str = "auto",
     pose_rule: bool = True,
+    keep_plausible: bool = True,
+    keep_low_likelihood: bool = False,
 ) -> CleanResult:
     """Detect and repair bad keypoints in memory; the input is not modified.
 
@@ -372,8 +383,9 @@ def clean_tracks(
     fix_swaps : bool
         Find and undo identity swaps (multi-animal) and left/right swaps first.
     max_gap : int, optional
-        Runs of flagged frames longer than this (per keypoint) are left as they are rather
-        than invented (missing points stay missing). None: no limit.
+        Runs of missing points longer than this (per keypoint) stay missing rather than
+        invented. Observed flagged points are repaired whatever their run's length, unless
+        their repair does not contradict them (``keep_plausible``). None: no limit.
     seed : int
         Seed of the sampling noise.
     batch_size : int
@@ -401,7 +413,7 @@ def clean_tracks(
         Warn when the pcutoff or skeleton differ from those the model was trained with
         (a batch checks once, then passes False).
 
-    repair : {"auto", "network", "interp", "pose"}
+    repair : {"auto", "network", "interp", "pose", "linear"}
         How flagged points are repaired. ``auto`` (default) hides spans of the animal's own
         trustworthy points, fills them with every candidate (body-relative interpolation,
         pose-anchored interpolation, the network) and uses per run length the one that
@@ -410,6 +422,12 @@ def clean_tracks(
     pose_rule : bool
         Flag points the file's pose prior finds impossible
         (:mod:`~stablemotion_dlc.dlc.pose_prior`).
+    keep_plausible : bool
+        Keep a flagged observed point that its repair does not contradict (see
+        :func:`~stablemotion_dlc.dlc.repair.repair_animal`); never for ``flag_mask``.
+    keep_low_likelihood : bool
+        Let ``keep_plausible`` keep points below ``pcutoff`` too (default: they are
+        always repaired, as DeepLabCut's own pcutoff convention has it).
 
     Returns
     -------
@@ -427,8 +445,8 @@ def clean_tracks(
                         probdet_runs=probdet_runs, steps=steps, ensemble=ensemble,
                         max_gap=max_gap, batch_size=batch_size, min_network_run=min_network_run)
     t0 = time.perf_counter()
-    if repair not in ("auto", "network", "interp", "pose"):
-        raise ValueError(f"repair must be auto, network, interp or pose, got {repair!r}")
+    if repair not in ("auto", "network", "interp", "pose", "linear"):
+        raise ValueError(f"repair must be auto, network, interp, pose or linear, got {repair!r}")
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
     rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
     source = str(tracks.meta.get("source", "tracks"))
@@ -495,7 +513,7 @@ def clean_tracks(
             names = [rep.bodyparts[k] for k in np.flatnonzero(no_anchor)]
             notes.append(f"{work.individuals[i]}: {names} never trustworthy; left unchanged")
             flag[:, no_anchor] = False
-        flag = _limit_runs(flag, max_gap)
+        flag = _limit_gaps(flag, missing, max_gap)
         good &= ~flag
         prior = fit_pose_prior(xy_i, good, seed=seed) if repair != "network" else None
         pose_fl = np.zeros_like(flag)
@@ -506,14 +524,16 @@ def clean_tracks(
             if pose_fl.any():
                 notes.append(f"{work.individuals[i]}: {int(pose_fl.sum())} point(s) in "
                              "impossible poses flagged by the pose prior")
-            flag = _limit_runs(flag | pose_fl, max_gap)
+            flag = _limit_gaps(flag | pose_fl, missing, max_gap)
             good &= ~pose_fl
             n_pose += int(pose_fl.sum())
         prob[:, i, cols] = np.maximum(p_model, (sus_i | pose_fl).astype(np.float32))
+        low_i = (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) > 0
         if flag.any():
             outcome = repair_animal(
                 cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=repair,
-                keep_plausible=given is None,
+                keep_plausible=keep_plausible and given is None,
+                keepable=None if keep_low_likelihood else ~low_i,
                 min_network_run=min_network_run, interpolate=_interpolate_short_runs,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop)

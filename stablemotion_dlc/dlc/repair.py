@@ -6,6 +6,9 @@ repairing, :func:`repair_animal` hides spans of the animal's *trustworthy* point
 length bin: 1-3, 4-10, 11-30, 31-100, 101+ frames), fills them with each candidate, and keeps
 per length bin the candidate with the lowest error:
 
+``linear``
+    linear interpolation in time of each keypoint's image position (pcutoff -> interpolation,
+    the classical repair);
 ``interp``
     linear interpolation in time of the body-relative features (the body centre and each
     keypoint's offset from it);
@@ -44,7 +47,7 @@ logger = logging.getLogger(__name__)
 #: Run-length bins (frames, ``[lo, hi)``) of the repair choice.
 LENGTH_BINS: tuple[tuple[int, int], ...] = ((1, 4), (4, 11), (11, 31), (31, 101), (101, 10**9))
 #: Candidate repairs, by code (0 = not repaired).
-METHODS: tuple[str, ...] = ("none", "interp", "pose", "network")
+METHODS: tuple[str, ...] = ("none", "interp", "pose", "network", "linear")
 #: Interval of the stated uncertainty.
 COVERAGE = 0.9
 _MIN_SPANS = 8
@@ -148,6 +151,7 @@ def repair_animal(
     *,
     policy: str = "auto",
     keep_plausible: bool = True,
+    keepable: np.ndarray | None = None,
     min_network_run: int | None = 16,
     interpolate: Callable[..., tuple[np.ndarray, np.ndarray]],
     steps: int = 1,
@@ -177,7 +181,7 @@ def repair_animal(
         ``(T, K)`` bool, trustworthy points (validation spans are drawn from these).
     prior : PosePrior or None
         The animal's pose prior (None: no ``pose`` candidate).
-    policy : {"auto", "network", "interp", "pose"}
+    policy : {"auto", "network", "interp", "pose", "linear"}
         ``auto`` chooses per length bin on the validation spans; a name forces that
         candidate everywhere (``network`` keeps the short-run interpolation below
         ``min_network_run``: the behaviour before the choice existed).
@@ -186,6 +190,10 @@ def repair_animal(
         radius of it (twice that for runs touching the start or end): the observation is
         as good as the repair, so there is no strong evidence to change it. Points marked
         by hand should pass False.
+    keepable : np.ndarray, optional
+        ``(T, K)`` bool: the points ``keep_plausible`` may keep (default all). The pipeline
+        passes the confident ones: below ``pcutoff`` DeepLabCut itself says the observation
+        is unreliable, and the classical pcutoff -> interpolation convention holds.
     min_network_run : int, optional
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
     interpolate : callable
@@ -219,6 +227,10 @@ def repair_animal(
         return rep.decode(feats, enc.origin), n_net
 
     def candidate(name: str, mask: np.ndarray) -> tuple[np.ndarray, int]:
+        if name == "linear":
+            no_pred = np.full(xy.shape, np.nan)
+            return pose_anchored_fill(np.where(good[..., None] | mask[..., None], xy, np.nan),
+                                      mask, no_pred), 0
         if name == "interp":
             return network_or_interp(mask, 10**9)
         if name == "network":
@@ -235,7 +247,7 @@ def repair_animal(
         pred = np.where(consistent[:, None, None], ev.prediction, np.nan)
         return pose_anchored_fill(xy, mask, pred), 0
 
-    names = ["interp", "network"] + (["pose"] if prior is not None else [])
+    names = ["linear", "interp", "network"] + (["pose"] if prior is not None else [])
     report: dict[str, Any] = {"policy": policy}
     # validation on the animal's own trustworthy points
     rng = np.random.default_rng(seed + 7919)
@@ -322,6 +334,8 @@ def repair_animal(
             r = np.where(one_sided, 2.0 * r, r)
             dist = np.linalg.norm(pred - xy, axis=-1)
             plausible = ok & ~missing & (dist <= r)
+            if keepable is not None:
+                plausible &= keepable
             kept_plausible += int(plausible.sum())
             ok &= ~plausible
         out[ok] = pred[ok]
