@@ -6,8 +6,9 @@ and SMPL model files as pickles, and such files are shared between labs and down
 :class:`RestrictedUnpickler` here admits only the classes and functions plain data needs:
 builtin containers and scalars, numpy arrays, dtypes and scalars, and the ``ruamel.yaml``
 scalar/collection types DLC's metadata carries (read as plain ``float``/``int``/``str``/
-``dict``/``list`` subclasses, so ``ruamel`` is never imported). Anything else raises
-:class:`UnsafePickleError` before it is called.
+``dict``/``list`` subclasses, so ``ruamel`` is never imported), and DeepLabCut's own
+enums (``NetType`` in DLC 3 metadata: read as their string value, DLC is never imported).
+Anything else raises :class:`UnsafePickleError` before it is called.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class _YamlInt(int):
 
 class _YamlStr(str):
     """Stand-in for ``ruamel.yaml.scalarstring.*ScalarString``."""
+
+
+class _DlcValue(str):
+    """Stand-in for DeepLabCut's own enums and value classes (e.g. ``NetType`` in DLC 3's
+    ``_meta.pickle``): read as the plain string value, without importing DeepLabCut."""
+
+    def __new__(cls, value: Any = "", *args: Any) -> _DlcValue:  # noqa: D102
+        return super().__new__(cls, value if isinstance(value, str) else repr(value))
 
 
 class _YamlMap(dict):
@@ -128,6 +137,10 @@ class RestrictedUnpickler(pickle.Unpickler):
                 return super().find_class(module, name)
         if (module, name) in _RUAMEL:
             return _RUAMEL[(module, name)]
+        if module.startswith("deeplabcut.") and name.isidentifier() and name[:1].isupper():
+            # DLC 3 pickles its enums (NetType...) into the analysis metadata: read the
+            # value; no DeepLabCut code is imported or called
+            return _DlcValue
         if (module, name) in self._extra:
             return super().find_class(module, name)
         raise UnsafePickleError(

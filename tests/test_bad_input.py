@@ -823,3 +823,39 @@ def test_model_path_is_checked_before_training(work: Work, monkeypatch: pytest.M
         unwritable.parent.chmod(0o755)
         unwritable.parent.rmdir()
     assert _snapshot(work.root) == before
+
+
+def test_dlc3_meta_pickle_with_enum_is_read_without_importing_dlc(tmp_path: Path) -> None:
+    """DLC 3 stores a ``NetType`` enum in ``_meta.pickle``; it is read as its value."""
+    import enum
+    import sys
+    import types
+
+    modname = "deeplabcut.pose_estimation_pytorch.config.enums"
+    fake = types.ModuleType(modname)
+
+    class NetType(str, enum.Enum):
+        RESNET_50 = "resnet_50"
+
+    NetType.__module__ = modname
+    NetType.__qualname__ = "NetType"
+    fake.NetType = NetType
+    parts = modname.split(".")
+    names = [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    saved = {k: sys.modules.get(k) for k in names}
+    for k in names[:-1]:
+        sys.modules[k] = types.ModuleType(k)
+    sys.modules[modname] = fake
+    try:
+        blob = pickle.dumps({"data": {"fps": 30.0, "net_type": NetType.RESNET_50}})
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    p = tmp_path / "v_meta.pickle"
+    p.write_bytes(blob)
+    obj = safe_load_path(p)
+    assert obj["data"]["fps"] == 30.0
+    assert obj["data"]["net_type"] == "resnet_50"
