@@ -121,7 +121,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             raise SystemExit("clean: with --config, --output is a folder (DLC's destfolder)")
         from .dlc.batch import clean_videos
 
-        single = len(targets) == 1 and not targets[0].is_dir()
+        single = len(targets) == 1 and not targets[0].is_dir() and args.shard is None
         report = clean_videos(
             args.config,
             targets[0] if single else targets,
@@ -131,6 +131,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             train_steps=args.train_steps,
             strict=single,
+            shard=args.shard,
             **_clean_options(args),
         )
         if single:
@@ -138,6 +139,8 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             return 0
         print(report.table())
         return 0 if report.ok else 1
+    if args.shard is not None:
+        raise SystemExit("clean: --shard splits a list of videos; it needs --config")
     if len(targets) != 1:
         raise SystemExit("clean: without --config, give one tracks file (.h5/.csv)")
     target = targets[0]
@@ -351,6 +354,11 @@ def _add_clean(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", type=_positive_int, default=1,
                    help="repair candidates averaged; their spread is the uncertainty")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="clean only shard K of N of the videos (K from 1; sorted by path, "
+                        "dealt round-robin): N processes or a SLURM array "
+                        "(--shard $SLURM_ARRAY_TASK_ID/N with --array=1-N) share a batch "
+                        "with no coordinator; train the model first")
     p.set_defaults(handler=_cmd_clean)
 
 
@@ -505,6 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-v info, -vv debug)")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="CPU threads for torch (default: from the CPUs this process may "
+                             "use and the model size; also STABLEMOTION_NUM_THREADS or "
+                             "OMP_NUM_THREADS)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_sample, _add_train, _add_clean, _add_extract_outliers, _add_flag,
                 _add_plot, _add_smpl):
@@ -527,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     old_term = _sigterm_as_interrupt()
     try:
+        _threads_for(args)
         return handler(args)
     except (StableMotionError, FileNotFoundError, FileExistsError) as exc:
         print(f"stablemotion-dlc {args.command}: error: {exc}", file=sys.stderr)
@@ -542,6 +555,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+
+
+def _threads_for(args: argparse.Namespace) -> None:
+    """Torch's thread counts for a command that runs a model, before any torch work.
+
+    ``--threads`` becomes ``STABLEMOTION_NUM_THREADS`` so that training and cleaning
+    (which size the thread count by the model) keep it.
+    """
+    import os
+
+    if getattr(args, "threads", None) is not None:
+        os.environ["STABLEMOTION_NUM_THREADS"] = str(args.threads)
+    if args.command in ("train", "clean", "extract-outliers", "smpl", "benchmark"):
+        from ._threads import configure_threads
+
+        configure_threads()
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -603,6 +603,28 @@ class Trainer:
             self.owns_group = False
 
 
+def _configure_threads(config: TrainConfig, device: str | torch.device | None) -> None:
+    """Torch's CPU threads for this run (:func:`stablemotion_dlc._threads.configure_threads`).
+
+    Processes of one ``torchrun`` on one machine share its CPUs (``LOCAL_WORLD_SIZE``).
+    """
+    from .._threads import configure_threads, model_work
+    from .model import DiT_models
+
+    preset = DiT_models.get(config.model)
+    width = preset().width if preset is not None else None
+    world = max(1, _dist_info()[0])
+    work = None if width is None else model_work(width, max(1, config.batch_size // world),
+                                                 config.window)
+    try:
+        kind = torch.device(device).type if device is not None else (
+            "cuda" if torch.cuda.is_available() else "cpu")
+    except (RuntimeError, TypeError):  # not a device: the trainer says so clearly
+        kind = "cpu"
+    configure_threads(work, device=kind,
+                      processes=max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+
+
 def train(source: BatchSource, layout: LabelLayout, spec: dict[str, Any],
           out_path: str | Path, config: TrainConfig, normalizer: Normalizer | None = None,
           resume: bool = True, progress: bool = True,
@@ -638,6 +660,7 @@ def train(source: BatchSource, layout: LabelLayout, spec: dict[str, Any],
     Path
         ``out_path``.
     """
+    _configure_threads(config, device)
     if _dist_info()[1] == 0:  # a folder that cannot take the model fails now, not at the end
         from .._atomic import check_outputs
 

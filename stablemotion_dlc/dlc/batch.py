@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
 
 __all__ = [
+    "parse_shard",
+    "shard_videos",
     "VideoOutcome",
     "BatchReport",
     "BatchCleaningError",
@@ -177,6 +179,60 @@ class _Job:
     output: Path
 
 
+# ============================================================================ shards
+def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"K/N"`` (K counted from 1) as ``(K, N)``; None stays None.
+
+    Raises
+    ------
+    OptionError
+        Not of the form ``K/N`` with ``1 <= K <= N``.
+    """
+    from ..errors import OptionError
+
+    if text is None:
+        return None
+    if isinstance(text, tuple):
+        k, n = text
+    else:
+        parts = str(text).strip().split("/")
+        try:
+            k, n = (int(p) for p in parts)
+        except ValueError:
+            raise OptionError(f"shard must be K/N (e.g. 2/8), got {text!r}") from None
+    if isinstance(k, bool) or isinstance(n, bool) or not 1 <= int(k) <= int(n):
+        raise OptionError(f"shard K/N needs 1 <= K <= N (K counts from 1, like "
+                          f"'sbatch --array=1-N' with --shard $SLURM_ARRAY_TASK_ID/N), got "
+                          f"{k}/{n}")
+    return int(k), int(n)
+
+
+def shard_videos(videos: Sequence[Path], shard: tuple[int, int] | None) -> list[Path]:
+    """The videos of shard ``K`` of ``N``: a deterministic split with no coordinator.
+
+    The videos are sorted by absolute path (so every job sees the same order whatever order
+    it was given them in, e.g. from a shell glob) and dealt round-robin: shard ``K`` takes
+    the ``K``-th, ``K+N``-th, ... The N shards are disjoint and cover every video; their
+    sizes differ by at most one.
+
+    Parameters
+    ----------
+    videos : sequence of Path
+        Every video of the batch (duplicates are kept once).
+    shard : (int, int) or None
+        ``(K, N)`` from :func:`parse_shard`; None: all videos, in the order given.
+
+    Returns
+    -------
+    list of Path
+    """
+    if shard is None:
+        return list(videos)
+    k, n = shard
+    order = sorted(dict.fromkeys(Path(v) for v in videos), key=lambda v: str(v.absolute()))
+    return order[k - 1::n]
+
+
 # ============================================================================ training data
 def training_outputs(
     project: DlcProject,
@@ -259,6 +315,7 @@ def clean_videos(
     check_video: bool = True,
     progress: bool = True,
     strict: bool = False,
+    shard: str | tuple[int, int] | None = None,
     **options: Any,
 ) -> BatchReport:
     """Clean the DLC outputs of many videos with one model; see the module docstring.
@@ -292,6 +349,10 @@ def clean_videos(
     strict : bool
         Stop at the first problem and raise it, and refuse (``FileExistsError``) rather
         than skip an existing output: the behaviour of a single-video call.
+    shard : str or (int, int), optional
+        ``"K/N"``: clean only shard K of N of the videos (:func:`shard_videos`), so that N
+        processes or cluster jobs (a SLURM array) share a batch with no coordinator. The
+        model must exist (train it first: N jobs must not each train one).
     **options
         Passed to :func:`~.pipeline.clean_tracks` (``detect``, ``steps``, ``ensemble``...).
 
@@ -320,10 +381,22 @@ def clean_videos(
     pl.check_clean_options(**options)
     if train_steps is not None and (isinstance(train_steps, bool) or int(train_steps) < 1):
         raise OptionError(f"train_steps must be at least 1, got {train_steps}")
+    part = parse_shard(shard)
     vids = pl._collect_videos(videos, video_extensions)
     model_path = Path(model) if model is not None else project.model_path(shuffle)
     if model is not None and not model_path.exists():
         raise FileNotFoundError(f"{model_path}: model file not found")
+    if part is not None:
+        n_all = len(vids)
+        vids = shard_videos(vids, part)
+        logger.info("shard %d/%d: %d of %d video(s)", part[0], part[1], len(vids), n_all)
+        if part[1] > 1 and pl.needs_training(model_path):
+            raise OptionError(
+                f"{model_path}: no trained model; with shard {part[0]}/{part[1]} every job "
+                f"would train its own. Train it once first (stablemotion-dlc train "
+                f"{project.config_path}), then start the shards")
+        if not vids:
+            return BatchReport([], None, [], 0.0, round(time.perf_counter() - t0, 3))
 
     outcomes: dict[int, VideoOutcome] = {}
     jobs: dict[int, _Job] = {}

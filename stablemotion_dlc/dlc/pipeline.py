@@ -167,6 +167,15 @@ def _as_cleaner(model: Any, batch_size: int = 64, device: str | None = None) -> 
     return Cleaner.from_file(model, device=device, batch_size=batch_size)
 
 
+def _configure_threads(cleaner: Cleaner) -> None:
+    """Torch's CPU threads for cleaning (:func:`stablemotion_dlc._threads.configure_threads`)."""
+    from .._threads import configure_threads, model_work
+
+    width = getattr(getattr(cleaner.model, "config", None), "width", None)
+    work = None if width is None else model_work(width, cleaner.batch_size, cleaner.window)
+    configure_threads(work, device=cleaner.device.type)
+
+
 def _animal_columns(tracks: Tracks, rep: KeypointRepresentation, source: str) -> list[int]:
     """Keypoint columns of the representation's bodyparts in ``tracks`` (else a clear error)."""
     names = list(tracks.bodyparts)
@@ -448,6 +457,7 @@ def clean_tracks(
     if repair not in ("auto", "network", "interp", "pose", "linear"):
         raise ValueError(f"repair must be auto, network, interp, pose or linear, got {repair!r}")
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
+    _configure_threads(cleaner)
     rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
     source = str(tracks.meta.get("source", "tracks"))
     cols = _animal_columns(tracks, rep, source)
