@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy as _copy
 import csv
+import io
 import logging
 import re
 import warnings
@@ -1108,12 +1109,40 @@ def read_tracks(path: str | Path) -> Tracks:
 
 
 # ============================================================================ writer
+_PLAIN_CELL = re.compile(r"[\w.+\-/]+", re.ASCII)
+
+
+def _csv_cell(text: str) -> str:
+    """``text`` as one CSV field (quoted where the ``csv`` module would quote it)."""
+    if _PLAIN_CELL.fullmatch(text):
+        return text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text, ""])
+    return buf.getvalue()[:-2]  # the field without the "," and line end that follow it
+
+
+def _csv_row_labels(index: pd.Index) -> list[str]:
+    """Each row's index field(s) as CSV text, each followed by a comma."""
+    if isinstance(index, pd.MultiIndex):
+        cache: dict[Any, str] = {}
+        out = []
+        for t in index:
+            cell = cache.get(t)
+            if cell is None:
+                cell = cache[t] = "".join(_csv_cell(str(v)) + "," for v in t)
+            out.append(cell)
+        return out
+    return [_csv_cell(str(v)) + "," for v in index]
+
+
 def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
     """DLC-style CSV: pandas' header rows, then rows of shortest round-trip float text.
 
     Values are written as float64 ``repr`` (what ``DataFrame.to_csv`` writes, NaN as an
-    empty cell) so they read back bit-identically; done here in chunks because pandas'
-    own formatter is several times slower on large files.
+    empty cell) so they read back bit-identically. pandas' own formatter (and numpy's
+    float-to-text conversion) is several times slower on large files; here each chunk of
+    rows is formatted with one ``map(repr, ...)`` over its values and joined per row
+    (about 20x faster than a ``csv.writer`` row by row; the same bytes).
     """
     head = df.iloc[:0].copy()
     if isinstance(head.index, pd.MultiIndex):
@@ -1122,18 +1151,23 @@ def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
         head.index = head.index.rename(None)
     header = head.to_csv(lineterminator="\n")
     values = df.to_numpy(dtype=np.float64)
-    if isinstance(df.index, pd.MultiIndex):
-        labels = [tuple(str(v) for v in t) for t in df.index]
-    else:
-        labels = [(str(v),) for v in df.index]
+    labels = _csv_row_labels(df.index)
+    n_rows, n_cols = values.shape
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(header)
-        writer = csv.writer(fh, lineterminator="\n")
-        for start in range(0, values.shape[0], chunk):
-            block = values[start:start + chunk].tolist()
-            writer.writerows(
-                [*lab, *["" if v != v else repr(v) for v in row]]
-                for lab, row in zip(labels[start:start + chunk], block, strict=True))
+        if n_cols == 0:  # index only: what csv.writer writes for such rows
+            for lab in labels:
+                fh.write((lab[:-1] or '""') + "\n")
+            return
+        for start in range(0, n_rows, chunk):
+            block = values[start:start + chunk]
+            flat = block.ravel()
+            cells = list(map(repr, flat.tolist()))
+            for i in np.flatnonzero(np.isnan(flat)).tolist():
+                cells[i] = ""
+            fh.write("".join([
+                f"{lab}{','.join(cells[r * n_cols:(r + 1) * n_cols])}\n"
+                for r, lab in enumerate(labels[start:start + block.shape[0]])]))
 
 
 def write_tracks(
