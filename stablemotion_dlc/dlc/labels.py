@@ -253,6 +253,31 @@ def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     return np.where(n > 0, med, np.nan)
 
 
+def _nanmedian_leave_one_out(a: np.ndarray) -> np.ndarray:
+    """``out[..., k]`` = :func:`_nanmedian_last` of ``a`` without entry ``k`` (same floats).
+
+    One sort for all ``k``: the median of the others is read from the sorted full row by
+    skipping ``k``'s own position.
+    """
+    n_k = a.shape[-1]
+    order = np.argsort(a, axis=-1, kind="stable")  # NaN last
+    s = np.take_along_axis(a, order, -1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(n_k), -1)
+    valid = ~np.isnan(a)
+    m = valid.sum(-1, keepdims=True) - valid  # values left without k
+    lo = np.maximum((m - 1) // 2, 0)
+    hi = np.minimum(np.maximum(m // 2, 0), max(n_k - 2, 0))
+    lo = lo + (lo >= rank)  # skip k's own slot in the full sorted row
+    hi = hi + (hi >= rank)
+    lo = np.minimum(lo, n_k - 1)
+    hi = np.minimum(hi, n_k - 1)
+    flat = s.reshape(-1, n_k)
+    rows = np.arange(flat.shape[0])[:, None]
+    med = 0.5 * (flat[rows, lo.reshape(-1, n_k)] + flat[rows, hi.reshape(-1, n_k)])
+    return np.where(m > 0, med.reshape(a.shape), np.nan)
+
+
 def _robust(values: np.ndarray, ok: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Median and MAD (scaled to a standard deviation) of ``values`` where ``ok``."""
     v = np.where(ok, values, np.nan)
@@ -597,12 +622,9 @@ def _rule_stuck(
     still = both & (step <= tol)
     if not still.any():
         return flags
+    body_all = _nanmedian_leave_one_out(np.where(both, step, np.nan))  # (T, n, K)
     for kp in range(n_kp):
-        others = np.delete(np.arange(n_kp), kp)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            body = _nanmedian_last(np.where(both[:, :, others], step[:, :, others], np.nan))
-        body = np.nan_to_num(body, nan=0.0)
+        body = np.nan_to_num(body_all[:, :, kp], nan=0.0)
         cs = np.concatenate([np.zeros((1, n_ind)), np.cumsum(body, axis=0)])
         for i in range(n_ind):
             s, e = true_runs(still[:, i, kp])
