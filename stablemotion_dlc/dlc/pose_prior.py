@@ -24,7 +24,7 @@ current pose through a gap and interpolates only the point's offset from that pr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,6 +61,10 @@ class PosePrior:
     mean: np.ndarray
     fit_poses: np.ndarray
     body_size: float
+    #: Regressions fitted so far, by (keypoint, evidence subset): one animal's evidence is
+    #: computed several times with one prior (pose rule rounds, validation, repair) and the
+    #: fit depends on nothing else; 256 subsets x K fits over up to 6,000 poses each.
+    _fits: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_keypoints(self) -> int:
@@ -241,7 +245,11 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> PoseEv
                 continue
             rows = np.flatnonzero(inv == g)
             s = others[rows[0]]
-            coef, cov = _fit_subset(prior.mean, prior.fit_poses, k, s)
+            fit = prior._fits.get((k, s.tobytes()))
+            if fit is None:
+                fit = prior._fits[(k, s.tobytes())] = _fit_subset(prior.mean, prior.fit_poses,
+                                                                  k, s)
+            coef, cov = fit
             w = np.broadcast_to(s, (len(rows), n_k))
             rot, cx, cr = _align(xy[rows], prior.mean, w)
             al = _apply(xy[rows], rot, cx, cr)

@@ -54,6 +54,12 @@ _MIN_SPANS = 8
 #: Runs touching the start or end of the file (one anchor only) at least this long are not
 #: repaired: no validation span measures them and extrapolation drifts.
 MAX_ONE_SIDED = 10
+#: Files longer than this (frames) are validated on the frames around the held-out spans
+#: only (:func:`_validation_rows`); shorter ones on every frame, as before.
+VALIDATION_FULL_FRAMES = 20_000
+#: Frames kept on each side of a held-out span when validating a long file (two network
+#: windows of the default model: the windows that see a span never reach a block join).
+VALIDATION_CONTEXT = 128
 #: Evidence points of a pose prediction must be this probable given each other (squared
 #: Mahalanobis distance; the pose rule's hysteresis threshold).
 consistency_d2 = 20.0
@@ -139,6 +145,25 @@ def validation_mask(good: np.ndarray, rng: np.random.Generator, *, max_share: fl
     return mask, spans
 
 
+def _validation_rows(spans: list[tuple[int, int, int, int]], n_t: int
+                     ) -> tuple[Any, Callable[[int], int]]:
+    """Frames the validation candidates run on, and a frame's position among them.
+
+    Files up to :data:`VALIDATION_FULL_FRAMES` frames: all of them. Longer ones: only each
+    held-out span with :data:`VALIDATION_CONTEXT` frames on both sides (the blocks joined),
+    so validation costs what the spans cost, not what the file costs (on a 1-hour file it
+    ran every candidate over all 108,000 frames to score about 150 spans). Every candidate
+    still sees the span's anchors and a network window's worth of context on both sides.
+    """
+    if n_t <= VALIDATION_FULL_FRAMES or not spans:
+        return slice(None), lambda t: t
+    keep = np.zeros(n_t, bool)
+    for _, a, z, _ in spans:
+        keep[max(a - VALIDATION_CONTEXT, 0):min(z + VALIDATION_CONTEXT, n_t)] = True
+    rows = np.flatnonzero(keep)
+    return rows, lambda t: int(np.searchsorted(rows, t))
+
+
 def repair_animal(
     cleaner: Cleaner,
     rep: KeypointRepresentation,
@@ -209,12 +234,13 @@ def repair_animal(
     n_t, n_k = flag.shape
     missing = ~np.isfinite(xy).all(-1)
 
-    def network_or_interp(mask: np.ndarray, min_run: int | None) -> tuple[np.ndarray, int]:
-        sus = suspect | mask
-        enc = rep.encode(xy, sus)
+    def network_or_interp(mask: np.ndarray, min_run: int | None, rows: Any = slice(None)
+                          ) -> tuple[np.ndarray, int]:
+        sus = suspect[rows] | mask
+        enc = rep.encode(xy[rows], sus)
         lab_mask = np.concatenate([mask, enc.labels[:, n_k:] > 0.5], axis=1)
         suspicion = np.concatenate(
-            [np.maximum(p_model, (sus | missing).astype(np.float32)),
+            [np.maximum(p_model[rows], (sus | missing[rows]).astype(np.float32)),
              enc.labels[:, n_k:]], axis=1)
         feats, net_mask = interpolate(cleaner, enc.features, lab_mask, min_run)
         n_net = 0
@@ -226,26 +252,28 @@ def repair_animal(
             n_net = int(net_mask[:, :n_k].sum())
         return rep.decode(feats, enc.origin), n_net
 
-    def candidate(name: str, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    def candidate(name: str, mask: np.ndarray, rows: Any = slice(None)
+                  ) -> tuple[np.ndarray, int]:
+        # ``rows``: the frames the candidate sees (``mask`` is over those frames)
         if name == "linear":
-            no_pred = np.full(xy.shape, np.nan)
-            return pose_anchored_fill(np.where(good[..., None] | mask[..., None], xy, np.nan),
-                                      mask, no_pred), 0
+            no_pred = np.full(xy[rows].shape, np.nan)
+            return pose_anchored_fill(np.where(good[rows][..., None] | mask[..., None],
+                                               xy[rows], np.nan), mask, no_pred), 0
         if name == "interp":
-            return network_or_interp(mask, 10**9)
+            return network_or_interp(mask, 10**9, rows)
         if name == "network":
-            return network_or_interp(mask, min_network_run)
+            return network_or_interp(mask, min_network_run, rows)
         if prior is None:
             raise ValueError("no pose prior for this animal")
-        evidence = good & ~mask
-        ev = pose_evidence(prior, xy, evidence)
+        evidence = good[rows] & ~mask
+        ev = pose_evidence(prior, xy[rows], evidence)
         # a prediction is only as good as its evidence: frames whose evidence points do not
         # agree with each other (one of them is an undetected error) fall back to
         # interpolation
         judged = evidence & np.isfinite(ev.d2)
         consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & (judged.sum(1) >= 2)
         pred = np.where(consistent[:, None, None], ev.prediction, np.nan)
-        return pose_anchored_fill(xy, mask, pred), 0
+        return pose_anchored_fill(xy[rows], mask, pred), 0
 
     names = ["linear", "interp", "network"] + (["pose"] if prior is not None else [])
     report: dict[str, Any] = {"policy": policy}
@@ -253,12 +281,13 @@ def repair_animal(
     rng = np.random.default_rng(seed + 7919)
     vmask, spans = validation_mask(good & ~flag, rng)
     errors: dict[str, list[list[float]]] = {m: [[] for _ in LENGTH_BINS] for m in names}
+    rows, at = _validation_rows(spans, n_t)
     if spans:
         for m in names:
-            pred, _ = candidate(m, vmask)
-            err = np.linalg.norm(pred - xy, axis=-1)
+            pred, _ = candidate(m, vmask[rows], rows)
+            err = np.linalg.norm(pred - xy[rows], axis=-1)
             for k, a, z, b in spans:
-                e = err[a:z, k]
+                e = err[at(a):at(a) + z - a, k]
                 errors[m][b] += [float(v) for v in e[np.isfinite(e)]]
     n_spans = [sum(1 for s in spans if s[3] == b) for b in range(len(LENGTH_BINS))]
     choice: list[str] = []
