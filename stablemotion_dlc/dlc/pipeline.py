@@ -210,38 +210,6 @@ def _limit_gaps(flag: np.ndarray, missing: np.ndarray, max_len: int | None) -> n
     return (_limit_runs(flag & missing, max_len) | (flag & ~missing))
 
 
-def _run_lengths(mask: np.ndarray) -> np.ndarray:
-    """Length of the run of True each entry of a ``(T, C)`` bool array belongs to (0 if False)."""
-    out = np.zeros(mask.shape, np.int64)
-    for c in range(mask.shape[1]):
-        for a, b in zip(*true_runs(mask[:, c])):
-            out[a:b, c] = b - a
-    return out
-
-
-def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np.ndarray,
-                            min_run: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill every flagged feature entry by linear interpolation in time; keep for the network
-    only the label entries of runs of at least ``min_run`` frames.
-
-    Returns the features (flagged entries interpolated, others bit-identical) and the
-    ``(T, L)`` label mask left for the network.
-    """
-    import torch
-
-    from ..core.diffusion import linear_fill
-
-    if not min_run or min_run <= 1:
-        return features, lab_mask
-    fmask = cleaner.layout.feature_mask(lab_mask)
-    with torch.inference_mode():
-        fill = linear_fill(torch.from_numpy(np.asarray(features, np.float64)[None]),
-                           torch.from_numpy(~fmask[None]))[0].numpy()
-    feats = np.where(fmask, fill.astype(features.dtype), features)
-    net = lab_mask & (_run_lengths(lab_mask) >= int(min_run))
-    return feats, net
-
-
 def _changed_likelihood(pcutoff: float) -> float:
     """Likelihood written for changed points: midway between ``pcutoff`` and 1."""
     return 0.5 * (1.0 + float(pcutoff))
@@ -544,7 +512,7 @@ def clean_tracks(
                 cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=repair,
                 keep_plausible=keep_plausible and given is None,
                 keepable=None if keep_low_likelihood else ~low_i,
-                min_network_run=min_network_run, interpolate=_interpolate_short_runs,
+                min_network_run=min_network_run,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop)
             if should_stop is not None and should_stop():

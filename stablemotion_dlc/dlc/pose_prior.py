@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._arrays import true_runs
+from .._arrays import interp_fill, true_runs
 
 __all__ = ["PosePrior", "PoseEvidence", "fit_pose_prior", "pose_evidence", "pose_flags",
            "pose_anchored_fill"]
@@ -361,24 +361,11 @@ def pose_anchored_fill(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray)
         ``(T, K, 2)``: filled where ``fill`` and an anchor exists, else as the input.
     """
     xy = np.asarray(xy, np.float64)
-    out = xy.copy()
-    n_t = xy.shape[0]
-    t = np.arange(n_t)
-    for k in range(xy.shape[1]):
-        f = np.asarray(fill[:, k], bool)
-        if not f.any():
-            continue
-        good = ~f & np.isfinite(xy[:, k]).all(-1)
-        if not good.any():
-            continue
-        has_pred = np.isfinite(prediction[:, k]).all(-1)
-        anchor = good & has_pred
-        for c in range(2):
-            lin = np.interp(t, t[good], xy[good, k, c])
-            if anchor.any():
-                off = np.interp(t, t[anchor], xy[anchor, k, c] - prediction[anchor, k, c])
-                val = np.where(has_pred, prediction[:, k, c] + off, lin)
-            else:
-                val = lin
-            out[f, k, c] = val[f]
-    return out
+    fill = np.asarray(fill, bool)
+    good = ~fill & np.isfinite(xy).all(-1)
+    has_pred = np.isfinite(prediction).all(-1)
+    lin, has_good = interp_fill(xy[None], good[None])
+    off, has_anchor = interp_fill((xy - prediction)[None], (good & has_pred)[None])
+    follow = has_pred & has_anchor[0][None, :]
+    val = np.where(follow[..., None], prediction + off[0], lin[0])
+    return np.where((fill & has_good[0][None, :])[..., None], val, xy)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._arrays import true_runs
+from .._arrays import interp_fill, true_runs
 from .pose_prior import PosePrior, pose_anchored_fill, pose_evidence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,8 +77,6 @@ class RepairOutcome:
         ``(T, K)`` bool, points given a new value.
     uncertainty : np.ndarray
         ``(T, K)`` float32 radius (px) of the 90 % interval of changed points.
-    method : np.ndarray
-        ``(T, K)`` uint8 code into :data:`METHODS`.
     report : dict
         Validation errors per bin and candidate, the choice per bin, the network's points.
     """
@@ -86,7 +84,6 @@ class RepairOutcome:
     xy: np.ndarray
     changed: np.ndarray
     uncertainty: np.ndarray
-    method: np.ndarray
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -164,6 +161,38 @@ def _validation_rows(spans: list[tuple[int, int, int, int]], n_t: int
     return rows, lambda t: int(np.searchsorted(rows, t))
 
 
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Length of the run of True each entry of a ``(T, C)`` bool array belongs to (0 if False)."""
+    out = np.zeros(mask.shape, np.int64)
+    for c in range(mask.shape[1]):
+        for a, b in zip(*true_runs(mask[:, c])):
+            out[a:b, c] = b - a
+    return out
+
+
+def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np.ndarray,
+                            min_run: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every flagged feature entry by linear interpolation in time; keep for the network
+    only the label entries of runs of at least ``min_run`` frames.
+
+    Returns the features (flagged entries interpolated, others bit-identical) and the
+    ``(T, L)`` label mask left for the network.
+    """
+    import torch
+
+    from ..core.diffusion import linear_fill
+
+    if not min_run or min_run <= 1:
+        return features, lab_mask
+    fmask = cleaner.layout.feature_mask(lab_mask)
+    with torch.inference_mode():
+        fill = linear_fill(torch.from_numpy(np.asarray(features, np.float64)[None]),
+                           torch.from_numpy(~fmask[None]))[0].numpy()
+    feats = np.where(fmask, fill.astype(features.dtype), features)
+    net = lab_mask & (_run_lengths(lab_mask) >= int(min_run))
+    return feats, net
+
+
 def repair_animal(
     cleaner: Cleaner,
     rep: KeypointRepresentation,
@@ -178,7 +207,6 @@ def repair_animal(
     keep_plausible: bool = True,
     keepable: np.ndarray | None = None,
     min_network_run: int | None = 16,
-    interpolate: Callable[..., tuple[np.ndarray, np.ndarray]],
     steps: int = 1,
     ensemble: int = 1,
     sits: bool = True,
@@ -221,9 +249,6 @@ def repair_animal(
         is unreliable, and the classical pcutoff -> interpolation convention holds.
     min_network_run : int, optional
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
-    interpolate : callable
-        ``interpolate(cleaner, features, label_mask, min_run)`` (the pipeline's
-        body-relative interpolation).
     steps, ensemble, sits, seed, progress, should_stop
         Passed to :meth:`Cleaner.cleanup`.
 
@@ -242,7 +267,7 @@ def repair_animal(
         suspicion = np.concatenate(
             [np.maximum(p_model[rows], (sus | missing[rows]).astype(np.float32)),
              enc.labels[:, n_k:]], axis=1)
-        feats, net_mask = interpolate(cleaner, enc.features, lab_mask, min_run)
+        feats, net_mask = _interpolate_short_runs(cleaner, enc.features, lab_mask, min_run)
         n_net = 0
         if net_mask.any():
             res = cleaner.cleanup(feats, net_mask, suspicion=suspicion, steps=steps,
@@ -256,9 +281,8 @@ def repair_animal(
                   ) -> tuple[np.ndarray, int]:
         # ``rows``: the frames the candidate sees (``mask`` is over those frames)
         if name == "linear":
-            no_pred = np.full(xy[rows].shape, np.nan)
-            return pose_anchored_fill(np.where(good[rows][..., None] | mask[..., None],
-                                               xy[rows], np.nan), mask, no_pred), 0
+            filled, _ = interp_fill(xy[rows][None], (good[rows] & ~mask)[None])
+            return np.where(mask[..., None], filled[0], xy[rows]), 0
         if name == "interp":
             return network_or_interp(mask, 10**9, rows)
         if name == "network":
@@ -290,6 +314,8 @@ def repair_animal(
                 e = err[at(a):at(a) + z - a, k]
                 errors[m][b] += [float(v) for v in e[np.isfinite(e)]]
     n_spans = [sum(1 for s in spans if s[3] == b) for b in range(len(LENGTH_BINS))]
+    rmse = [{m: (float(np.sqrt(np.mean(np.square(errors[m][b])))) if errors[m][b] else None)
+             for m in names} for b in range(len(LENGTH_BINS))]
     choice: list[str] = []
     radius: list[float | None] = []
     for b, (lo, _) in enumerate(LENGTH_BINS):
@@ -297,9 +323,8 @@ def repair_animal(
         if policy != "auto":
             pick = policy if policy in names else default
         elif n_spans[b] >= _MIN_SPANS:
-            rmse = {m: float(np.sqrt(np.mean(np.square(errors[m][b])))) for m in names
-                    if errors[m][b]}
-            pick = min(rmse, key=rmse.get) if rmse else default
+            scored = {m: v for m, v in rmse[b].items() if v is not None}
+            pick = min(scored, key=scored.get) if scored else default
         else:  # too few held-out spans to judge: the documented default
             pick = default
         choice.append(pick)
@@ -314,8 +339,7 @@ def repair_animal(
     report["validation"] = {
         f"{lo}-{hi - 1 if hi < 10**9 else ''}": {
             "spans": n_spans[b],
-            **{m: (round(float(np.sqrt(np.mean(np.square(errors[m][b])))), 3)
-                   if errors[m][b] else None) for m in names},
+            **{m: (None if v is None else round(v, 3)) for m, v in rmse[b].items()},
             "chosen": choice[b],
             "radius90_px": None if radius[b] is None else round(radius[b], 3),
         }
@@ -325,10 +349,9 @@ def repair_animal(
     out = xy.copy()
     changed = np.zeros((n_t, n_k), bool)
     unc = np.zeros((n_t, n_k), np.float32)
-    method = np.zeros((n_t, n_k), np.uint8)
     if not flag.any():
         report["network_points"] = 0
-        return RepairOutcome(out, changed, unc, method, report)
+        return RepairOutcome(out, changed, unc, report)
     run_bin = np.full((n_t, n_k), -1)
     one_sided = np.zeros((n_t, n_k), bool)
     flag = flag.copy()
@@ -369,10 +392,9 @@ def repair_animal(
             ok &= ~plausible
         out[ok] = pred[ok]
         changed |= ok
-        method[ok] = METHODS.index(m)
         for b in range(len(LENGTH_BINS)):
             if radius[b] is not None:
                 unc[ok & (run_bin == b)] = radius[b]
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
-    return RepairOutcome(out, changed, unc, method, report)
+    return RepairOutcome(out, changed, unc, report)
