@@ -54,10 +54,12 @@ OURS = {
 def _labels_truth(path: Path, tracks: Any) -> Any:
     lab = read_tracks(path)
     frames = []
-    for name in lab.index if hasattr(lab, "index") else lab.meta.get("index", []):
+    for name in lab.index:  # image paths such as labeled-data/video/img0042.png
         m = re.findall(r"(\d+)", str(name if isinstance(name, str) else name[-1]))
         frames.append(int(m[-1]) if m else -1)
-    return truth_from_labels(lab.xy, frames, tracks.n_frames, source=f"labels {path.name}")
+    cols = [lab.bodyparts.index(b) for b in tracks.bodyparts]  # the tracks' keypoint order
+    return truth_from_labels(lab.xy[:, :, cols], frames, tracks.n_frames,
+                             source=f"labels {path.name}")
 
 
 def _figure(video: Path, frames: list[int], truth: np.ndarray, inp: np.ndarray,
