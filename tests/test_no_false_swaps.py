@@ -112,3 +112,44 @@ def test_side_view_turns_are_not_swaps(seed, gap):
     """Left/right sides legitimately trade places in the image when a side-viewed animal
     turns; the chirality is not a fixed property of the file."""
     assert find_lr_swaps(_side_view(seed=seed, gap=gap)) == []
+
+
+def _two_animals(n: int = 600, seed: int = 0) -> np.ndarray:
+    """(T, 2, 6, 2): two animals walking side by side, 100 px apart."""
+    rng = np.random.default_rng(seed)
+    body = np.array([[30, 0], [18, -8], [18, 8], [0, -10], [0, 10], [-30, 0]], float)
+    path = np.cumsum(rng.normal(0, 1.0, (n, 2)), 0) + np.array([200.0, 300.0])
+    xy = np.stack([path[:, None] + body, path[:, None] + body + [0.0, 100.0]], 1)
+    return xy + rng.normal(0, 0.5, xy.shape)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_missed_swap_start_moves_nothing_outside_the_swap(seed):
+    """A swap whose start is ambiguous (half the keypoints change animal one frame early) but
+    whose end is clear: which side of the file is swapped is unknown, so the long clean
+    stretch before it must not be exchanged (it was, over 100 frames, before the fix)."""
+    from stablemotion_dlc.dlc.identity import find_identity_swaps, fix_identity_swaps
+
+    xy = _two_animals(seed=seed)
+    bad = xy.copy()
+    bad[101:110] = xy[101:110, ::-1]
+    bad[100, :, :3] = xy[100, ::-1, :3]  # ambiguous start
+    tr = Tracks.from_arrays(bad, np.full(bad.shape[:3], 0.97), bodyparts=NAMES,
+                            individuals=["a", "b"])
+    fixed, _ = fix_identity_swaps(tr, find_identity_swaps(tr))
+    moved = np.linalg.norm(fixed.xy - bad, axis=-1) > 2
+    outside = np.ones(len(xy), bool)
+    outside[100:110] = False
+    assert not moved[outside].any()
+
+
+def test_clear_identity_swap_is_still_undone():
+    from stablemotion_dlc.dlc.identity import find_identity_swaps, fix_identity_swaps
+
+    xy = _two_animals(seed=3)
+    bad = xy.copy()
+    bad[200:260] = xy[200:260, ::-1]
+    tr = Tracks.from_arrays(bad, np.full(bad.shape[:3], 0.97), bodyparts=NAMES,
+                            individuals=["a", "b"])
+    fixed, _ = fix_identity_swaps(tr, find_identity_swaps(tr))
+    np.testing.assert_allclose(fixed.xy, xy)

@@ -408,6 +408,60 @@ def _state_segments(states: np.ndarray, gain: np.ndarray, ref: np.ndarray):
         yield int(a), int(b), states[a], g
 
 
+def _disturbances(pos: np.ndarray, valid: np.ndarray, gain: np.ndarray,
+                  min_gain: float) -> np.ndarray:
+    """Frames where the labels may have changed but no transition was accepted.
+
+    Something happened (the kept labels cost at least twice ``min_gain``) and an exchange
+    of two items explains the frame about as well (at most 1.5 times the kept labels' cost),
+    yet the evidence was too weak to accept it. Whether the labels changed there is unknown,
+    so the identity before such a frame says nothing about the identity after it.
+    """
+    cost = _pair_costs(pos, valid, velocity=False)
+    n = cost.shape[1]
+    rows = np.arange(n)
+    diag = cost[:, rows, rows]
+    ident = np.nansum(diag, axis=1)
+    alt = np.full(cost.shape[0], np.inf)
+    for i, j in itertools.combinations(range(n), 2):
+        ex = ident - diag[:, i] - diag[:, j] + cost[:, i, j] + cost[:, j, i]
+        ok = np.isfinite(diag[:, i]) & np.isfinite(diag[:, j]) & np.isfinite(ex)
+        alt = np.where(ok, np.minimum(alt, ex), alt)
+    return (gain == 0) & (ident >= 2.0 * min_gain) & (alt <= 1.5 * ident)
+
+
+def _decided_segments(states: np.ndarray, gain: np.ndarray, weight: np.ndarray,
+                      disturbed: np.ndarray):
+    """Yield ``(start, stop, state, gain, ref)`` for the swapped spans worth undoing.
+
+    First, do no harm. The frames are cut into blocks at every :func:`_disturbances` frame
+    (a possibly missed transition: the labels' relation across it is unknown), and each
+    block's reference is the state it holds over most frames. A span whose state differs
+    from its block's reference is undone only when both its ends are accepted transitions;
+    an end at the file's first or last frame counts only when nothing disturbed the file
+    (a missed transition would otherwise flip which side of the file looks swapped).
+    """
+    t_frames = states.shape[0]
+    cuts = np.flatnonzero(disturbed[1:]) + 1
+    bounds = np.concatenate([[0], cuts, [t_frames]])
+    whole = cuts.size == 0
+    for s0, s1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if s1 <= s0:
+            continue
+        ref = _mode_state(states[s0:s1], weight[s0:s1])
+        for a, b, state, g in _state_segments(states[s0:s1], gain[s0:s1], ref):
+            a, b = int(a + s0), int(b + s0)
+            ok_a = gain[a] > 0 if a > s0 else (whole and a == 0)
+            ok_b = (gain[b] > 0 if b < s1 else (whole and b == t_frames))
+            if b == s1 < t_frames:
+                ok_b = False  # a block's end is a disturbance, not a transition
+            if ok_a and ok_b:
+                yield a, b, state, float(gain[a] + (gain[b] if b < t_frames else 0.0)), ref
+            else:
+                logger.debug("identity swap [%d, %d) left alone: an end is not a clear "
+                             "transition", a, b)
+
+
 def _mode_state(states: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """The state held over the largest weighted number of frames.
 
@@ -511,12 +565,13 @@ def find_identity_swaps(
     valid = _confident(tracks, pcutoff)[:, ind][:, :, kps]
     gain_px = _auto_min_gain(pos, valid) if min_gain is None else float(min_gain)
     states, gain = _track_states(pos, valid, ratio, gain_px)
-    ref = _mode_state(states, valid.any(-1).sum(-1).astype(float))
-    # state -> permutation relative to the reference: column c holds ref-label inv_ref[s]
-    inv_ref = np.argsort(ref)
+    weight = valid.any(-1).sum(-1).astype(float)
     events: list[SwapEvent] = []
     names = [tracks.individuals[i] for i in ind]
-    for a, b, state, g in _state_segments(states, gain, ref):
+    for a, b, state, g, ref in _decided_segments(states, gain, weight,
+                                                 _disturbances(pos, valid, gain, gain_px)):
+        # state -> permutation relative to the reference: column c holds ref-label inv_ref[s]
+        inv_ref = np.argsort(ref)
         local = inv_ref[state]  # column c's data belong to local[c] in reference labels
         moved = [c for c in range(len(ind)) if local[c] != c]
         perm = list(range(tracks.n_individuals))
