@@ -449,7 +449,7 @@ def _decided_segments(states: np.ndarray, gain: np.ndarray, weight: np.ndarray,
         if s1 <= s0:
             continue
         ref = _mode_state(states[s0:s1], weight[s0:s1])
-        for a, b, state, g in _state_segments(states[s0:s1], gain[s0:s1], ref):
+        for a, b, state, _g in _state_segments(states[s0:s1], gain[s0:s1], ref):
             a, b = int(a + s0), int(b + s0)
             ok_a = gain[a] > 0 if a > s0 else (whole and a == 0)
             ok_b = (gain[b] > 0 if b < s1 else (whole and b == t_frames))
