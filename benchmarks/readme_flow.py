@@ -101,8 +101,8 @@ def _draw(config: Path, video: Path, out_png: Path, name: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from stablemotion_dlc.dlc.io import find_analyzed, read_tracks
-    from stablemotion_dlc.dlc.pipeline import provenance_path
+    from stablemotion_dlc.dlc.io import read_tracks
+    from stablemotion_dlc.dlc.project import find_analyzed, provenance_path
     from stablemotion_dlc.dlc.video import VideoReader
 
     raw_p = find_analyzed(config, video)

@@ -56,11 +56,10 @@ def _train(args: argparse.Namespace) -> Path:
 
     pcutoff, skeleton = DEFAULT_PCUTOFF, None
     if args.config:
-        from stablemotion_dlc.dlc.labels import read_config_labels
+        from stablemotion_dlc.dlc.project import DlcProject
 
-        info = read_config_labels(args.config)
-        pcutoff = float(info["pcutoff"]) if info["pcutoff"] is not None else pcutoff
-        skeleton = list(info["skeleton"]) or None
+        project = DlcProject.from_config(args.config)
+        pcutoff, skeleton = project.pcutoff, list(project.skeleton) or None
     tracks = read_tracks(args.tracks)
     return train_on_tracks([tracks], args.model, skeleton=skeleton, pcutoff=pcutoff,
                            fps=tracks.meta.get("fps"), config=cfg, resume=resume,

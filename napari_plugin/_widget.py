@@ -577,24 +577,24 @@ class CleanerWidget(QWidget):
         return None
 
     def _read_config(self, notes: list[str]) -> None:
-        from stablemotion_dlc.dlc.labels import read_config_labels
+        from stablemotion_dlc.dlc.project import DlcProject
 
         self.pcutoff_from_config, self.config_skeleton = None, []
         text = self.config_path_edit.text().strip()
         if not text:
             return
         try:
-            info = read_config_labels(Path(text).expanduser())
+            project = DlcProject.from_config(Path(text).expanduser())
         except Exception as exc:  # noqa: BLE001 - the config is optional
             notes.append(f"config ignored: {exc}")
             return
-        self.pcutoff_from_config = info["pcutoff"]
-        self.config_skeleton = list(info["skeleton"])
+        self.pcutoff_from_config = project.pcutoff
+        self.config_skeleton = list(project.skeleton)
         last = self._loaded_inputs
         typed = bool(last) and text == last.get("config") and (
             f"{self.pcutoff_spin.value():.4f}" != last.get("pcutoff"))
-        if info["pcutoff"] is not None and not typed:  # a value the user typed is kept
-            self.pcutoff_spin.setValue(float(info["pcutoff"]))
+        if not typed:  # a value the user typed is kept
+            self.pcutoff_spin.setValue(project.pcutoff)
 
     def _clear(self) -> None:
         """Remove our layers and forget the previous tracks, result and review."""
@@ -858,7 +858,7 @@ class CleanerWidget(QWidget):
         config = self._config_path()
         if config is None:
             return None
-        from stablemotion_dlc.dlc.pipeline import default_model_path
+        from stablemotion_dlc.dlc.project import default_model_path
 
         return default_model_path(config)
 
@@ -1212,7 +1212,7 @@ class CleanerWidget(QWidget):
         """Hand the reviewed frames to DeepLabCut's outlier / refine flow.
 
         The reviewed result is saved first where the library looks for the video's cleaned
-        output (``pipeline.cleaned_path`` of the tracks; an existing file is replaced only
+        output (``project.cleaned_path`` of the tracks; an existing file is replaced only
         after confirmation), then ``stablemotion_dlc.extract_outlier_frames(config, [video],
         n)`` runs in the background: it picks the frames with the largest accepted or taught
         repairs (rejected ones are raw again, so they are not picked), extracts them with
@@ -1254,10 +1254,10 @@ class CleanerWidget(QWidget):
 
     # ------------------------------------------------------------------ saving
     def default_save_path(self) -> Path | None:
-        """DLC's name for the cleaned file (``pipeline.cleaned_path``) next to the tracks."""
+        """DLC's name for the cleaned file (``project.cleaned_path``) next to the tracks."""
         if self.tracks_path is None:
             return None
-        from stablemotion_dlc.dlc.pipeline import cleaned_path
+        from stablemotion_dlc.dlc.project import cleaned_path
 
         if self.tracks_path.stem.endswith("_filtered"):
             return self.tracks_path.with_suffix(".h5")
@@ -1265,8 +1265,8 @@ class CleanerWidget(QWidget):
 
     @staticmethod
     def _save_outputs(path: Path) -> list[Path]:
-        """Files ``save_clean_result`` writes for ``path`` (``pipeline.output_files``)."""
-        from stablemotion_dlc.dlc.pipeline import output_files
+        """Files ``save_clean_result`` writes for ``path`` (``project.output_files``)."""
+        from stablemotion_dlc.dlc.project import output_files
 
         return output_files(path)
 

@@ -22,8 +22,8 @@ _LAZY: dict[str, str] = {
     "Tracks": "stablemotion_dlc.dlc.io",
     "read_tracks": "stablemotion_dlc.dlc.io",
     "write_tracks": "stablemotion_dlc.dlc.io",
-    "find_analyzed": "stablemotion_dlc.dlc.io",
-    "read_dlc_config": "stablemotion_dlc.dlc.io",
+    "find_analyzed": "stablemotion_dlc.dlc.project",
+    "read_dlc_config": "stablemotion_dlc.dlc.project",
     "suspect_mask": "stablemotion_dlc.dlc.labels",
     "make_sample_project": "stablemotion_dlc.dlc.sample",
     "clean_h5": "stablemotion_dlc.dlc.pipeline",
@@ -60,7 +60,7 @@ assert set(__all__[1:]) == set(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dlc.batch import clean_videos
-    from .dlc.io import Tracks, find_analyzed, read_dlc_config, read_tracks, write_tracks
+    from .dlc.io import Tracks, read_tracks, write_tracks
     from .dlc.labels import suspect_mask
     from .dlc.outliers import extract_outlier_frames
     from .dlc.pipeline import (
@@ -71,7 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
         train,
         train_on_tracks,
     )
-    from .dlc.project import DlcProject
+    from .dlc.project import DlcProject, find_analyzed, read_dlc_config
     from .dlc.sample import make_sample_project
 
 

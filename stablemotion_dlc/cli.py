@@ -146,19 +146,20 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     target = targets[0]
     # a bare tracks file
     from ._atomic import check_outputs
-    from .dlc.io import read_tracks
+    from .dlc.io import input_files, read_tracks
+    from .dlc.project import cleaned_path, output_files
 
     if target.suffix.lower() not in (".h5", ".csv"):
         raise SystemExit(
             f"clean: {target} is not a tracks file (.h5/.csv); to clean a video's DLC output "
             f"pass --config CONFIG")
     tracks = read_tracks(target)
-    out_path = Path(args.output) if args.output else pipeline.cleaned_path(target)
+    out_path = Path(args.output) if args.output else cleaned_path(target)
     if out_path.suffix == "":
-        out_path = out_path / pipeline.cleaned_path(target).name
-    inputs = [*pipeline.input_files(tracks), *([args.model] if args.model else [])]
+        out_path = out_path / cleaned_path(target).name
+    inputs = [*input_files(tracks), *([args.model] if args.model else [])]
     # every output (tracks, CSV twin, provenance) checked before any training or cleaning
-    check_outputs(pipeline.output_files(out_path), overwrite=args.overwrite, inputs=inputs)
+    check_outputs(output_files(out_path), overwrite=args.overwrite, inputs=inputs)
     model = args.model
     if model is None:
         model = out_path.with_name(target.stem + "_stablemotion_model.safetensors")

@@ -698,6 +698,7 @@ def test_video_frame_mismatch_is_found_before_training(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import stablemotion_dlc.dlc.pipeline as pl
     from stablemotion_dlc.dlc.pipeline import clean_h5
+    from stablemotion_dlc.dlc.project import default_model_path
     from stablemotion_dlc.errors import ConfigError
 
     project = make_sample_project(tmp_path / "proj", seed=5, duration_s=4.0, video=False,
@@ -716,7 +717,7 @@ def test_video_frame_mismatch_is_found_before_training(tmp_path: Path,
             monkeypatch.setattr(pl, name, no_training)
     with pytest.raises(ConfigError, match="frames"):
         clean_h5(project.config, project.video, progress=False)
-    assert not pl.default_model_path(project.config).exists()
+    assert not default_model_path(project.config).exists()
 
 
 # ============================================================================ 7. values

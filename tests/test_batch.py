@@ -18,8 +18,13 @@ from stablemotion_dlc.core.train import TrainConfig
 from stablemotion_dlc.dlc import pipeline as pl
 from stablemotion_dlc.dlc.batch import BatchCleaningError, clean_videos
 from stablemotion_dlc.dlc.io import read_tracks, write_tracks
-from stablemotion_dlc.dlc.pipeline import clean_h5, cleaned_path, provenance_path
-from stablemotion_dlc.dlc.project import DlcProject
+from stablemotion_dlc.dlc.pipeline import clean_h5
+from stablemotion_dlc.dlc.project import (
+    DlcProject,
+    cleaned_path,
+    default_model_path,
+    provenance_path,
+)
 from stablemotion_dlc.dlc.sample import make_sample_experiment, make_sample_project
 from stablemotion_dlc.errors import ConfigError
 
@@ -66,7 +71,7 @@ def test_project_parsed_once_holds_the_settings(experiment) -> None:
     assert p.skeleton and all(a in p.bodyparts and b in p.bodyparts for a, b in p.skeleton)
     assert p.model_path(2) == (experiment.project.outdir / "stablemotion-models" / "shuffle2"
                                / "model.safetensors")
-    assert pl.default_model_path(experiment.project.config, 2) == p.model_path(2)
+    assert default_model_path(experiment.project.config, 2) == p.model_path(2)
     assert p.video_sets == (experiment.project.video,)
     with pytest.raises(AttributeError):
         p.pcutoff = 0.1  # type: ignore[misc]
@@ -261,12 +266,13 @@ def test_too_short_multi_animal_recording_is_a_clear_error(tmp_path) -> None:
 
 def test_one_call_parses_the_config_once_and_reads_each_output_once(tmp_path, trainings,
                                                                     monkeypatch) -> None:
-    from stablemotion_dlc.dlc import batch, io
+    from stablemotion_dlc.dlc import batch
+    from stablemotion_dlc.dlc import project as project_mod
 
     project = make_sample_project(tmp_path / "proj", seed=2, duration_s=4.0, video=False,
                                   progress=False)
     parsed, reads = [], []
-    real_yaml, real_read = io.load_yaml_mapping, batch.read_tracks
+    real_yaml, real_read = project_mod.load_yaml_mapping, batch.read_tracks
 
     def counting_yaml(path):
         parsed.append(Path(path).name)
@@ -276,9 +282,42 @@ def test_one_call_parses_the_config_once_and_reads_each_output_once(tmp_path, tr
         reads.append(Path(path).name)
         return real_read(path)
 
-    monkeypatch.setattr(io, "load_yaml_mapping", counting_yaml)
-    monkeypatch.setattr("stablemotion_dlc.dlc.project.load_yaml_mapping", counting_yaml)
+    monkeypatch.setattr(project_mod, "load_yaml_mapping", counting_yaml)
     monkeypatch.setattr(batch, "read_tracks", counting_read)
     clean_h5(project.config, project.video, progress=False)  # trains first, then cleans
     assert parsed == ["config.yaml"]
     assert reads == [project.predictions_h5.name]
+
+
+def test_one_clean_h5_runs_each_step_once(tmp_path, monkeypatch) -> None:
+    """With a model: config parsed once, the .h5 read once, the rules and each swap search
+    run once (cleaning undoes the swaps it found; the SWAP rule does not search again)."""
+    from collections import Counter
+
+    from stablemotion_dlc.dlc import identity, io, labels
+    from stablemotion_dlc.dlc import project as project_mod
+
+    project = make_sample_project(tmp_path / "proj", seed=2, duration_s=4.0, video=False,
+                                  progress=False)
+    model = pl.train_on_tracks([read_tracks(project.predictions_h5)], tmp_path / "m.safetensors",
+                               config=TrainConfig(**TINY), progress=False)
+    calls: Counter[str] = Counter()
+
+    def counted(module, name, *others):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        for m in (module, *others):
+            monkeypatch.setattr(m, name, wrapper)
+
+    counted(project_mod, "load_yaml_mapping")
+    counted(io, "_read_h5")
+    counted(labels, "suspect_mask", pl)
+    counted(identity, "find_lr_swaps", labels)
+    counted(identity, "find_identity_swaps", labels)
+    clean_h5(project.config, project.video, model=model, progress=False)
+    assert calls == {"load_yaml_mapping": 1, "_read_h5": 1, "suspect_mask": 1,
+                     "find_lr_swaps": 1, "find_identity_swaps": 1}

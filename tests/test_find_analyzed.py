@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stablemotion_dlc.dlc.io import (
+from stablemotion_dlc.dlc.project import (
     dlc_output_name,
     find_analyzed,
     read_dlc_config,
@@ -25,6 +25,8 @@ def make_project(root: Path, *, multi: bool = False, files: list[str] = (),
     cfg = {"Task": TASK, "scorer": "me", "date": DATE, "project_path": str(root),
            "iteration": 0, "TrainingFraction": [0.95], "snapshotindex": -1,
            "multianimalproject": multi, "bodyparts": ["nose", "tail"]}
+    if multi:
+        cfg.update(multianimalbodyparts=["nose", "tail"], individuals=["m1", "m2"])
     cfg.update(extra_cfg or {})
     root.mkdir(parents=True, exist_ok=True)
     config = root / "config.yaml"

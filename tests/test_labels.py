@@ -60,7 +60,8 @@ def test_low_likelihood_uses_argument_then_config_then_default(tmp_path):
     m = suspect_mask(tr, rules=("low_likelihood",)).reason_mask(LOW_LIKELIHOOD)
     assert m.sum() == 2 and m[10, 0, 1] and m[20, 0, 2]  # default 0.6
     cfg = tmp_path / "config.yaml"
-    cfg.write_text("Task: t\nbodyparts: [snout, leftear, rightear, neck, tailbase]\npcutoff: 0.4\n")
+    cfg.write_text("Task: t\ndate: d\nbodyparts: [snout, leftear, rightear, neck, tailbase]\n"
+                   "pcutoff: 0.4\n")
     m = suspect_mask(tr, rules=("low_likelihood",), config_path=cfg).reason_mask(LOW_LIKELIHOOD)
     assert m.sum() == 1 and m[20, 0, 2]
     labels = suspect_mask(tr, 0.2, rules=("low_likelihood",), config_path=cfg)
@@ -72,7 +73,7 @@ def test_bad_config_and_arguments(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         suspect_mask(tr, config_path=tmp_path / "nope.yaml")
     bad = tmp_path / "config.yaml"
-    bad.write_text("pcutoff: high\n")
+    bad.write_text("Task: t\ndate: d\nbodyparts: [snout]\npcutoff: high\n")
     with pytest.raises(ConfigError, match="pcutoff"):
         suspect_mask(tr, config_path=bad)
     with pytest.raises(ValueError, match="unknown rule"):
@@ -216,21 +217,21 @@ def test_speed_on_100k_frames():
     assert time.perf_counter() - t0 < 30  # generous: CI machines are slow and shared
 
 
-def test_read_config_labels_accepts_dlc_multianimal_placeholder(tmp_path) -> None:
+def test_project_accepts_dlc_multianimal_placeholder(tmp_path) -> None:
     """DLC writes ``bodyparts: MULTI!`` in every multi-animal config."""
     import yaml
 
-    from stablemotion_dlc.dlc.labels import read_config_labels
+    from stablemotion_dlc.dlc.project import DlcProject
     from stablemotion_dlc.errors import ConfigError
 
-    cfg = {"multianimalproject": True, "bodyparts": "MULTI!", "pcutoff": 0.6,
-           "multianimalbodyparts": ["snout", "tail"], "uniquebodyparts": [],
-           "skeleton": [["snout", "tail"]]}
+    cfg = {"Task": "t", "date": "d", "multianimalproject": True, "bodyparts": "MULTI!",
+           "pcutoff": 0.6, "multianimalbodyparts": ["snout", "tail"], "uniquebodyparts": [],
+           "individuals": ["m1", "m2"], "skeleton": [["snout", "tail"]]}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    info = read_config_labels(path)
-    assert info["bodyparts"] == ["snout", "tail"] and info["skeleton"] == [("snout", "tail")]
-    cfg["bodyparts"] = "snout"
+    project = DlcProject.from_config(path)
+    assert project.bodyparts == ("snout", "tail") and project.skeleton == (("snout", "tail"),)
+    cfg.update(multianimalproject=False, bodyparts="snout")
     path.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(ConfigError, match="bodyparts must be a list"):
-        read_config_labels(path)
+    with pytest.raises(ConfigError, match="bodyparts"):
+        DlcProject.from_config(path)

@@ -643,7 +643,7 @@ def test_review_accept_reject_teach_save_and_read_back(viewer_widget, qtbot, sam
     target = tmp_path / (sample.predictions_h5.stem + "_filtered.h5")
     monkeypatch.setattr(widget, "_ask_save_path", lambda: target)
     assert widget.save() == target
-    from stablemotion_dlc.dlc.pipeline import provenance_path
+    from stablemotion_dlc.dlc.project import provenance_path
 
     prov = provenance_path(target)
     stored = read_review(prov)
@@ -700,7 +700,7 @@ def test_train_tiny_in_a_separate_process_then_clean_resume_cancel(
     """First Clean without a model offers to train; training runs in another process with
     progress and a time estimate, lands where clean_h5 looks, resumes, and can be cancelled."""
     from stablemotion_dlc.core.checkpoint import load_checkpoint
-    from stablemotion_dlc.dlc.pipeline import default_model_path
+    from stablemotion_dlc.dlc.project import default_model_path
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     viewer, widget = viewer_widget
@@ -808,7 +808,7 @@ def test_send_reviewed_frames_to_dlc(viewer_widget, qtbot, train_sample, tiny_mo
     pytest.importorskip("deeplabcut")
     import stablemotion_dlc
     from stablemotion_dlc.dlc.outliers import OutlierVideo
-    from stablemotion_dlc.dlc.pipeline import cleaned_path, provenance_path
+    from stablemotion_dlc.dlc.project import cleaned_path, provenance_path
     from stablemotion_dlc.dlc.review import read_review
 
     viewer, widget = viewer_widget

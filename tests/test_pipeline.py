@@ -24,11 +24,10 @@ from stablemotion_dlc.dlc.pipeline import (
     CleanResult,
     clean_h5,
     clean_tracks,
-    cleaned_path,
-    provenance_path,
     save_clean_result,
     train_on_tracks,
 )
+from stablemotion_dlc.dlc.project import cleaned_path, default_model_path, provenance_path
 from stablemotion_dlc.dlc.sample import make_sample_project
 from stablemotion_dlc.errors import ConfigError, ModelError, ModelMismatchError
 
@@ -221,7 +220,7 @@ def test_clean_h5_trains_first_then_writes_filtered(project, monkeypatch):
     assert out == cleaned_path(src)
     assert out.name == src.stem + "_filtered.h5"
     assert out.exists() and out.with_suffix(".csv").exists()
-    assert pl.default_model_path(project.config).exists()
+    assert default_model_path(project.config).exists()
     back = read_tracks(out)
     assert back.xy.shape == read_tracks(src).xy.shape
     assert src.read_bytes() == before  # input untouched

@@ -11,7 +11,7 @@ from stablemotion_dlc.core.train import TrainConfig
 from stablemotion_dlc.dlc import pipeline as pl
 from stablemotion_dlc.dlc.batch import clean_videos, parse_shard, shard_videos
 from stablemotion_dlc.dlc.io import read_tracks
-from stablemotion_dlc.dlc.pipeline import cleaned_path
+from stablemotion_dlc.dlc.project import cleaned_path
 from stablemotion_dlc.dlc.sample import make_sample_experiment
 from stablemotion_dlc.errors import OptionError
 

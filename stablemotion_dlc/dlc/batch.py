@@ -27,8 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AnalyzedDataNotFoundError, StableMotionError
-from .io import Tracks, find_analyzed, read_tracks
-from .project import DlcProject, as_project
+from .io import Tracks, input_files, read_tracks
+from .project import (
+    DlcProject,
+    as_project,
+    cleaned_path,
+    collect_videos,
+    find_analyzed,
+    output_files,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
@@ -255,7 +262,7 @@ def training_outputs(
     cleaned : sequence of Tracks
         The outputs being cleaned (read once by the caller).
     shuffle, destfolder, track_method
-        As in :func:`~.io.find_analyzed`; ``destfolder`` is searched first, then the folder
+        As in :func:`~.project.find_analyzed`; ``destfolder`` is searched first, then the folder
         of each project video.
 
     Returns
@@ -382,7 +389,7 @@ def clean_videos(
     if train_steps is not None and (isinstance(train_steps, bool) or int(train_steps) < 1):
         raise OptionError(f"train_steps must be at least 1, got {train_steps}")
     part = parse_shard(shard)
-    vids = pl._collect_videos(videos, video_extensions)
+    vids = collect_videos(videos, video_extensions)
     model_path = Path(model) if model is not None else project.model_path(shuffle)
     if model is not None and not model_path.exists():
         raise FileNotFoundError(f"{model_path}: model file not found")
@@ -405,7 +412,7 @@ def clean_videos(
         try:
             src = find_analyzed(project, v, shuffle=shuffle, destfolder=destfolder,
                                 track_method=track_method)
-            out = pl.cleaned_path(src)
+            out = cleaned_path(src)
             if destfolder is not None:
                 out = Path(destfolder) / out.name
             if out.exists() and not overwrite and not strict:
@@ -413,8 +420,8 @@ def clean_videos(
                 logger.info("%s: %s", v.name, msg)
                 outcomes[n] = VideoOutcome(v, "skipped", out, src, msg)
                 continue
-            check_outputs(pl.output_files(out, save_as_csv), overwrite=overwrite,
-                          inputs=[*pl.input_files(src), v, project.config_path, model_path])
+            check_outputs(output_files(out, save_as_csv), overwrite=overwrite,
+                          inputs=[*input_files(src), v, project.config_path, model_path])
             if strict:  # a single video: read and check it now, once
                 cache[n] = read_tracks(src)
                 if check_video:

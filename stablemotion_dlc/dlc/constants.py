@@ -1,4 +1,4 @@
-"""Defaults shared by the DeepLabCut side of the package, defined once.
+"""DeepLabCut defaults and fixed names shared by the DLC side of the package, defined once.
 
 Every module that needs a fallback ``pcutoff`` imports :data:`DEFAULT_PCUTOFF` from here
 instead of writing the literal; a project's own value always wins
@@ -7,7 +7,14 @@ instead of writing the literal; a project's own value always wins
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_PCUTOFF", "VIDEO_EXTENSIONS", "MODELS_FOLDER", "MODEL_FILE"]
+__all__ = [
+    "DEFAULT_PCUTOFF",
+    "VIDEO_EXTENSIONS",
+    "MODELS_FOLDER",
+    "MODEL_FILE",
+    "TRACK_METHODS",
+    "PROVENANCE_SUFFIX",
+]
 
 #: DeepLabCut's default ``pcutoff`` (the value ``create_new_project`` writes). Used only when
 #: neither the caller, the project's ``config.yaml`` nor the model gives one.
@@ -21,3 +28,17 @@ MODELS_FOLDER = "stablemotion-models"
 
 #: Model file name inside ``<project>/stablemotion-models/shuffle<N>/``.
 MODEL_FILE = "model.safetensors"
+
+#: DeepLabCut 3.0 tracker name -> file-name suffix (deeplabcut/core/trackingutils.py).
+TRACK_METHODS: dict[str, str] = {
+    "box": "_bx",
+    "ctd": "_ctd",
+    "skeleton": "_sk",
+    "ellipse": "_el",
+    "transformer": "_tr",
+}
+
+#: Suffix of the provenance file written beside a cleaned file
+#: (``<stem><scorer>[_tracker]_filtered_stablemotion.npz``): never an ``.h5`` that DeepLabCut's
+#: ``find_analyzed_data`` could take for an analysed output.
+PROVENANCE_SUFFIX = "_stablemotion.npz"

@@ -39,43 +39,30 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from stablemotion_dlc._atomic import atomic_path
 from stablemotion_dlc._safe_pickle import safe_load_path
-from stablemotion_dlc.errors import AnalyzedDataNotFoundError, ConfigError, DLCFileError
+from stablemotion_dlc.errors import DLCFileError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .project import DlcProject
+from .constants import TRACK_METHODS
 
 __all__ = [
     "SINGLE_ANIMAL_NAME",
     "UNIQUE_NAME",
-    "TRACK_METHODS",
     "Tracks",
     "read_tracks",
     "write_tracks",
-    "read_dlc_config",
-    "find_analyzed",
-    "dlc_output_name",
-    "scorer_pattern",
+    "input_files",
 ]
 
 logger = logging.getLogger(__name__)
 
 SINGLE_ANIMAL_NAME = "animal"
 UNIQUE_NAME = "single"
-#: DeepLabCut 3.0 tracker name -> file-name suffix (deeplabcut/core/trackingutils.py).
-TRACK_METHODS: dict[str, str] = {
-    "box": "_bx",
-    "ctd": "_ctd",
-    "skeleton": "_sk",
-    "ellipse": "_el",
-    "transformer": "_tr",
-}
 _COORDS_FULL = ("x", "y", "likelihood")
 _COORDS_XY = ("x", "y")
 _LEVELS_SINGLE = ["scorer", "bodyparts", "coords"]
@@ -1217,338 +1204,22 @@ def write_tracks(
     return path
 
 
-# ======================================================================= finding outputs
-def read_dlc_config(config_path: str | Path) -> dict[str, Any]:
-    """Read a DLC ``config.yaml`` read-only (never rewrites it, unlike DLC's ``read_config``).
+def input_files(tracks_or_path: Tracks | str | Path) -> list[Path]:
+    """Files an input stands for: the tracks file, DLC's twin of it and its meta pickle.
 
-    Parameters
-    ----------
-    config_path : str or Path
-        The project's ``config.yaml``.
-
-    Returns
-    -------
-    dict
-        The parsed configuration; ``Task`` and ``date`` are guaranteed present.
-
-    Raises
-    ------
-    ConfigError
-        Missing, unreadable or invalid file.
+    None of them may be an output (:func:`~stablemotion_dlc._atomic.check_outputs`).
     """
-    cfg = load_yaml_mapping(config_path)
-    missing = [k for k in ("Task", "date") if cfg.get(k) in (None, "")]
-    if missing:
-        raise ConfigError(f"{config_path}: DLC config lacks {missing}")
-    return cfg
-
-
-def load_yaml_mapping(config_path: str | Path) -> dict[str, Any]:
-    """Load a YAML file whose top level is a mapping (read only; ``ConfigError`` otherwise).
-
-    Parameters
-    ----------
-    config_path : str or Path
-        The file.
-
-    Returns
-    -------
-    dict
-        The parsed mapping.
-    """
-    import yaml
-
-    path = Path(config_path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: DLC config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-        cfg = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not a readable YAML file: {exc}") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: not a DLC config (top level is not a mapping)")
-    return cfg
-
-
-def dlc_output_name(
-    video: str | Path,
-    scorer: str,
-    *,
-    track_method: str | None = None,
-    filtered: bool = False,
-    suffix: str = ".h5",
-) -> str:
-    """DLC's file name for a video's output: ``<stem><scorer>[_tracker][_filtered]<suffix>``.
-
-    Parameters
-    ----------
-    video : str or Path
-        The video (only its stem is used).
-    scorer : str
-        Full DLC scorer, e.g. ``DLC_Resnet50_openfieldOct30shuffle1_snapshot_200``.
-    track_method : str, optional
-        Tracker name (``"ellipse"``) or suffix (``"_el"``).
-    filtered : bool
-        Add ``_filtered``.
-    suffix : str
-        File suffix.
-
-    Returns
-    -------
-    str
-    """
-    tracker = _tracker_suffix(track_method)
-    return f"{Path(video).stem}{scorer}{tracker}{'_filtered' if filtered else ''}{suffix}"
-
-
-def _tracker_suffix(track_method: str | None) -> str:
-    if not track_method:
-        return ""
-    if track_method in TRACK_METHODS:
-        return TRACK_METHODS[track_method]
-    t = track_method if track_method.startswith("_") else f"_{track_method}"
-    if t in TRACK_METHODS.values():
-        return t
-    raise ValueError(f"unknown track_method {track_method!r}; known: {sorted(TRACK_METHODS)}")
-
-
-def _exact_scorers(cfg: dict[str, Any], project: Path, shuffle: int | None) -> list[str]:
-    """Full scorer names computable from the project's model folders (may be empty)."""
-    import yaml
-
-    out: list[str] = []
-    task, date = str(cfg["Task"]), str(cfg["date"])
-    iteration = cfg.get("iteration", 0)
-    fractions = cfg.get("TrainingFraction") or []
-    snapshotindex = cfg.get("snapshotindex", -1)
-    if snapshotindex == "all":
-        snapshotindex = -1
-    detindex = cfg.get("detector_snapshotindex", -1)
-    if detindex == "all":
-        detindex = -1
-    for engine_dir, cfg_name in (("dlc-models-pytorch", "pytorch_config.yaml"),
-                                 ("dlc-models", "pose_cfg.yaml")):
-        it_dir = project / engine_dir / f"iteration-{iteration}"
-        if not it_dir.is_dir():
-            continue
-        for frac in fractions:
-            pattern = re.compile(re.escape(f"{task}{date}-trainset{int(float(frac) * 100)}")
-                                 + r"shuffle(\d+)$")
-            for model_dir in sorted(it_dir.iterdir()):
-                m = pattern.match(model_dir.name)
-                if not m or (shuffle is not None and int(m.group(1)) != shuffle):
-                    continue
-                train = model_dir / "train"
-                try:
-                    mcfg = yaml.safe_load((train / cfg_name).read_text(encoding="utf-8")) or {}
-                except (OSError, yaml.YAMLError):
-                    continue
-                net = str(mcfg.get("net_type", ""))
-                if not net:
-                    continue
-                shuf = m.group(1)
-                if engine_dir == "dlc-models-pytorch":
-                    uid = _torch_snapshot_uid(train, mcfg, snapshotindex, detindex)
-                    if uid is None:
-                        continue
-                    name = "".join(p.capitalize() for p in net.split("_"))
-                    out.append(f"DLC_{name}_{task}{date}shuffle{shuf}_{uid}")
-                else:
-                    its = sorted(int(s.stem.split("-")[-1]) for s in train.glob("snapshot-*.index"))
-                    if not its:
-                        continue
-                    try:
-                        n_it = its[int(snapshotindex)]
-                    except (IndexError, ValueError):
-                        continue
-                    netname = _tf_netname(net, mcfg)
-                    if netname:
-                        out.append(f"DLC_{netname}_{task}{date}shuffle{shuf}_{n_it}")
-    return out
-
-
-def _tf_netname(net: str, mcfg: dict[str, Any]) -> str | None:
-    if "resnet" in net:
-        return "dlcrnetms5" if mcfg.get("multi_stage", False) else net.replace("_", "")
-    if "mobilenet" in net:
-        return "mobnet_" + str(int(float(net.split("_")[-1]) * 100))
-    if "efficientnet" in net:
-        return "effnet_" + net.split("-")[1]
-    return None
-
-
-def _torch_snapshot_uid(train: Path, mcfg: dict[str, Any], index: Any, detindex: Any
-                        ) -> str | None:
-    def snaps(prefix: str) -> list[tuple[bool, int]]:
-        found = []
-        for p in train.glob(f"{prefix}-*.pt"):
-            m = re.match(rf"^{re.escape(prefix)}-(best-)?(\d+)\.pt$", p.name)
-            if m:
-                found.append((bool(m.group(1)), int(m.group(2))))
-        return sorted(found)  # by epochs, best last (as DLC's snapshot manager)
-
-    def uid(s: tuple[bool, int]) -> str:
-        return f"best-{s[1]}" if s[0] else str(s[1])
-
-    def pick(found: list[tuple[bool, int]], idx: Any) -> tuple[bool, int] | None:
-        if not found:
-            return None
-        if isinstance(idx, str) and idx.lower() == "best":
-            best = [s for s in found if s[0]]
-            return best[-1] if best else None
-        try:
-            return found[int(idx)]
-        except (IndexError, ValueError, TypeError):
-            return None
-
-    pose = pick(snaps("snapshot"), index)
-    if pose is None:
-        return None
-    result = f"snapshot_{uid(pose)}"
-    top_down = str(mcfg.get("method", "")).lower() in ("td", "top-down", "topdown")
-    if top_down and detindex is not None:
-        det = pick(snaps("snapshot-detector") or snaps("detector-snapshot"), detindex)
-        if det is not None:
-            result = f"detector_{uid(det)}_{result}"
-    return result
-
-
-def scorer_pattern(cfg: dict[str, Any], shuffle: int | None = None) -> re.Pattern[str]:
-    """Regex matching any DLC scorer of this project (any network and snapshot).
-
-    ``(DLC|DeepCut)_<net>_<Task><date>shuffle<shuffle>_<iterations or snapshot uid>``.
-    """
-    shuf = r"\d+" if shuffle is None else str(int(shuffle))
-    return re.compile(r"(?:DLC|DeepCut)_.+?_" + re.escape(f"{cfg['Task']}{cfg['date']}")
-                      + rf"shuffle{shuf}_"
-                      + r"(?:(?:detector_(?:best-)?\d+_)?snapshot_(?:best-)?\d+|\d+)")
-
-
-def find_analyzed(
-    config_path: str | Path | DlcProject,
-    video: str | Path,
-    shuffle: int | None = None,
-    destfolder: str | Path | None = None,
-    filtered: bool = False,
-    track_method: str | None = None,
-) -> Path:
-    """Find the DLC output file of a video the way DeepLabCut does.
-
-    Rules (DLC 3.0 ``find_analyzed_data``, stricter about ambiguity): the file is in
-    ``destfolder`` or the video's folder; its name starts with ``<video stem><scorer>``
-    where the scorer is computed from the project's model folders when they exist
-    (network, iteration, snapshot), else any ``DLC_<net>_<Task><date>shuffle<n>_<uid>``;
-    it does not contain ``skeleton``; after removing ``_filtered`` it ends with the tracker
-    suffix (multi-animal projects: ``track_method`` or the config's
-    ``default_track_method``, default ellipse) or, single-animal, with no tracker suffix;
-    it contains ``filtered`` exactly when ``filtered`` is True. ``.h5`` is preferred over
-    the ``.csv`` of the same name.
-
-    Parameters
-    ----------
-    config_path : str, Path or DlcProject
-        The project's ``config.yaml`` (read only), or the project parsed once
-        (:class:`~stablemotion_dlc.dlc.project.DlcProject`).
-    video : str or Path
-        The analysed video.
-    shuffle : int, optional
-        Shuffle number; None accepts any.
-    destfolder : str or Path, optional
-        Folder of the outputs (default: the video's folder).
-    filtered : bool
-        Look for DLC's ``_filtered`` files.
-    track_method : str, optional
-        ``ellipse``, ``box``, ``skeleton``, ``ctd``, ``transformer`` (or the suffix).
-
-    Returns
-    -------
-    Path
-
-    Raises
-    ------
-    AnalyzedDataNotFoundError
-        No file, or several; the message lists every candidate and why it was rejected.
-    ConfigError
-        Bad config file.
-    """
-    from .project import DlcProject  # here: project.py imports this module
-
-    project = config_path if isinstance(config_path, DlcProject) else None
-    if project is not None:  # parsed once by the caller
-        config_path, cfg = project.config_path, dict(project.raw)
+    if isinstance(tracks_or_path, Tracks):
+        meta = tracks_or_path.meta
+        src = meta.get("source")
+        files = [Path(src)] if src else []
+        if meta.get("meta_pickle"):
+            files.append(Path(meta["meta_pickle"]))
     else:
-        config_path = Path(config_path)
-        cfg = read_dlc_config(config_path)
-    video = Path(video)
-    stem = video.stem
-    folder = Path(destfolder) if destfolder is not None else video.parent
-    if track_method is None and cfg.get("multianimalproject", False):
-        track_method = cfg.get("default_track_method") or "ellipse"
-    tracker = _tracker_suffix(track_method)
-    exact = (project.scorers(shuffle) if project is not None
-             else _exact_scorers(cfg, config_path.parent, shuffle))
-    pattern = scorer_pattern(cfg, shuffle)
-    if exact:
-        names = exact + [s.replace("DLC", "DeepCut", 1) for s in exact]
-        scorer_re = "(?:" + "|".join(re.escape(s) for s in names) + ")"
-        wanted = f"one of {exact}"
-    else:
-        scorer_re = pattern.pattern
-        wanted = f"a scorer matching {pattern.pattern}"
-    full = re.compile(re.escape(stem) + f"({scorer_re})" + r"(.*)$")
-    known = set(TRACK_METHODS.values())
-    accepted: list[Path] = []
-    report: list[str] = []
-    if not folder.is_dir():
-        raise AnalyzedDataNotFoundError(f"{folder}: output folder does not exist "
-                                        f"(video {video})")
-    for f in sorted(folder.iterdir()):
-        if not f.is_file() or f.suffix.lower() not in (".h5", ".csv"):
-            continue
-        if not f.name.startswith(stem):
-            continue
-        name_stem = f.name[: -len(f.suffix)]
-        m = full.match(name_stem)
-        reason = None
-        if not m:
-            reason = f"does not start with {stem}+{wanted}"
-        elif "skeleton" in f.name:
-            reason = "skeleton file"
-        else:
-            rest = m.group(2)
-            is_filtered = "filtered" in f.name
-            rest_nf = rest.replace("_filtered", "")
-            found_tracker = next((t for t in known if rest_nf.endswith(t)), "")
-            leftover = rest_nf[: len(rest_nf) - len(found_tracker)] if found_tracker else rest_nf
-            if leftover:
-                reason = f"unexpected text {leftover!r} after the scorer"
-            elif found_tracker != tracker:
-                reason = (f"tracker suffix {found_tracker or 'none'!r} but wanted "
-                          f"{tracker or 'none'!r}")
-            elif is_filtered != filtered:
-                reason = "filtered file" if is_filtered else "not a filtered file"
-        if reason is None:
-            accepted.append(f)
-            report.append(f"  {f.name}: matches")
-        else:
-            report.append(f"  {f.name}: rejected, {reason}")
-    # prefer .h5 over the .csv twin
-    by_stem: dict[str, list[Path]] = {}
-    for f in accepted:
-        by_stem.setdefault(f.name[: -len(f.suffix)], []).append(f)
-    chosen = []
-    for files in by_stem.values():
-        h5 = [f for f in files if f.suffix.lower() == ".h5"]
-        chosen.append(h5[0] if h5 else files[0])
-    what = (f"{'filtered' if filtered else 'unfiltered'} output of video {video.name} "
-            f"(scorer {wanted}, tracker {tracker or 'none'}) in {folder}")
-    listing = "\n".join(report) if report else "  (no file starts with the video name)"
-    if not chosen:
-        raise AnalyzedDataNotFoundError(f"no {what}; candidates:\n{listing}")
-    if len(chosen) > 1:
-        raise AnalyzedDataNotFoundError(
-            f"ambiguous {what}: {len(chosen)} files match ({[c.name for c in chosen]}); "
-            f"pass shuffle/track_method/destfolder to choose; candidates:\n{listing}")
-    return chosen[0]
-
+        files = [Path(tracks_or_path)]
+    for f in list(files):
+        if f.suffix.lower() in (".h5", ".csv"):
+            twin = f.with_suffix(".csv" if f.suffix.lower() == ".h5" else ".h5")
+            if twin.exists():
+                files.append(twin)
+    return files

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -45,7 +45,9 @@ from stablemotion_dlc.dlc.identity import (
 )
 from stablemotion_dlc.dlc.io import Tracks
 from stablemotion_dlc.dlc.skeleton import skeleton_edges
-from stablemotion_dlc.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .project import DlcProject
 
 __all__ = [
     "LOW_LIKELIHOOD",
@@ -61,7 +63,6 @@ __all__ = [
     "SuspectSegment",
     "suspect_mask",
     "default_skeleton",
-    "read_config_labels",
 ]
 
 logger = logging.getLogger(__name__)
@@ -286,55 +287,6 @@ def _robust(values: np.ndarray, ok: np.ndarray, axis: int = 0) -> tuple[np.ndarr
         med = np.nanmedian(v, axis=axis)
         mad = _MAD_SCALE * np.nanmedian(np.abs(v - np.expand_dims(med, axis)), axis=axis)
     return med, mad
-
-
-def read_config_labels(config_path: str | Path) -> dict[str, Any]:
-    """Read ``pcutoff``, ``skeleton`` and bodypart names from a DLC ``config.yaml``.
-
-    Parameters
-    ----------
-    config_path : str or Path
-        The project's ``config.yaml``.
-
-    Returns
-    -------
-    dict
-        ``pcutoff`` (float or None), ``skeleton`` (list of name pairs), ``bodyparts`` (list).
-
-    Raises
-    ------
-    ConfigError
-        If the file is missing, unreadable or has a bad ``pcutoff``/``skeleton``.
-    """
-    from .io import load_yaml_mapping
-
-    path = Path(config_path)
-    cfg = load_yaml_mapping(path)
-    pc = cfg.get("pcutoff")
-    if pc is not None:
-        try:
-            pc = float(pc)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: pcutoff {pc!r} is not a number") from exc
-        if not 0.0 <= pc <= 1.0:
-            raise ConfigError(f"{path}: pcutoff {pc} is not in [0, 1]")
-    skel = cfg.get("skeleton") or []
-    if not isinstance(skel, list) or not all(
-        isinstance(b, (list, tuple)) and len(b) == 2 for b in skel
-    ):
-        raise ConfigError(f"{path}: skeleton must be a list of [bodypart, bodypart] pairs")
-    names = {}
-    for key in ("multianimalbodyparts", "uniquebodyparts", "bodyparts"):
-        value = cfg.get(key) or []
-        if key == "bodyparts" and value == "MULTI!":  # DLC's multi-animal placeholder
-            value = []
-        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-            raise ConfigError(f"{path}: {key} must be a list of bodypart names, got {value!r}")
-        names[key] = [str(v) for v in value]
-    parts = names["multianimalbodyparts"] + names["uniquebodyparts"]
-    if not parts:
-        parts = names["bodyparts"]
-    return {"pcutoff": pc, "skeleton": [(str(a), str(b)) for a, b in skel], "bodyparts": parts}
 
 
 def default_skeleton(
@@ -637,17 +589,22 @@ def _rule_stuck(
 
 
 def _rule_swap(
-    tracks: Tracks, pcutoff: float, pairs: list[tuple[int, int]], identity: bool
+    tracks: Tracks, pcutoff: float, pairs: list[tuple[int, int]], identity: bool,
+    events: tuple[Sequence[Any], Sequence[Any]] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     flags = np.zeros(tracks.xy.shape[:3], dtype=bool)
-    lr = find_lr_swaps(tracks, pairs, pcutoff=pcutoff) if pairs else []
+    if events is not None:  # found (and maybe undone) by the caller: not searched again
+        lr = list(events[0])
+    else:
+        lr = find_lr_swaps(tracks, pairs, pcutoff=pcutoff) if pairs else []
     for ev in lr:
         i = tracks.individuals.index(ev.individuals[0])
         ks = [tracks.bodyparts.index(k) for k in ev.keypoints]
         flags[ev.start : ev.stop, i, ks] = True
-    ids = []
+    ids: list[Any] = []
     if identity and len(_animal_individuals(tracks)) >= 2:
-        ids = find_identity_swaps(tracks, pcutoff=pcutoff)
+        ids = list(events[1]) if events is not None else find_identity_swaps(tracks,
+                                                                            pcutoff=pcutoff)
         for ev in ids:
             moved = [tracks.individuals.index(n) for n in ev.individuals]
             ks = [tracks.bodyparts.index(k) for k in ev.keypoints]
@@ -664,7 +621,7 @@ def suspect_mask(
     *,
     skeleton: Sequence[Sequence[str | int]] | None = None,
     rules: Sequence[str] = ALL_RULES,
-    config_path: str | Path | None = None,
+    config_path: str | Path | DlcProject | None = None,
     jump_k: float = 8.0,
     min_jump: float | None = None,
     max_jump_span: int = 150,
@@ -673,6 +630,7 @@ def suspect_mask(
     bone_rel: float = 0.35,
     swap_pairs: Literal["names", "skeleton"] | Sequence[Sequence[str | int]] = "names",
     identity_swaps: bool = True,
+    swap_events: tuple[Sequence[Any], Sequence[Any]] | None = None,
     stuck_tol: float = 0.05,
     stuck_min_frames: int = 5,
     stuck_body_px: float | None = None,
@@ -693,8 +651,9 @@ def suspect_mask(
     rules : sequence of str
         Rules to run, any of :data:`ALL_RULES` (``"low_likelihood"``, ``"missing"``,
         ``"jump"``, ``"bone"``, ``"swap"``, ``"stuck"``).
-    config_path : str or Path, optional
-        DLC ``config.yaml`` to read ``pcutoff`` and ``skeleton`` from.
+    config_path : str, Path or DlcProject, optional
+        DLC ``config.yaml`` (parsed by :meth:`~.project.DlcProject.from_config`) or the
+        project parsed once, for its ``pcutoff`` and ``skeleton``.
     jump_k : float, default 8.0
         A body-relative step is a jump when above ``median + jump_k * MAD`` and above the
         99th percentile (capped at ``median + 3 jump_k MAD``) of that keypoint's confident
@@ -720,6 +679,11 @@ def suspect_mask(
         whose positions can cross), or explicit pairs.
     identity_swaps : bool, default True
         Also flag whole animals exchanged (multi-animal tracks).
+    swap_events : (list, list), optional
+        Left/right and identity :class:`~.identity.SwapEvent` lists already found for these
+        tracks; the SWAP rule flags them instead of searching again. Cleaning passes
+        ``([], [])`` after undoing the swaps it found (searching the corrected tracks again
+        found none on every sample project; it only cost a second search).
     stuck_tol : float, default 0.05
         A step shorter than this (pixels) counts as "not moving".
     stuck_min_frames : int, default 5
@@ -750,7 +714,10 @@ def suspect_mask(
         raise ValueError(f"unknown rule(s) {unknown}; allowed: {list(ALL_RULES)}")
     cfg: dict[str, Any] = {}
     if config_path is not None:
-        cfg = read_config_labels(config_path)
+        from .project import as_project
+
+        project = as_project(config_path)
+        cfg = {"pcutoff": project.pcutoff, "skeleton": list(project.skeleton)}
     if pcutoff is None:
         pcutoff = cfg.get("pcutoff")
         if pcutoff is None:
@@ -820,7 +787,7 @@ def suspect_mask(
                 )
         else:
             pairs = _resolve_pairs(swap_pairs, tracks.bodyparts, "swap_pairs")
-        fl, info = _rule_swap(tracks, pcutoff, pairs, identity_swaps)
+        fl, info = _rule_swap(tracks, pcutoff, pairs, identity_swaps, swap_events)
         reasons |= np.where(fl & finite, SWAP, 0).astype(np.uint8)
         params.update(info)
     if "stuck" in rules:

@@ -332,7 +332,7 @@ def extract_outlier_frames(
     import deeplabcut
 
     from .batch import clean_videos
-    from .pipeline import provenance_path
+    from .project import provenance_path
 
     project = as_project(config)
     report = clean_videos(project, videos, model, shuffle, destfolder=destfolder,

@@ -7,7 +7,7 @@ Data flow of :func:`clean_tracks` (pure, in memory):
 2. suspect points are labelled by robust rules (:func:`~stablemotion_dlc.dlc.labels.suspect_mask`:
    likelihood below ``pcutoff``, missing, jumps, bones, swaps, stuck points);
 3. per animal, the keypoints are encoded
-   (:class:`~stablemotion_dlc.dlc.features.KeypointRepresentation`), the model's own
+   (:class:`~stablemotion_dlc.dlc.representation.KeypointRepresentation`), the model's own
    detector adds what the rules missed; flagged runs shorter than ``min_network_run`` frames
    are filled by linear interpolation of the body-relative features (body centre and offsets
    from it), longer ones are inpainted by the diffusion model
@@ -39,18 +39,23 @@ from .._atomic import atomic_outputs, check_outputs
 from ..errors import (
     AnalyzedDataNotFoundError,
     ConfigError,
-    FileProblemError,
     ModelMismatchError,
     OptionError,
     TrainingDataError,
 )
-from .constants import DEFAULT_PCUTOFF, MODEL_FILE, MODELS_FOLDER, VIDEO_EXTENSIONS
-from .features import KeypointRepresentation
-from .io import Tracks, find_analyzed, read_tracks, write_tracks
+from .constants import DEFAULT_PCUTOFF
+from .io import Tracks, input_files, read_tracks, write_tracks
 from .labels import LOW_LIKELIHOOD, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
-from .project import DlcProject, as_project
+from .project import (
+    DlcProject,
+    as_project,
+    collect_videos,
+    find_analyzed,
+    output_files,
+)
 from .repair import repair_animal
+from .representation import KeypointRepresentation
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
@@ -66,14 +71,10 @@ __all__ = [
     "clean_tracks",
     "check_clean_options",
     "save_clean_result",
-    "output_files",
-    "input_files",
     "train_on_tracks",
     "train",
     "clean_h5",
     "needs_training",
-    "default_model_path",
-    "cleaned_path",
     "DEFAULT_TRAIN_STEPS",
     "DEFAULT_MIN_NETWORK_RUN",
     "DEFAULT_TRAIN_CONFIG",
@@ -164,7 +165,7 @@ def _as_cleaner(model: Any, batch_size: int = 64, device: str | None = None) -> 
         return model
     if model is None:
         raise ValueError("clean_tracks needs a model (a path or a Cleaner); see train()")
-    return Cleaner.from_file(model, device=device, batch_size=batch_size)
+    return Cleaner.from_file(model, KeypointRepresentation, device=device, batch_size=batch_size)
 
 
 def _configure_threads(cleaner: Cleaner) -> None:
@@ -426,7 +427,7 @@ def clean_tracks(
         raise ValueError(f"repair must be auto, network, interp, pose or linear, got {repair!r}")
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
     _configure_threads(cleaner)
-    rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
+    rep = cleaner.rep or KeypointRepresentation.from_spec(cleaner.bundle.spec)
     source = str(tracks.meta.get("source", "tracks"))
     cols = _animal_columns(tracks, rep, source)
     project = as_project(config_path) if config_path is not None else None
@@ -438,7 +439,8 @@ def clean_tracks(
     n_f, n_i, n_k = work.xy.shape[:3]
     status = np.zeros((n_f, n_i, n_k), np.uint8)
     corrections: list[Any] = []
-    if fix_swaps and work.n_frames > 2:
+    swaps_undone = fix_swaps and work.n_frames > 2
+    if swaps_undone:
         from .identity import find_identity_swaps, find_lr_swaps, fix_identity_swaps, fix_lr_swaps
 
         events = find_identity_swaps(work, pcutoff=pcutoff)
@@ -452,7 +454,9 @@ def clean_tracks(
         moved = ~_same_points(work, base)
         status[moved] = IDENTITY_FIXED
 
-    labels = suspect_mask(work, pcutoff, skeleton=skeleton)
+    # the swaps found above are undone in ``work``: the SWAP rule does not search again
+    labels = suspect_mask(work, pcutoff, skeleton=skeleton,
+                          swap_events=([], []) if swaps_undone else None)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
@@ -645,58 +649,6 @@ def _clean_unique_bodyparts(work: Tracks, labels: SuspectLabels, out_xy: np.ndar
 
 
 # ============================================================================ saving
-def cleaned_path(analysed: str | Path) -> Path:
-    """DLC's name for a filtered file: ``<stem><scorer>[_tracker]_filtered.h5``."""
-    p = Path(analysed)
-    return p.with_name(p.stem + "_filtered.h5")
-
-
-def provenance_path(cleaned: str | Path) -> Path:
-    """Provenance file beside a cleaned file (an ``.npz``, never an ``.h5`` DLC could pick)."""
-    p = Path(cleaned)
-    return p.with_name(p.stem + "_stablemotion.npz")
-
-
-def output_files(path: str | Path, save_as_csv: bool = True) -> list[Path]:
-    """Every file :func:`save_clean_result` writes for ``path``: tracks, CSV twin, provenance.
-
-    Raises
-    ------
-    FileProblemError
-        If ``path`` does not end in ``.h5`` or ``.csv``.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in (".h5", ".hdf5", ".hdf", ".csv"):
-        raise FileProblemError(path, f"unsupported output suffix {path.suffix!r} (expected .h5 "
-                                     "or .csv)")
-    outs = [path]
-    if save_as_csv and path.suffix == ".h5":
-        outs.append(path.with_suffix(".csv"))
-    outs.append(provenance_path(path))
-    return outs
-
-
-def input_files(tracks_or_path: Tracks | str | Path) -> list[Path]:
-    """Files an input stands for: the tracks file, DLC's twin of it and its meta pickle.
-
-    None of them may be an output (:func:`~stablemotion_dlc._atomic.check_outputs`).
-    """
-    if isinstance(tracks_or_path, Tracks):
-        meta = tracks_or_path.meta
-        src = meta.get("source")
-        files = [Path(src)] if src else []
-        if meta.get("meta_pickle"):
-            files.append(Path(meta["meta_pickle"]))
-    else:
-        files = [Path(tracks_or_path)]
-    for f in list(files):
-        if f.suffix.lower() in (".h5", ".csv"):
-            twin = f.with_suffix(".csv" if f.suffix.lower() == ".h5" else ".h5")
-            if twin.exists():
-                files.append(twin)
-    return files
-
-
 def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool = False,
                       save_as_csv: bool = True,
                       inputs: Sequence[str | Path] = ()) -> Path:
@@ -857,37 +809,8 @@ def train_on_tracks(
     spec = {**rep.spec(), "labels": {
         "pcutoff": float(pcutoff),
         "skeleton": [[a, b] for a, b in skeleton] if skeleton else None}}
-    return core_train(source, rep.layout, spec, out_path, cfg, resume=resume,
+    return core_train(source, rep, out_path, cfg, resume=resume, extra_spec=spec,
                       progress=progress, device=device, overwrite=overwrite)
-
-
-def default_model_path(config_path: str | Path | DlcProject, shuffle: int = 1) -> Path:
-    """Where a project's model lives.
-
-    ``<project>/stablemotion-models/shuffle<N>/model.safetensors``
-    (:meth:`.project.DlcProject.model_path`; a path is not parsed).
-    """
-    if isinstance(config_path, DlcProject):
-        return config_path.model_path(shuffle)
-    return (Path(config_path).expanduser().absolute().parent / MODELS_FOLDER
-            / f"shuffle{int(shuffle)}" / MODEL_FILE)
-
-
-def _collect_videos(videos: str | Path | Sequence[str | Path],
-                    video_extensions: Sequence[str] | None = None) -> list[Path]:
-    """Videos from a path, a list, or a folder (like DLC's ``collect_video_paths``)."""
-    exts = tuple(e.lower().lstrip(".") for e in (video_extensions or VIDEO_EXTENSIONS))
-    items = [videos] if isinstance(videos, (str, Path)) else list(videos)
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            out += sorted(q for q in p.iterdir() if q.suffix.lower().lstrip(".") in exts)
-        else:
-            out.append(p)
-    if not out:
-        raise FileNotFoundError(f"no videos found in {videos}")
-    return out
 
 
 def train(
@@ -941,7 +864,7 @@ def train(
         The model file.
     """
     project = as_project(config_path)
-    vids = project.project_videos() if videos is None else _collect_videos(videos)
+    vids = project.project_videos() if videos is None else collect_videos(videos)
     tracks_list = []
     errors = []
     for v in vids:

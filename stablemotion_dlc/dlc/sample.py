@@ -320,7 +320,8 @@ def make_sample_project(
     """
     import yaml
 
-    from stablemotion_dlc.dlc.io import Tracks, dlc_output_name, write_tracks
+    from stablemotion_dlc.dlc.io import Tracks, write_tracks
+    from stablemotion_dlc.dlc.project import dlc_output_name
 
     if placeholder not in ("nan", "-1"):
         raise ValueError(f"placeholder must be 'nan' or '-1', got {placeholder!r}")

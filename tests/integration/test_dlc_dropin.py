@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 import stablemotion_dlc
-from stablemotion_dlc.dlc.io import dlc_output_name, find_analyzed, read_tracks, write_tracks
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks
+from stablemotion_dlc.dlc.project import dlc_output_name, find_analyzed
 
 from .dlc_tiny import TinyProject
 

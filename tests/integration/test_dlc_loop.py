@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 import stablemotion_dlc as sm
-from stablemotion_dlc.dlc.io import find_analyzed, read_tracks
+from stablemotion_dlc.dlc.io import read_tracks
+from stablemotion_dlc.dlc.project import find_analyzed
 
 from .dlc_tiny import TinyProject
 
