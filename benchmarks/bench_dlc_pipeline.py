@@ -53,8 +53,9 @@ from typing import Any
 import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
-from stablemotion_dlc.dlc.io import Tracks, read_tracks
+from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.sample import load_corruption, make_sample_project
+from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.evaluate.benchmark import interp_over
 
 logger = logging.getLogger("bench_dlc_pipeline")

@@ -52,8 +52,9 @@ def make_data(work: Path, layout: str, seconds: float = HOUR) -> Path:
     """The layout's 1-hour predictions file (generated once)."""
     import numpy as np
 
-    from stablemotion_dlc.dlc.io import Tracks, read_tracks, write_tracks
+    from stablemotion_dlc.dlc.io import read_tracks, write_tracks
     from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.dlc.tracks import Tracks
 
     n_animals, n_kp = LAYOUTS[layout]
     out = work / f"hour_{layout}.h5"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stablemotion_dlc.dlc.io import Tracks, read_tracks, write_tracks
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 
 def make_tracks(n_frames: int, n_animals: int = 3, n_keypoints: int = 12, seed: int = 0

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from stablemotion_dlc.dlc.identity import find_identity_swaps, fix_identity_swaps
-from stablemotion_dlc.dlc.io import Tracks, read_tracks
+from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.labels import ALL_RULES, REASON_NAMES, suspect_mask
+from stablemotion_dlc.dlc.tracks import Tracks
 
 RULE_BITS = {v: k for k, v in REASON_NAMES.items()}
 CLEAN_FILES = [

@@ -1,6 +1,6 @@
 """Pure conversions from stablemotion-dlc data to napari layer data (no Qt, no napari).
 
-Every function takes library objects (:class:`~stablemotion_dlc.dlc.io.Tracks`,
+Every function takes library objects (:class:`~stablemotion_dlc.dlc.tracks.Tracks`,
 :class:`~stablemotion_dlc.dlc.labels.SuspectLabels`, a clean-result status array) and returns
 numpy arrays and dicts in napari's conventions:
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 __all__ = [
     "STATUS_NAMES",

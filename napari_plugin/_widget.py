@@ -59,9 +59,9 @@ if TYPE_CHECKING:
     import napari
 
     from napari_plugin._process import JobProcess
-    from stablemotion_dlc.dlc.io import Tracks
     from stablemotion_dlc.dlc.labels import SuspectLabels, SuspectSegment
     from stablemotion_dlc.dlc.review import RepairSpan, Review
+    from stablemotion_dlc.dlc.tracks import Tracks
 
 __all__ = ["CleanerWidget"]
 

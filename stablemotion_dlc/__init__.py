@@ -19,7 +19,7 @@ from ._version import __version__
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
-    "Tracks": "stablemotion_dlc.dlc.io",
+    "Tracks": "stablemotion_dlc.dlc.tracks",
     "read_tracks": "stablemotion_dlc.dlc.io",
     "write_tracks": "stablemotion_dlc.dlc.io",
     "find_analyzed": "stablemotion_dlc.dlc.project",

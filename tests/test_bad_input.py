@@ -29,7 +29,7 @@ from stablemotion_dlc._safe_pickle import UnsafePickleError, safe_load_path
 from stablemotion_dlc.cli import main
 from stablemotion_dlc.core.checkpoint import load_checkpoint, read_model_info
 from stablemotion_dlc.core.train import TrainConfig
-from stablemotion_dlc.dlc.io import Tracks, read_tracks, write_tracks
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks
 from stablemotion_dlc.dlc.pipeline import (
     clean_tracks,
     needs_training,
@@ -37,6 +37,7 @@ from stablemotion_dlc.dlc.pipeline import (
     train_on_tracks,
 )
 from stablemotion_dlc.dlc.sample import make_sample_project
+from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.errors import (
     FileProblemError,
     ModelError,

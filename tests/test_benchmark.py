@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stablemotion_dlc.dlc.corruption import KIND_CODES
-from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.evaluate.benchmark import (
     BENCHMARK_KINDS,
     SAMPLE_NAME,

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from stablemotion_dlc.dlc import io as dlc_io
-from stablemotion_dlc.dlc.io import Tracks, read_tracks, write_tracks
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 
 def _old_write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from stablemotion_dlc.dlc import features, labels
-from stablemotion_dlc.dlc.io import Tracks
 from stablemotion_dlc.dlc.skeleton import median_distances, skeleton_edges
+from stablemotion_dlc.dlc.tracks import Tracks
 
 
 def _line_pose(t: int = 60, k: int = 6, seed: int = 0) -> np.ndarray:

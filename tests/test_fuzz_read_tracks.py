@@ -18,7 +18,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from stablemotion_dlc.dlc.io import Tracks, read_tracks, write_tracks  # noqa: E402
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks  # noqa: E402
+from stablemotion_dlc.dlc.tracks import Tracks  # noqa: E402
 from stablemotion_dlc.errors import DLCFileError  # noqa: E402
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,

@@ -12,7 +12,7 @@ from stablemotion_dlc.dlc.identity import (
     fix_lr_swaps,
     left_right_pairs,
 )
-from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 BODYPARTS = ["snout", "leftear", "rightear", "neck", "tailbase"]
 POSE = np.array([[30.0, 0.0], [18.0, -8.0], [18.0, 8.0], [10.0, 0.0], [-30.0, 0.0]])

@@ -12,13 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stablemotion_dlc.dlc.io import (
-    SINGLE_ANIMAL_NAME,
-    UNIQUE_NAME,
-    Tracks,
-    read_tracks,
-    write_tracks,
-)
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks
+from stablemotion_dlc.dlc.tracks import SINGLE_ANIMAL_NAME, UNIQUE_NAME, Tracks
 from stablemotion_dlc.errors import DLCFileError
 
 SETTINGS = settings(max_examples=30, deadline=None,

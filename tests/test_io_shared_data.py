@@ -8,13 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stablemotion_dlc.dlc.io import (
-    SINGLE_ANIMAL_NAME,
-    UNIQUE_NAME,
-    Tracks,
-    read_tracks,
-    write_tracks,
-)
+from stablemotion_dlc.dlc.io import read_tracks, write_tracks
+from stablemotion_dlc.dlc.tracks import SINGLE_ANIMAL_NAME, UNIQUE_NAME, Tracks
 
 MMS = "multi_mouse_short"
 EL = f"{MMS}/m3v1mp4shortDLC_effnet_b0_multi_mouseApr12shuffle1_5_el"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stablemotion_dlc.dlc.io import Tracks
 from stablemotion_dlc.dlc.labels import (
     ALL_RULES,
     BONE,
@@ -17,6 +16,7 @@ from stablemotion_dlc.dlc.labels import (
     default_skeleton,
     suspect_mask,
 )
+from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.errors import ConfigError
 
 BODYPARTS = ["snout", "leftear", "rightear", "neck", "tailbase"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from stablemotion_dlc.dlc.io import Tracks
 from stablemotion_dlc.dlc.labels import suspect_mask
 from stablemotion_dlc.dlc.pose_prior import fit_pose_prior, pose_anchored_fill, pose_flags
+from stablemotion_dlc.dlc.tracks import Tracks
 
 NAMES = ["snout", "leftear", "rightear", "neck", "tailbase"]
 POSE = np.array([[30.0, 0.0], [18.0, -8.0], [18.0, 8.0], [5.0, 0.0], [-30.0, 0.0]])

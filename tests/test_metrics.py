@@ -217,7 +217,7 @@ def test_metrics_do_not_modify_inputs():
 
 
 def test_evaluate_tracks_uses_names_and_skips_absent_cells():
-    from stablemotion_dlc.dlc.io import Tracks
+    from stablemotion_dlc.dlc.tracks import Tracks
 
     truth, inp, pred, kinds = _scenario()
     names = ["nose", "ear", "tail"]

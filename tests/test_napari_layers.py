@@ -15,7 +15,7 @@ from napari_plugin._layers import (
     skeleton_vectors,
     trajectory_data,
 )
-from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 
 def _tracks() -> Tracks:

@@ -17,8 +17,9 @@ pytest.importorskip("pytestqt")
 
 from qtpy.QtWidgets import QPushButton  # noqa: E402
 
-from stablemotion_dlc.dlc.io import Tracks, read_tracks  # noqa: E402
+from stablemotion_dlc.dlc.io import read_tracks  # noqa: E402
 from stablemotion_dlc.dlc.labels import suspect_mask  # noqa: E402
+from stablemotion_dlc.dlc.tracks import Tracks  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

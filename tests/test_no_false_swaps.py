@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stablemotion_dlc.dlc.identity import find_lr_swaps, fix_lr_swaps
-from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 NAMES = ["snout", "leftear", "rightear", "left_midside", "right_midside", "tailbase"]
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stablemotion_dlc.dlc.io import Tracks, write_tracks
+from stablemotion_dlc.dlc.io import write_tracks
 from stablemotion_dlc.dlc.outliers import frame_scores, select_frames, write_machine_labels
 from stablemotion_dlc.dlc.pipeline import GAP_FILLED, IDENTITY_FIXED, KEPT, REPLACED
+from stablemotion_dlc.dlc.tracks import Tracks
 
 
 def _tracks(xy: np.ndarray) -> Tracks:

@@ -11,7 +11,7 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from stablemotion_dlc.dlc.io import Tracks  # noqa: E402
+from stablemotion_dlc.dlc.tracks import Tracks  # noqa: E402
 from stablemotion_dlc.dlc.video import (  # noqa: E402
     VideoArray,
     VideoError,

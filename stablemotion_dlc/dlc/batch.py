@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AnalyzedDataNotFoundError, StableMotionError
-from .io import Tracks, input_files, read_tracks
+from .io import input_files, read_tracks
 from .project import (
     DlcProject,
     as_project,
@@ -36,6 +36,7 @@ from .project import (
     find_analyzed,
     output_files,
 )
+from .tracks import Tracks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner

@@ -94,7 +94,7 @@ def sequences_from_tracks(
     bodyparts: Sequence[str],
     suspect: object | None = None,
 ) -> list[KeypointSequence]:
-    """Sequences for the individuals of a :class:`~stablemotion_dlc.dlc.io.Tracks` that carry
+    """Sequences for the individuals of a :class:`~stablemotion_dlc.dlc.tracks.Tracks` that carry
     all of ``bodyparts`` (the ``"single"`` pseudo-individual of unique bodyparts is skipped).
 
     Parameters

@@ -16,7 +16,7 @@ Left/right pairs also use geometry when the individual has other keypoints: a le
 lies on a consistent side of the line from the pair's midpoint to the rest of the body, so a
 segment between transitions is called swapped when most of its frames sit on the other side.
 
-Everything here is pure: the input :class:`~stablemotion_dlc.dlc.io.Tracks` is never modified;
+Everything here is pure: the input :class:`~stablemotion_dlc.dlc.tracks.Tracks` is never modified;
 ``fix_*`` return a corrected copy plus a record of each correction.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
-from stablemotion_dlc.dlc.io import Tracks
+from stablemotion_dlc.dlc.tracks import Tracks
 
 __all__ = [
     "SwapEvent",

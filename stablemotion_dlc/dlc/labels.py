@@ -43,8 +43,8 @@ from stablemotion_dlc.dlc.identity import (
     find_lr_swaps,
     left_right_pairs,
 )
-from stablemotion_dlc.dlc.io import Tracks
 from stablemotion_dlc.dlc.skeleton import skeleton_edges
+from stablemotion_dlc.dlc.tracks import Tracks
 
 if TYPE_CHECKING:  # pragma: no cover
     from .project import DlcProject
@@ -134,7 +134,7 @@ class SuspectSegment:
 
 @dataclass
 class SuspectLabels:
-    """Per-point suspect labels of one :class:`~stablemotion_dlc.dlc.io.Tracks`.
+    """Per-point suspect labels of one :class:`~stablemotion_dlc.dlc.tracks.Tracks`.
 
     Attributes
     ----------

@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import StableMotionError
-from .io import Tracks, read_tracks
+from .io import read_tracks
 from .project import DlcProject, as_project
+from .tracks import Tracks
 
 __all__ = [
     "OutlierVideo",

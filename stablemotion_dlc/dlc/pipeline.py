@@ -44,7 +44,7 @@ from ..errors import (
     TrainingDataError,
 )
 from .constants import DEFAULT_PCUTOFF
-from .io import Tracks, input_files, read_tracks, write_tracks
+from .io import input_files, read_tracks, write_tracks
 from .labels import LOW_LIKELIHOOD, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
@@ -56,6 +56,7 @@ from .project import (
 )
 from .repair import repair_animal
 from .representation import KeypointRepresentation
+from .tracks import Tracks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner

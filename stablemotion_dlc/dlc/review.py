@@ -29,8 +29,8 @@ import numpy as np
 
 from .._arrays import true_runs
 from .constants import DEFAULT_PCUTOFF
-from .io import Tracks
 from .labels import SuspectLabels
+from .tracks import Tracks
 
 __all__ = [
     "ACCEPTED",

@@ -320,8 +320,9 @@ def make_sample_project(
     """
     import yaml
 
-    from stablemotion_dlc.dlc.io import Tracks, write_tracks
+    from stablemotion_dlc.dlc.io import write_tracks
     from stablemotion_dlc.dlc.project import dlc_output_name
+    from stablemotion_dlc.dlc.tracks import Tracks
 
     if placeholder not in ("nan", "-1"):
         raise ValueError(f"placeholder must be 'nan' or '-1', got {placeholder!r}")

@@ -39,7 +39,7 @@ import numpy as np
 from stablemotion_dlc.errors import FileProblemError
 
 if TYPE_CHECKING:
-    from stablemotion_dlc.dlc.io import Tracks
+    from stablemotion_dlc.dlc.tracks import Tracks
 
 __all__ = [
     "FRAME_COUNT_PROBLEM",

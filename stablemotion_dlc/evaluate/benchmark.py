@@ -77,7 +77,8 @@ from ..dlc.corruption import (
     confident_segments,
     inject_corruption,
 )
-from ..dlc.io import UNIQUE_NAME, Tracks, read_tracks
+from ..dlc.io import read_tracks
+from ..dlc.tracks import UNIQUE_NAME, Tracks
 
 __all__ = [
     "BENCHMARK_KINDS",

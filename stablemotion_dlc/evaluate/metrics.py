@@ -779,7 +779,7 @@ def evaluate(
 
 
 def evaluate_tracks(pred: Any, truth: Any, corrupted: Any, **kwargs: Any) -> EvaluationResult:
-    """:func:`evaluate` on :class:`~stablemotion_dlc.dlc.io.Tracks` objects.
+    """:func:`evaluate` on :class:`~stablemotion_dlc.dlc.tracks.Tracks` objects.
 
     Keypoint names come from ``truth.bodyparts``; cells absent from the layout
     (``truth.present``) are not scored. Other keyword arguments go to :func:`evaluate`

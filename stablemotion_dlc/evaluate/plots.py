@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_path
-from ..dlc.io import Tracks
+from ..dlc.tracks import Tracks
 
 __all__ = ["plot_before_after", "most_changed_keypoints"]
 
