@@ -41,6 +41,13 @@ MIN_FIT_FRAMES = 50
 MAX_FIT_FRAMES = 6000
 #: Most distinct sets of available keypoints handled per keypoint (by frequency).
 MAX_SUBSETS = 256
+#: Evidence sets used by fewer frames than this in one call are fitted on
+#: :data:`RARE_FIT_FRAMES` evenly spaced fit poses instead of all of them: a regression of
+#: at most ``2K + 1`` coefficients needs far fewer than 6,000 poses, and a file has a few
+#: common sets but hundreds of rare ones (every combination of two or three occluded points).
+RARE_SUBSET_FRAMES = 1000
+#: Fit poses of a rare evidence set's regression.
+RARE_FIT_FRAMES = 1500
 _RIDGE = 1e-3
 
 
@@ -63,7 +70,8 @@ class PosePrior:
     body_size: float
     #: Regressions fitted so far, by (keypoint, evidence subset): one animal's evidence is
     #: computed several times with one prior (pose rule rounds, validation, repair) and the
-    #: fit depends on nothing else; 256 subsets x K fits over up to 6,000 poses each.
+    #: fit depends on nothing else. Keys: (keypoint, evidence set, number of fit poses);
+    #: values: (coefficients (2K+1, 2), covariance (2, 2)).
     _fits: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -102,24 +110,27 @@ def _align(x: np.ndarray, ref: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, n
     aligned = R (x - cx) + cr.
     """
     wf = w.astype(np.float64)
-    n = np.maximum(wf.sum(1), 1.0)[:, None]
-    xz = np.where(w[..., None], x, 0.0)
-    cx = xz.sum(1) / n
-    cr = (wf[..., None] * ref[None]).sum(1) / n
-    a = np.where(w[..., None], x - cx[:, None], 0.0)
-    b = np.where(w[..., None], ref[None] - cr[:, None], 0.0)
-    dot = (a * b).sum((1, 2))
-    cross = (a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]).sum(1)
+    n = np.maximum(wf.sum(1), 1.0)
+    x0 = np.where(w, x[..., 0], 0.0)
+    x1 = np.where(w, x[..., 1], 0.0)
+    cx = np.stack([x0.sum(1) / n, x1.sum(1) / n], -1)
+    cr = (wf @ ref) / n[:, None]
+    # sums over the points of w: sum (x - cx).(r - cr) = sum x.r - |w| cx.cr, same for x
+    dot = x0 @ ref[:, 0] + x1 @ ref[:, 1] - n * (cx * cr).sum(1)
+    cross = x0 @ ref[:, 1] - x1 @ ref[:, 0] - n * (cx[:, 0] * cr[:, 1] - cx[:, 1] * cr[:, 0])
     ang = np.arctan2(cross, dot)
     return np.stack([np.cos(ang), np.sin(ang)], -1), cx, cr
 
 
 def _apply(x: np.ndarray, rot: np.ndarray, cx: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """Aligned coordinates ``R (x - cx) + cr`` for ``x`` (N, K, 2)."""
-    d = x - cx[:, None]
-    c, s = rot[:, None, 0], rot[:, None, 1]
-    return np.stack([c * d[..., 0] - s * d[..., 1], s * d[..., 0] + c * d[..., 1]], -1) + \
-        cr[:, None]
+    d0 = x[..., 0] - cx[:, 0:1]
+    d1 = x[..., 1] - cx[:, 1:2]
+    c, s = rot[:, 0:1], rot[:, 1:2]
+    out = np.empty(x.shape)
+    out[..., 0] = c * d0 - s * d1 + cr[:, 0:1]
+    out[..., 1] = s * d0 + c * d1 + cr[:, 1:2]
+    return out
 
 
 def _unapply(y: np.ndarray, rot: np.ndarray, cx: np.ndarray, cr: np.ndarray) -> np.ndarray:
@@ -139,24 +150,81 @@ def _procrustes_mean(poses: np.ndarray, iters: int = 3) -> np.ndarray:
     return ref
 
 
-def _fit_subset(prior_mean: np.ndarray, poses: np.ndarray, k: int, s: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge regression of keypoint ``k`` on the keypoints ``s`` (bool (K,)), aligned on ``s``.
+def _fit_subsets(prior_mean: np.ndarray, poses: np.ndarray, k: int, subsets: np.ndarray,
+                 chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regressions of keypoint ``k`` on each set of keypoints in ``subsets``.
 
-    Returns the coefficients ``(2|S|+1, 2)`` and the residual covariance ``(2, 2)``.
+    Each regression runs in the frame of the fit poses aligned on its own subset ``S`` (the
+    fit and the prediction use the same alignment). All subsets are fitted together: the
+    alignments from per-keypoint sums (one matrix product for every subset), the
+    regressions as one batched solve over features padded to every keypoint (zero outside
+    ``S``, whose coefficients come out exactly zero). The fit of one subset does not depend
+    on the others fitted with it.
+
+    Parameters
+    ----------
+    prior_mean : np.ndarray
+        ``(K, 2)`` mean shape.
+    poses : np.ndarray
+        ``(N, K, 2)`` fit poses.
+    k : int
+        The predicted keypoint (never in a subset).
+    subsets : np.ndarray
+        ``(G, K)`` bool, the evidence sets.
+    chunk : int
+        Subsets per batch (bounds the memory to ``chunk x N x K x 2`` floats).
+
+    Returns
+    -------
+    coef : np.ndarray
+        ``(G, 2K+1, 2)`` coefficients on the aligned, flattened pose and a constant.
+    cov : np.ndarray
+        ``(G, 2, 2)`` residual covariance of each fit.
     """
-    w = np.broadcast_to(s, poses.shape[:2])
-    rot, cx, cr = _align(poses, prior_mean, w)
-    al = _apply(poses, rot, cx, cr)
-    feats = np.concatenate([al[:, s].reshape(len(poses), -1), np.ones((len(poses), 1))], 1)
-    target = al[:, k]
-    gram = feats.T @ feats
-    gram[np.diag_indices_from(gram)] += _RIDGE * len(poses)
-    coef = np.linalg.solve(gram, feats.T @ target)
-    res = target - feats @ coef
-    cov = np.cov(res.T) + np.eye(2) * 1e-6
-    # a slightly inflated covariance: the fit frames are the best-behaved ones
-    return coef, cov * (len(poses) / max(len(poses) - feats.shape[1], 1))
+    n, n_k = poses.shape[:2]
+    subsets = np.asarray(subsets, bool)
+    n_g = len(subsets)
+    n_p = 2 * n_k + 1
+    coef = np.zeros((n_g, n_p, 2))
+    cov = np.zeros((n_g, 2, 2))
+    px, py = np.ascontiguousarray(poses[..., 0]), np.ascontiguousarray(poses[..., 1])
+    # per-keypoint products with the mean shape: the rotation of every subset from sums
+    xr_dot = px * prior_mean[:, 0] + py * prior_mean[:, 1]          # (N, K)
+    xr_cross = px * prior_mean[:, 1] - py * prior_mean[:, 0]
+    diag = np.arange(n_p)
+    for g0 in range(0, n_g, chunk):
+        sub = subsets[g0:g0 + chunk]                      # (g, K)
+        w = sub.astype(np.float64)
+        cnt = w.sum(1)                                    # (g,)
+        cxx = (px @ w.T / cnt).T                          # (g, N)
+        cxy = (py @ w.T / cnt).T
+        cr = (w @ prior_mean) / cnt[:, None]              # (g, 2)
+        # sum over S of (x - cx).(r - cr) = sum x.r - |S| cx.cr; the same for the cross term
+        dot = (xr_dot @ w.T).T - cnt[:, None] * (cxx * cr[:, 0:1] + cxy * cr[:, 1:2])
+        cross = (xr_cross @ w.T).T - cnt[:, None] * (cxx * cr[:, 1:2] - cxy * cr[:, 0:1])
+        ang = np.arctan2(cross, dot)                      # (g, N)
+        c, s_ = np.cos(ang)[..., None], np.sin(ang)[..., None]
+        d0 = px[None] - cxx[..., None]                    # (g, N, K)
+        d1 = py[None] - cxy[..., None]
+        al0 = c * d0 - s_ * d1 + cr[:, None, 0:1]
+        al1 = s_ * d0 + c * d1 + cr[:, None, 1:2]
+        target = np.stack([al0[:, :, k], al1[:, :, k]], -1)  # (g, N, 2)
+        feats = np.empty((len(sub), n, n_p))
+        feats[..., 0:2 * n_k:2] = al0 * w[:, None]
+        feats[..., 1:2 * n_k:2] = al1 * w[:, None]
+        feats[..., -1] = 1.0
+        ft = feats.transpose(0, 2, 1)
+        gram = np.matmul(ft, feats)
+        gram[:, diag, diag] += _RIDGE * n
+        cf = np.linalg.solve(gram, np.matmul(ft, target))
+        res = target - np.matmul(feats, cf)
+        res = res - res.mean(1, keepdims=True)
+        cv = np.matmul(res.transpose(0, 2, 1), res) / max(n - 1, 1) + np.eye(2) * 1e-6
+        # a slightly inflated covariance: the fit frames are the best-behaved ones
+        n_par = 2 * cnt + 1
+        coef[g0:g0 + chunk] = cf
+        cov[g0:g0 + chunk] = cv * (n / np.maximum(n - n_par, 1))[:, None, None]
+    return coef, cov
 
 
 def fit_pose_prior(xy: np.ndarray, ok: np.ndarray, *, seed: int = 0) -> PosePrior | None:
@@ -203,7 +271,9 @@ def fit_pose_prior(xy: np.ndarray, ok: np.ndarray, *, seed: int = 0) -> PosePrio
     return PosePrior(mean=mean, fit_poses=poses, body_size=max(size, 1e-6))
 
 
-def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> PoseEvidence:
+def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
+                  rows: np.ndarray | None = None,
+                  out: PoseEvidence | None = None) -> PoseEvidence:
     """Predict every keypoint from the other available ones.
 
     Parameters
@@ -214,6 +284,12 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> PoseEv
         ``(T, K, 2)`` positions.
     avail : np.ndarray
         ``(T, K)`` bool: points that may serve as evidence for the others.
+    rows : np.ndarray, optional
+        Frames to compute (default all). Which evidence sets are judged (the
+        :data:`MAX_SUBSETS` most frequent per keypoint) is still decided over all frames, so
+        a frame's evidence is the same whichever frames are computed with it.
+    out : PoseEvidence, optional
+        Evidence to update in place at ``rows`` (default: a new one, NaN outside ``rows``).
 
     Returns
     -------
@@ -222,9 +298,15 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> PoseEv
     xy = np.asarray(xy, np.float64)
     n_t, n_k = xy.shape[:2]
     avail = np.asarray(avail, bool) & np.isfinite(xy).all(-1)
-    pred = np.full((n_t, n_k, 2), np.nan)
-    d2 = np.full((n_t, n_k), np.nan)
-    sigma = np.full((n_t, n_k), np.nan)
+    if out is None:
+        out = PoseEvidence(prediction=np.full((n_t, n_k, 2), np.nan),
+                           d2=np.full((n_t, n_k), np.nan), sigma=np.full((n_t, n_k), np.nan))
+    pred, d2, sigma = out.prediction, out.d2, out.sigma
+    todo = np.ones(n_t, bool) if rows is None else np.isin(np.arange(n_t), rows)
+    if rows is not None:
+        pred[todo] = np.nan
+        d2[todo] = np.nan
+        sigma[todo] = np.nan
     bits = (avail.astype(np.int64) << np.arange(n_k, dtype=np.int64)).sum(1) if n_k < 62 else None
     for k in range(n_k):
         others = avail.copy()
@@ -239,28 +321,48 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> PoseEv
             uniq_rows, inv, counts = np.unique(np.where(enough[:, None], others, False), axis=0,
                                                return_inverse=True, return_counts=True)
             uniq = np.arange(len(uniq_rows))
+        inv = inv.reshape(-1)
         order = np.argsort(-counts)
-        for g in order[:MAX_SUBSETS]:
-            if uniq[g] == -1:
+        judged = np.zeros(len(uniq), bool)
+        judged[order[:MAX_SUBSETS]] = True
+        judged &= uniq != -1
+        sel = np.flatnonzero(judged[inv] & todo)
+        if not len(sel):
+            continue
+        groups = np.flatnonzero(judged)
+        first = np.zeros(len(uniq), np.int64)
+        first[inv[::-1]] = np.arange(n_t)[::-1]          # a frame of each evidence set
+        subsets = others[first[groups]]                   # (G, K)
+        n_fit = len(prior.fit_poses)
+        few = np.where(counts[groups] < RARE_SUBSET_FRAMES, min(RARE_FIT_FRAMES, n_fit), n_fit)
+        keys = [(k, sb.tobytes(), int(m)) for sb, m in zip(subsets, few)]
+        for m in np.unique(few):
+            missing = [i for i, key in enumerate(keys) if key not in prior._fits and key[2] == m]
+            if not missing:
                 continue
-            rows = np.flatnonzero(inv == g)
-            s = others[rows[0]]
-            fit = prior._fits.get((k, s.tobytes()))
-            if fit is None:
-                fit = prior._fits[(k, s.tobytes())] = _fit_subset(prior.mean, prior.fit_poses,
-                                                                  k, s)
-            coef, cov = fit
-            w = np.broadcast_to(s, (len(rows), n_k))
-            rot, cx, cr = _align(xy[rows], prior.mean, w)
-            al = _apply(xy[rows], rot, cx, cr)
-            feats = np.concatenate([al[:, s].reshape(len(rows), -1), np.ones((len(rows), 1))], 1)
-            p_al = feats @ coef
-            pred[rows, k] = _unapply(p_al, rot, cx, cr)
-            r = al[:, k] - p_al
-            inv_cov = np.linalg.inv(cov)
-            d2[rows, k] = np.einsum("ni,ij,nj->n", r, inv_cov, r)
-            sigma[rows, k] = np.sqrt(np.trace(cov) / 2.0)
-    return PoseEvidence(prediction=pred, d2=d2, sigma=sigma)
+            poses = prior.fit_poses[np.linspace(0, n_fit - 1, m).round().astype(np.int64)] \
+                if m < n_fit else prior.fit_poses
+            cf, cv = _fit_subsets(prior.mean, poses, k, subsets[missing])
+            for j, i in enumerate(missing):
+                prior._fits[keys[i]] = (cf[j], cv[j])
+        coef = np.stack([prior._fits[key][0] for key in keys])          # (G, 2K+1, 2)
+        cov = np.stack([prior._fits[key][1] for key in keys])           # (G, 2, 2)
+        slot = np.zeros(len(uniq), np.int64)
+        slot[groups] = np.arange(len(groups))
+        g = slot[inv[sel]]                                 # each frame's evidence set
+        s = others[sel]
+        x = xy[sel]
+        rot, cx, cr = _align(x, prior.mean, s)
+        al = _apply(x, rot, cx, cr)
+        feats = np.concatenate([np.where(s[..., None], al, 0.0).reshape(len(sel), -1),
+                                np.ones((len(sel), 1))], 1)
+        p_al = np.einsum("np,npd->nd", feats, coef[g])
+        pred[sel, k] = _unapply(p_al, rot, cx, cr)
+        r = al[:, k] - p_al
+        inv_cov = np.linalg.inv(cov)[g]
+        d2[sel, k] = np.einsum("ni,nij,nj->n", r, inv_cov, r)
+        sigma[sel, k] = np.sqrt(np.trace(cov, axis1=1, axis2=2) / 2.0)[g]
+    return out
 
 
 def pose_flags(
@@ -322,7 +424,8 @@ def pose_flags(
         if not new.any():
             break
         flags[np.flatnonzero(new), worst[new]] = True
-        ev = pose_evidence(prior, xy, avail & ~flags)
+        # a frame's evidence depends on that frame alone: recompute the frames that changed
+        ev = pose_evidence(prior, xy, avail & ~flags, rows=np.flatnonzero(new), out=ev)
     dist = np.linalg.norm(xy - ev.prediction, axis=-1)
     weak = avail & (ev.d2 > d2_low) & (dist > 0.5 * min_px)
     # hysteresis: grow each flagged run through the weakly implausible frames around it
