@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .checkpoint import layout_to_dict, load_checkpoint, save_checkpoint
-from .device import resolve_device
+from .device import amp_dtype, resolve_device
 from .diffusion import DiffusionConfig, GaussianDiffusion, linear_fill
 from .model import DiT, DiT_models
 from .normalize import Normalizer, fit_normalizer
@@ -62,6 +62,11 @@ class TrainConfig:
         AdamW learning rate (no weight decay).
     warmup_steps : int
         Linear learning-rate warm-up.
+    lr_schedule : {"constant", "cosine"}
+        After the warm-up: ``lr`` throughout (upstream), or a cosine decay from ``lr`` to
+        ``lr * min_lr_ratio`` at ``steps`` (a short run can then use a larger ``lr``).
+    min_lr_ratio : float
+        Final learning rate of the cosine schedule, as a share of ``lr``.
     grad_clip : float
         Gradient-norm clip.
     ema_decay : float
@@ -106,6 +111,9 @@ class TrainConfig:
         Base seed.
     amp : bool
         Mixed precision on GPU (bf16 where supported, else fp16 with loss scaling).
+    amp_cpu : bool
+        bf16 autocast on CPU too (off by default: on most CPUs it is slower than float32;
+        useful on CPUs with bf16 units, and to test the mixed-precision path without a GPU).
     log_every : int
         Steps between log lines / CSV rows.
     checkpoint_every : int
@@ -121,6 +129,8 @@ class TrainConfig:
     steps: int = 2000
     lr: float = 1e-4
     warmup_steps: int = 50
+    lr_schedule: str = "constant"
+    min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
     ema_decay: float = 0.995
     detection_share: float = 0.25
@@ -138,6 +148,7 @@ class TrainConfig:
     normalizer_batches: int = 16
     seed: int = 0
     amp: bool = True
+    amp_cpu: bool = False
     log_every: int = 50
     checkpoint_every: int = 500
     log_csv: str | None = None
@@ -157,6 +168,9 @@ class TrainConfig:
             raise ValueError("TrainConfig.detection_full_noise_share must be in [0, 1]")
         if not 0.0 <= self.short_gap_share <= 1.0:
             raise ValueError("TrainConfig.short_gap_share must be in [0, 1]")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"TrainConfig.lr_schedule must be 'constant' or 'cosine', got "
+                             f"{self.lr_schedule!r}")
         if self.label_loss not in ("l1", "l2"):
             raise ValueError(f"TrainConfig.label_loss must be 'l1' or 'l2', got "
                              f"{self.label_loss!r}")
@@ -425,9 +439,11 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DDP(self.model, device_ids=ids)
-        self.use_amp = config.amp and self.device.type == "cuda"
-        self.amp_dtype = (torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported()
-                          else torch.float16)
+        self.amp_dtype = amp_dtype(self.device, config.amp, cpu=config.amp_cpu)
+        self.use_amp = self.amp_dtype is not None
+        if self.amp_dtype is None:
+            self.amp_dtype = torch.float32
+        # loss scaling only for fp16 (bf16 has float32's range)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp
                                            and self.amp_dtype == torch.float16)
 
@@ -455,9 +471,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def _lr(self, step: int) -> float:
-        if self.config.warmup_steps > 0 and step < self.config.warmup_steps:
-            return self.config.lr * (step + 1) / self.config.warmup_steps
-        return self.config.lr
+        cfg = self.config
+        if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "cosine":
+            span = max(1, cfg.steps - cfg.warmup_steps)
+            done = min(1.0, max(0.0, (step - cfg.warmup_steps) / span))
+            low = cfg.lr * cfg.min_lr_ratio
+            return low + 0.5 * (cfg.lr - low) * (1.0 + math.cos(math.pi * done))
+        return cfg.lr
 
     def _train_step(self, step: int) -> dict[str, float]:
         cfg = self.config

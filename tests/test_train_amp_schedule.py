@@ -1,0 +1,89 @@
+"""Training internals of issue 17: the cosine learning-rate schedule, mixed precision (the bf16
+autocast path, run on CPU where no GPU is present) and the device-sized window batches."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stablemotion_dlc.core.device import (
+    CPU_WINDOW_BATCH,
+    amp_dtype,
+    autocast,
+    window_batch_size,
+)
+from stablemotion_dlc.core.synthetic import SyntheticConfig, SyntheticSource, make_synthetic
+from stablemotion_dlc.core.train import TrainConfig, Trainer
+
+torch.set_num_threads(1)
+
+TINY = {"width": 32, "depth": 2, "heads": 2}
+
+
+@pytest.fixture(scope="module")
+def source() -> SyntheticSource:
+    data = make_synthetic(3, 300, SyntheticConfig(n_groups=3), seed=0)
+    return SyntheticSource(data, 32, labelled=("dropout", "spike"))
+
+
+def _trainer(source: SyntheticSource, path: Path, **kw: object) -> Trainer:
+    base = {"window": 32, "batch_size": 8, "steps": 6, "lr": 2e-3, "warmup_steps": 0,
+            "model": "tiny", "dit": TINY, "log_every": 2, "checkpoint_every": 0,
+            "normalizer_batches": 2}
+    base.update(kw)
+    return Trainer(source, source.layout, source.spec(), path, TrainConfig(**base),
+                   progress=False, device="cpu")
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor(source: SyntheticSource,
+                                                          tmp_path: Path) -> None:
+    tr = _trainer(source, tmp_path / "m.safetensors", steps=110, warmup_steps=10, lr=1e-3,
+                  lr_schedule="cosine", min_lr_ratio=0.1)
+    lrs = [tr._lr(s) for s in range(111)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert lrs[10] == pytest.approx(1e-3)
+    assert lrs[60] == pytest.approx(1e-4 + 0.5 * 9e-4)  # half way: the mean of lr and floor
+    assert lrs[110] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))
+    const = _trainer(source, tmp_path / "c.safetensors", steps=110, warmup_steps=10, lr=1e-3)
+    assert [const._lr(s) for s in range(10, 111)] == [1e-3] * 101  # upstream unchanged
+
+
+def test_unknown_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")
+
+
+def test_amp_dtype_per_device() -> None:
+    assert amp_dtype("cpu") is None  # float32 on CPU unless asked
+    assert amp_dtype("cpu", cpu=True) == torch.bfloat16
+    assert amp_dtype("cpu", enabled=False, cpu=True) is None
+    if torch.cuda.is_available():  # pragma: no cover - GPU machines only
+        assert amp_dtype("cuda") in (torch.bfloat16, torch.float16)
+    with autocast("cpu", None):
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+    with autocast("cpu", torch.bfloat16):
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.bfloat16
+
+
+def test_bf16_autocast_training_on_cpu(source: SyntheticSource, tmp_path: Path) -> None:
+    """The mixed-precision path of the trainer (autocast, scaler off for bf16) runs and learns;
+    the weights, the EMA and the saved model stay float32."""
+    tr = _trainer(source, tmp_path / "m.safetensors", steps=30, amp_cpu=True, log_every=5)
+    assert tr.use_amp and tr.amp_dtype == torch.bfloat16
+    assert not tr.scaler.is_enabled()
+    tr.run()
+    losses = [r["loss"] for r in tr.history]
+    assert all(math.isfinite(v) for v in losses)
+    assert np.mean(losses[-2:]) < np.mean(losses[:2])
+    assert all(p.dtype == torch.float32 for p in tr.ema.parameters())
+    plain = _trainer(source, tmp_path / "p.safetensors", steps=2)
+    assert not plain.use_amp and plain.amp_dtype == torch.float32
+
+
+def test_window_batch_size_on_cpu() -> None:
+    assert window_batch_size("cpu", 64, 20, 64, 4) == CPU_WINDOW_BATCH
