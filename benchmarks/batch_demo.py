@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import stablemotion_dlc as sm
     from stablemotion_dlc.dlc import pipeline as pl
-    from stablemotion_dlc.dlc.sample import make_sample_experiment
+    from stablemotion_dlc.sample import make_sample_experiment
 
     trainings = []
     real_train = pl.train_for_project

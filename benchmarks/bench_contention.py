@@ -64,7 +64,7 @@ def prepare(work: Path, train_steps: int = 150) -> dict[str, Path]:
     """The sample project, the 2-minute file and a model for it (made once)."""
     from stablemotion_dlc.dlc.io import read_tracks
     from stablemotion_dlc.dlc.pipeline import train_on_tracks
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     work.mkdir(parents=True, exist_ok=True)
     proj = work / "train30s"

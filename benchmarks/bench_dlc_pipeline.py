@@ -6,7 +6,7 @@ Run::
 
 What it does
 ------------
-1. Generates simulated DLC projects with :func:`stablemotion_dlc.dlc.sample.make_sample_project`
+1. Generates simulated DLC projects with :func:`stablemotion_dlc.sample.make_sample_project`
    (no video): a *training* recording (10 min, 1 animal, ``--seed``), and disjoint *test*
    recordings (1 animal, ``--seed + 1``; 3 animals, ``--seed + 2``). Ground truth and the kind
    of every simulated error come with them.
@@ -54,9 +54,9 @@ import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.io import read_tracks
-from stablemotion_dlc.dlc.sample import load_corruption, make_sample_project
 from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.evaluate.benchmark import interp_over
+from stablemotion_dlc.sample import load_corruption, make_sample_project
 
 logger = logging.getLogger("bench_dlc_pipeline")
 

@@ -8,7 +8,7 @@ Run::
 What it does
 ------------
 1. Generates (once, cached in ``--work``) simulated DLC outputs of one hour at 30 fps
-   (108,000 frames) with :func:`stablemotion_dlc.dlc.sample.make_sample_project`: 1 animal x
+   (108,000 frames) with :func:`stablemotion_dlc.sample.make_sample_project`: 1 animal x
    10 keypoints, and 3 animals x 12 keypoints (the simulator's 10 plus two keypoints placed
    between existing ones, with their own noise). Trains (once) a tiny model per layout on
    its first 10 minutes.
@@ -53,8 +53,8 @@ def make_data(work: Path, layout: str, seconds: float = HOUR) -> Path:
     import numpy as np
 
     from stablemotion_dlc.dlc.io import read_tracks, write_tracks
-    from stablemotion_dlc.dlc.sample import make_sample_project
     from stablemotion_dlc.dlc.tracks import Tracks
+    from stablemotion_dlc.sample import make_sample_project
 
     n_animals, n_kp = LAYOUTS[layout]
     out = work / f"hour_{layout}.h5"

@@ -2,7 +2,7 @@
 
 Prints (and optionally writes as JSON) three tables:
 
-1. Simulated mice with known corruption (:mod:`stablemotion_dlc.dlc.simulate`): per rule, the
+1. Simulated mice with known corruption (:mod:`stablemotion_dlc.sample.simulate`): per rule, the
    precision (share of flagged points that are corrupted) and the recall per corruption kind.
    Identity swaps: frame-level precision/recall of :func:`find_identity_swaps` and the error
    before/after :func:`fix_identity_swaps`. When the simulator is missing, corruption is
@@ -54,9 +54,10 @@ def _pr(flag: np.ndarray, truth: np.ndarray) -> tuple[float, float, int]:
 
 def simulated(n_frames: int, seeds: int, n_animals: int) -> dict:
     """Per-rule precision and per-kind recall on simulated data."""
-    from stablemotion_dlc.dlc import simulate as sim
+    from stablemotion_dlc.dlc.corruption import CORRUPTION_KINDS, KIND_CODES
+    from stablemotion_dlc.sample import simulate as sim
 
-    kinds = sim.KIND_NAMES
+    kinds = ("clean", *CORRUPTION_KINDS)  # indexed by code
     acc: dict = {"n_animals": n_animals, "rules": {}, "kind_points": {}}
     flags_all: dict[str, list] = {r: [] for r in (*ALL_RULES, "any")}
     codes_all = []
@@ -77,7 +78,7 @@ def simulated(n_frames: int, seeds: int, n_animals: int) -> dict:
             swapped_frames = np.zeros(n_frames, dtype=bool)
             for e in ev:
                 swapped_frames[e.start : e.stop] = True
-            true_frames = (code == sim.CORRUPTION_KINDS["identity_swap"]).any((1, 2))
+            true_frames = (code == KIND_CODES["identity_swap"]).any((1, 2))
             fixed, _ = fix_identity_swaps(tr, ev)
             err_before = np.nanmean(np.linalg.norm(tr.xy - truth, axis=-1)[true_frames])
             err_after = np.nanmean(np.linalg.norm(fixed.xy - truth, axis=-1)[true_frames])
@@ -198,7 +199,7 @@ def openfield_proxy(data: Path, px: float = 20.0) -> dict:
 def speed(n_frames: int = 100_000) -> dict:
     """Seconds per rule on ``n_frames`` frames of one simulated 10-keypoint mouse."""
     try:
-        from stablemotion_dlc.dlc import simulate as sim
+        from stablemotion_dlc.sample import simulate as sim
 
         rng = np.random.default_rng(0)
         truth = sim.simulate_animals(2000, 1, 30.0, 640, 480, rng)

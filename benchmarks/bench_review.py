@@ -1,6 +1,6 @@
 """Does fine-tuning on review decisions mean fewer corrections on the next video?
 
-Scripted reviewer on simulated projects (``stablemotion_dlc.dlc.sample``, where the injected
+Scripted reviewer on simulated projects (``stablemotion_dlc.sample``, where the injected
 errors are known):
 
 1. train a base model on video A's predictions (short CPU run);
@@ -34,7 +34,7 @@ from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.labels import suspect_mask
 from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
 from stablemotion_dlc.dlc.review import Review, apply_review, fine_tune, repair_spans, review_labels
-from stablemotion_dlc.dlc.sample import load_corruption, make_sample_project
+from stablemotion_dlc.sample import load_corruption, make_sample_project
 
 logger = logging.getLogger("bench_review")
 

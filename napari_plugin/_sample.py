@@ -1,6 +1,6 @@
 """npe2 sample data: a simulated mouse with its video (File > Open Sample).
 
-The sample is a complete simulated DeepLabCut project (``stablemotion_dlc.dlc.sample``): its
+The sample is a complete simulated DeepLabCut project (``stablemotion_dlc.sample``): its
 ``config.yaml``, the rendered video and DLC-style predictions with realistic errors. It is
 generated once (about 10 s) into ``$STABLEMOTION_SAMPLE_DIR`` (default
 ``~/.cache/stablemotion-dlc/napari-sample``) and reused afterwards; the layers' metadata give
@@ -27,7 +27,7 @@ def sample_project_dir() -> Path:
 
 
 def _project() -> Any:
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     out = sample_project_dir()
     done = out / ".complete"

@@ -25,7 +25,7 @@ _LAZY: dict[str, str] = {
     "find_analyzed": "stablemotion_dlc.dlc.project",
     "read_dlc_config": "stablemotion_dlc.dlc.project",
     "suspect_mask": "stablemotion_dlc.dlc.labels",
-    "make_sample_project": "stablemotion_dlc.dlc.sample",
+    "make_sample_project": "stablemotion_dlc.sample",
     "clean_h5": "stablemotion_dlc.dlc.pipeline",
     "clean_videos": "stablemotion_dlc.dlc.batch",
     "DlcProject": "stablemotion_dlc.dlc.project",
@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
         train_on_tracks,
     )
     from .dlc.project import DlcProject, find_analyzed, read_dlc_config
-    from .dlc.sample import make_sample_project
+    from .sample import make_sample_project
 
 
 def __getattr__(name: str) -> Any:

@@ -69,7 +69,7 @@ def _unit_float(text: str) -> float:
 
 # ----------------------------------------------------------------------------- handlers
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .dlc.sample import make_sample_project
+    from .sample import make_sample_project
 
     project = make_sample_project(
         args.outdir,

@@ -36,7 +36,6 @@ from stablemotion_dlc.dlc.pipeline import (
     save_clean_result,
     train_on_tracks,
 )
-from stablemotion_dlc.dlc.sample import make_sample_project
 from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.errors import (
     FileProblemError,
@@ -44,6 +43,7 @@ from stablemotion_dlc.errors import (
     OptionError,
     TrainingDataError,
 )
+from stablemotion_dlc.sample import make_sample_project
 
 TINY = dict(model="tiny", window=32, batch_size=8, steps=20, log_every=10, checkpoint_every=0,
             normalizer_batches=4, warmup_steps=5)

@@ -25,8 +25,8 @@ from stablemotion_dlc.dlc.project import (
     default_model_path,
     provenance_path,
 )
-from stablemotion_dlc.dlc.sample import make_sample_experiment, make_sample_project
 from stablemotion_dlc.errors import ConfigError
+from stablemotion_dlc.sample import make_sample_experiment, make_sample_project
 
 TINY = dict(model="tiny", window=32, batch_size=8, steps=8, log_every=4, checkpoint_every=0,
             normalizer_batches=2, warmup_steps=2)

@@ -111,7 +111,7 @@ def test_index_labels_quoted_like_csv_writer(tmp_path):
 
 
 def test_sample_project_same_bytes(tmp_path):
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     for n_animals, placeholder in ((1, "-1"), (3, "nan")):
         p = make_sample_project(tmp_path / f"s{n_animals}", duration_s=4.0, video=False,

@@ -203,7 +203,7 @@ def test_output_name_and_pattern():
 
 def test_sample_project_is_found(tmp_path):
     """The sample generator's DLC 3 naming is found from its own config.yaml."""
-    sample = pytest.importorskip("stablemotion_dlc.dlc.sample")
+    sample = pytest.importorskip("stablemotion_dlc.sample")
     scorer = sample.sample_scorer()
     assert scorer == "DLC_Resnet50_simJan1shuffle1_snapshot_200"
     for n_animals in (1, 2):

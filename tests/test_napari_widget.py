@@ -1,6 +1,6 @@
 """The StableMotion cleaner dock widget in a real napari viewer (under Xvfb).
 
-Uses a small simulated DLC project with a rendered video (stablemotion_dlc.dlc.sample).
+Uses a small simulated DLC project with a rendered video (stablemotion_dlc.sample).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ DOCS_IMG = REPO / "docs" / "img"
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory):
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     out = tmp_path_factory.mktemp("napari_sample")
     return make_sample_project(out / "proj", seed=3, n_animals=2, duration_s=5.0, fps=30,
@@ -433,7 +433,7 @@ def other_sample(tmp_path_factory: pytest.TempPathFactory):
     """A second project (one mouse, other size, pcutoff 0.4) to load after the first."""
     import yaml
 
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     out = tmp_path_factory.mktemp("napari_other")
     project = make_sample_project(out / "proj", seed=5, n_animals=1, duration_s=3.0, fps=30,
@@ -685,7 +685,7 @@ def test_open_sample_and_load_it(viewer_widget, qtbot, tmp_path, monkeypatch) ->
 @pytest.fixture
 def train_sample(tmp_path):
     """A fresh one-mouse project without a model."""
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     return make_sample_project(tmp_path / "proj", seed=7, n_animals=1, duration_s=4.0, fps=30,
                                width=256, height=192, progress=False)

@@ -28,8 +28,8 @@ from stablemotion_dlc.dlc.pipeline import (
     train_on_tracks,
 )
 from stablemotion_dlc.dlc.project import cleaned_path, default_model_path, provenance_path
-from stablemotion_dlc.dlc.sample import make_sample_project
 from stablemotion_dlc.errors import ConfigError, ModelError, ModelMismatchError
+from stablemotion_dlc.sample import make_sample_project
 
 TINY = dict(model="tiny", window=32, batch_size=8, steps=30, log_every=10, checkpoint_every=0,
             normalizer_batches=4, warmup_steps=5)

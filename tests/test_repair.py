@@ -11,7 +11,7 @@ from stablemotion_dlc.core.train import TrainConfig
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.pipeline import KEPT, clean_tracks, train_on_tracks
 from stablemotion_dlc.dlc.repair import LENGTH_BINS, METHODS, validation_mask
-from stablemotion_dlc.dlc.sample import make_sample_project
+from stablemotion_dlc.sample import make_sample_project
 
 TINY = dict(model="tiny", window=32, batch_size=8, steps=30, log_every=10, checkpoint_every=0,
             normalizer_batches=4, warmup_steps=5)

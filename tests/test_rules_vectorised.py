@@ -69,7 +69,7 @@ def test_mode_state_same_choice_with_ties():
 
 @pytest.mark.parametrize("n_animals", [1, 3])
 def test_sample_files_same_labels(tmp_path, monkeypatch, n_animals):
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     p = make_sample_project(tmp_path / "s", duration_s=40.0, n_animals=n_animals, video=False,
                             progress=False, seed=4)

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from stablemotion_dlc.dlc.sample import (
+from stablemotion_dlc.dlc.corruption import CORRUPTION_KINDS, KIND_CODES
+from stablemotion_dlc.sample import (
     BODYPARTS,
-    CORRUPTION_KINDS,
-    KIND_NAMES,
     LR_PAIRS,
     SKELETON,
     CorruptionConfig,
@@ -48,11 +47,11 @@ def test_names_and_skeleton_are_consistent() -> None:
     assert linked == set(BODYPARTS)
     for left, right in LR_PAIRS:
         assert left.startswith("left_") and right == "right_" + left[5:]
-    assert list(CORRUPTION_KINDS.values()) == list(range(len(CORRUPTION_KINDS)))
-    assert KIND_NAMES[0] == "clean"
-    assert set(KIND_NAMES[1:]) == {"jitter_burst", "low_likelihood", "jump_bodypart",
-                                   "jump_background", "lr_swap", "identity_swap", "dropout",
-                                   "frozen"}
+    # the simulator's errors are the corruption protocol's kinds, with its codes
+    assert set(CORRUPTION_KINDS) == {"jitter_burst", "low_likelihood", "jump_bodypart",
+                                     "jump_background", "lr_swap", "identity_swap", "dropout",
+                                     "frozen"}
+    assert [KIND_CODES[k] for k in CORRUPTION_KINDS] == list(range(1, 9))
     assert sample_scorer() == "DLC_Resnet50_simJan1shuffle1_snapshot_200"
 
 
@@ -142,12 +141,12 @@ def test_predictions_equal_truth_plus_jitter_where_clean(truth3: np.ndarray) -> 
 
 def test_every_kind_occurs_at_modest_rates(truth3: np.ndarray) -> None:
     xy, lik, kinds = corrupt_predictions(truth3, np.random.default_rng(0), fps=FPS)
-    share = {name: float(np.mean(kinds == code)) for name, code in CORRUPTION_KINDS.items()}
-    for name in KIND_NAMES[1:]:
+    code = {"clean": 0, **{k: KIND_CODES[k] for k in CORRUPTION_KINDS}}
+    share = {name: float(np.mean(kinds == c)) for name, c in code.items()}
+    for name in CORRUPTION_KINDS:
         assert share[name] > 0, f"no {name} in a 60 s three-animal sample"
     total = 1.0 - share["clean"]
     assert 0.01 < total < 0.12, share
-    code = CORRUPTION_KINDS
     drop = kinds == code["dropout"]
     assert np.all(np.isnan(xy[drop])) and np.all(np.isnan(lik[drop]))
     assert np.all(np.isfinite(xy[~drop]))
@@ -222,7 +221,7 @@ def test_single_animal_project_layout_and_determinism(tmp_path) -> None:
     assert np.all(truth.xs("likelihood", axis=1, level="coords").to_numpy() == 1.0)
     corr = load_corruption(p.corruption_npz)
     assert corr["kinds"].shape == (120, 1, 10) and corr["kinds"].dtype == np.int8
-    assert list(corr["kind_names"]) == list(KIND_NAMES)
+    assert list(corr["kind_names"]) == ["clean", *CORRUPTION_KINDS]  # indexed by code
     np.testing.assert_array_equal(corr["corrupted"], corr["kinds"] > 0)
     np.testing.assert_array_equal(corr["kinds"], load_corruption(q.corruption_npz)["kinds"])
     assert sum(p.kind_counts.values()) == int(corr["corrupted"].sum())
@@ -274,7 +273,7 @@ def test_multi_animal_project(tmp_path) -> None:
     assert list(df.columns.get_level_values("individuals").unique()) == ["mouse1", "mouse2"]
     # dropouts are written as -1 placeholders, never as NaN
     kinds = load_corruption(p.corruption_npz)["kinds"]
-    drop = kinds == CORRUPTION_KINDS["dropout"]
+    drop = kinds == KIND_CODES["dropout"]
     assert drop.any()
     x = df.xs("x", axis=1, level="coords").to_numpy().reshape(90, 2, 10)
     assert np.all(x[drop] == -1.0) and not np.isnan(df.to_numpy()).any()
@@ -366,7 +365,7 @@ def test_deeplabcut_accepts_the_project(tmp_path) -> None:
 
 
 def test_drawing_is_aligned_with_keypoints() -> None:
-    from stablemotion_dlc.dlc.render import _EAR, FrameRenderer
+    from stablemotion_dlc.sample.render import _EAR, FrameRenderer
 
     truth = _sim(2, 1, seed=4)
     renderer = FrameRenderer(640, 480, 1, seed=0, noise=False)
@@ -384,7 +383,7 @@ def test_drawing_is_aligned_with_keypoints() -> None:
 
 def test_mpeg4_fallback_and_input_checks(tmp_path) -> None:
     av = pytest.importorskip("av")
-    from stablemotion_dlc.dlc.render import render_video
+    from stablemotion_dlc.sample.render import render_video
 
     truth = _sim(0.5, 1)
     out = render_video(truth, tmp_path / "m.mp4", codec="mpeg4", width=320, height=240,

@@ -12,8 +12,8 @@ from stablemotion_dlc.dlc import pipeline as pl
 from stablemotion_dlc.dlc.batch import clean_videos, parse_shard, shard_videos
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.project import cleaned_path
-from stablemotion_dlc.dlc.sample import make_sample_experiment
 from stablemotion_dlc.errors import OptionError
+from stablemotion_dlc.sample import make_sample_experiment
 
 TINY = dict(model="tiny", window=32, batch_size=8, steps=8, log_every=4, checkpoint_every=0,
             normalizer_batches=2, warmup_steps=2)

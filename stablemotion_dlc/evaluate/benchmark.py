@@ -806,7 +806,7 @@ def _load_files(data_dir: Path | None, files: Sequence[str] | None, quick: bool,
                 work: Path, seed: int, max_frames: int | None = None
                 ) -> list[tuple[str, bool, Tracks, str]]:
     """``(name, tune, tracks, note)`` of every input; the simulated sample is always added."""
-    from ..dlc.sample import make_sample_project
+    from ..sample import make_sample_project
 
     out: list[tuple[str, bool, Tracks, str]] = []
     specs = list(DEFAULT_FILES)

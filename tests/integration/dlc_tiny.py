@@ -2,7 +2,7 @@
 
 :func:`build_tiny_dlc_project` goes through DeepLabCut's own workflow on CPU, offline:
 
-1. :func:`stablemotion_dlc.dlc.sample.make_sample_project` renders a short video of one
+1. :func:`stablemotion_dlc.sample.make_sample_project` renders a short video of one
    simulated mouse; only its video and its ground truth are used.
 2. ``deeplabcut.create_new_project`` (videos copied), then the sample's bodyparts and
    skeleton go into ``config.yaml`` by a ruamel round trip (comments and order kept).
@@ -334,7 +334,7 @@ def build_tiny_dlc_project(
     import yaml
 
     from stablemotion_dlc.dlc.io import read_tracks
-    from stablemotion_dlc.dlc.sample import make_sample_project
+    from stablemotion_dlc.sample import make_sample_project
 
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)

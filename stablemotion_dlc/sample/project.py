@@ -15,8 +15,10 @@
 the ellipse tracker's ``_el`` suffix, as DLC 3's ``analyze_videos`` writes them. The ground truth
 lives outside ``videos/`` so DLC never mistakes it for an analysis output.
 
-The pure pieces (:func:`simulate_animals`, :func:`corrupt_predictions`, :data:`BODYPARTS`,
-:data:`SKELETON`, :data:`CORRUPTION_KINDS`) come from :mod:`stablemotion_dlc.dlc.simulate`.
+The pure pieces (:func:`~.simulate.simulate_animals`, :func:`~.simulate.corrupt_predictions`,
+:data:`~.simulate.BODYPARTS`, :data:`~.simulate.SKELETON`) come from
+:mod:`stablemotion_dlc.sample.simulate`; the error kinds and their codes are those of
+:mod:`stablemotion_dlc.dlc.corruption`.
 """
 
 from __future__ import annotations
@@ -33,11 +35,10 @@ import numpy as np
 
 from stablemotion_dlc._atomic import atomic_path
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
-from stablemotion_dlc.dlc.simulate import (
+from stablemotion_dlc.dlc.corruption import CORRUPTION_KINDS, KIND_CODES
+
+from .simulate import (
     BODYPARTS,
-    CORRUPTION_KINDS,
-    KIND_NAMES,
-    LR_PAIRS,
     SKELETON,
     CorruptionConfig,
     corrupt_predictions,
@@ -45,21 +46,17 @@ from stablemotion_dlc.dlc.simulate import (
 )
 
 __all__ = [
-    "BODYPARTS",
-    "SKELETON",
-    "LR_PAIRS",
-    "CORRUPTION_KINDS",
-    "KIND_NAMES",
-    "CorruptionConfig",
     "SampleProject",
     "SampleExperiment",
     "make_sample_experiment",
-    "simulate_animals",
-    "corrupt_predictions",
     "make_sample_project",
     "sample_scorer",
     "load_corruption",
 ]
+
+#: Kind names indexed by code (``"clean"`` = 0), as written to ``*_corruption.npz``.
+_NAMES_BY_CODE: tuple[str, ...] = ("clean", *CORRUPTION_KINDS)
+assert all(KIND_CODES[k] == c for c, k in enumerate(_NAMES_BY_CODE) if c)
 
 logger = logging.getLogger(__name__)
 
@@ -374,7 +371,7 @@ def make_sample_project(
     np.savez_compressed(
         buf,
         kinds=kinds,
-        kind_names=np.array(KIND_NAMES),
+        kind_names=np.array(_NAMES_BY_CODE),
         corrupted=kinds > 0,
         bodyparts=np.array(BODYPARTS),
         individuals=np.array(pred.individuals),
@@ -382,7 +379,7 @@ def make_sample_project(
     _write_bytes(corr_npz, buf.getvalue(), overwrite)
 
     if video:
-        from stablemotion_dlc.dlc.render import render_video
+        from .render import render_video
 
         render_video(truth, video_path, fps=float(fps), width=width, height=height,
                      seed=int(render_seq.generate_state(1)[0]), noise=noise,
@@ -428,7 +425,7 @@ def make_sample_project(
     text = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
     _write_bytes(outdir / "config.yaml", text.encode("utf-8"), overwrite)
 
-    counts = {n: int(np.sum(kinds == c)) for n, c in CORRUPTION_KINDS.items() if c}
+    counts = {n: int(np.sum(kinds == KIND_CODES[n])) for n in CORRUPTION_KINDS}
     project = SampleProject(
         outdir=outdir, config=outdir / "config.yaml", video=video_path, predictions_h5=pred_h5,
         predictions_csv=pred_csv, meta_pickle=meta_path, truth_h5=truth_h5,

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from stablemotion_dlc._atomic import atomic_path
-from stablemotion_dlc.dlc.simulate import BODYPARTS, arena_for_frame
+
+from .simulate import BODYPARTS, arena_for_frame
 
 __all__ = ["FrameRenderer", "render_video", "pick_codec"]
 
@@ -114,7 +115,7 @@ class FrameRenderer:
         Add light per-frame sensor noise.
     bodyparts : tuple of str
         Names of axis 1 of the poses passed to :meth:`draw` (must contain the
-        :data:`~stablemotion_dlc.dlc.simulate.BODYPARTS`).
+        :data:`~stablemotion_dlc.sample.simulate.BODYPARTS`).
     """
 
     def __init__(

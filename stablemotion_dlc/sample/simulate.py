@@ -1,6 +1,6 @@
 """Simulated top-view rodents and realistic DeepLabCut-like prediction errors.
 
-Two pure, seeded pieces used by :mod:`stablemotion_dlc.dlc.sample`:
+Two pure, seeded pieces used by :mod:`stablemotion_dlc.sample.project`:
 
 * :func:`simulate_animals` moves one to three articulated mice in a rectangular open field and
   returns ground-truth keypoints ``(frames, individuals, keypoints, 2)``. Each animal has a
@@ -10,7 +10,12 @@ Two pure, seeded pieces used by :mod:`stablemotion_dlc.dlc.sample`:
   several animals, a social attraction (they meet) and a soft collision (they touch but never
   overlap for long).
 * :func:`corrupt_predictions` turns ground truth into DLC-like predictions: Gaussian jitter
-  everywhere, plus modest, recorded corruptions (see :data:`CORRUPTION_KINDS`).
+  everywhere, plus modest, recorded corruptions of the kinds of
+  :data:`stablemotion_dlc.dlc.corruption.CORRUPTION_KINDS`, with their codes
+  (:data:`~stablemotion_dlc.dlc.corruption.KIND_CODES`, 0 = clean). The events are drawn from
+  the simulated truth (identity swaps during close encounters, jumps onto a neighbour's body
+  part, occlusion-weighted paws), which the corruption protocol applied to real predictions
+  (:func:`~stablemotion_dlc.dlc.corruption.inject_corruption`) cannot see.
 
 Coordinates are image pixels (x right, y down). "Left" is the animal's own left seen from
 above.
@@ -24,15 +29,12 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .._arrays import true_runs
-from .corruption import CLEAN_CODE, KIND_CODES
-from .corruption import CORRUPTION_KINDS as _PROTOCOL_KINDS
+from ..dlc.corruption import CORRUPTION_KINDS, KIND_CODES
 
 __all__ = [
     "BODYPARTS",
     "SKELETON",
     "LR_PAIRS",
-    "CORRUPTION_KINDS",
-    "KIND_NAMES",
     "ArenaSpec",
     "CorruptionConfig",
     "simulate_animals",
@@ -76,15 +78,6 @@ LR_PAIRS: tuple[tuple[str, str], ...] = (
     ("left_hindpaw", "right_hindpaw"),
 )
 """Left/right keypoint pairs (what a left/right swap exchanges)."""
-
-CORRUPTION_KINDS: dict[str, int] = {
-    "clean": CLEAN_CODE,
-    **{k: KIND_CODES[k] for k in _PROTOCOL_KINDS},
-}
-"""Corruption kind name -> int8 code. ``clean`` points carry only the base jitter."""
-
-KIND_NAMES: tuple[str, ...] = tuple(CORRUPTION_KINDS)
-"""Corruption kind names indexed by code (``KIND_NAMES[code]``)."""
 
 _K = {name: i for i, name in enumerate(BODYPARTS)}
 
@@ -493,7 +486,7 @@ class CorruptionConfig:
     encounter_px: float = 80.0
 
     def __post_init__(self) -> None:
-        kinds = set(KIND_NAMES[1:])
+        kinds = set(CORRUPTION_KINDS)
         for name in ("rates", "lengths"):
             keys = set(getattr(self, name))
             if keys != kinds:
@@ -572,8 +565,8 @@ def corrupt_predictions(
 
     Every point gets Gaussian jitter (``config.jitter_px``) and a high likelihood
     (0.9-1.0, slowly varying). On top, events of these kinds (codes in
-    :data:`CORRUPTION_KINDS`) replace a few % of the points; each point carries at most one
-    kind and events never overlap:
+    :data:`~stablemotion_dlc.dlc.corruption.KIND_CODES`) replace a few % of the points; each
+    point carries at most one kind and events never overlap:
 
     ``jitter_burst``
         Several frames of 3-8 px noise, likelihood a little lower.
@@ -629,7 +622,7 @@ def corrupt_predictions(
     if rate_scale < 0:
         raise ValueError(f"rate_scale must be >= 0, got {rate_scale}")
     cfg = (config or CorruptionConfig()).scaled(rate_scale)
-    code = CORRUPTION_KINDS
+    code = KIND_CODES
     duration = n_f / fps
 
     sig = np.array([_JITTER_FACTOR.get(b, 1.0) for b in bodyparts]) * cfg.jitter_px
