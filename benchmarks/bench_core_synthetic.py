@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            checkpoint_every=0)
         path = workdir / f"{name}.safetensors"
         t0 = time.perf_counter()
-        train(src, src.layout, src.spec(), path, tcfg, progress=True)
+        train(src, src, path, tcfg, progress=True)
         secs = time.perf_counter() - t0
         cleaner = Cleaner.from_file(path, expected_spec=src.spec(), batch_size=32)
         hist = cleaner.bundle.extra.get("history", [])

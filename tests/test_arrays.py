@@ -8,7 +8,7 @@ import pytest
 from stablemotion_dlc import _arrays
 from stablemotion_dlc._arrays import interp_fill, true_runs
 from stablemotion_dlc.core import synthetic
-from stablemotion_dlc.dlc import features
+from stablemotion_dlc.dlc import representation as features
 
 
 def test_true_runs() -> None:

@@ -153,7 +153,7 @@ def test_normalizer_is_robust_to_spikes() -> None:
 def test_loss_falls(tmp_path: Path, source: SyntheticSource) -> None:
     out = tmp_path / "m.safetensors"
     cfg = _cfg(steps=80, log_every=10, checkpoint_every=0, log_csv=str(tmp_path / "log.csv"))
-    train(source, source.layout, source.spec(), out, cfg, progress=False)
+    train(source, source, out, cfg, progress=False)
     rows = list(csv.DictReader((tmp_path / "log.csv").open()))
     losses = [float(r["loss"]) for r in rows]
     assert len(losses) == 8
@@ -164,11 +164,11 @@ def test_loss_falls(tmp_path: Path, source: SyntheticSource) -> None:
 
 def test_resume_is_exact(tmp_path: Path, source: SyntheticSource) -> None:
     straight = tmp_path / "a.safetensors"
-    train(source, source.layout, source.spec(), straight, _cfg(steps=6), progress=False)
+    train(source, source, straight, _cfg(steps=6), progress=False)
     split = tmp_path / "b.safetensors"
-    train(source, source.layout, source.spec(), split, _cfg(steps=3), progress=False)
+    train(source, source, split, _cfg(steps=3), progress=False)
     assert load_checkpoint(split).step == 3
-    train(source, source.layout, source.spec(), split, _cfg(steps=6), progress=False)
+    train(source, source, split, _cfg(steps=6), progress=False)
     a = load_checkpoint(straight, training_state=True)
     b = load_checkpoint(split, training_state=True)
     assert b.step == 6
@@ -181,11 +181,11 @@ def test_resume_is_exact(tmp_path: Path, source: SyntheticSource) -> None:
 
 def test_refuses_to_overwrite_without_resume(tmp_path: Path, source: SyntheticSource) -> None:
     out = tmp_path / "m.safetensors"
-    train(source, source.layout, source.spec(), out, _cfg(steps=1), progress=False)
+    train(source, source, out, _cfg(steps=1), progress=False)
     with pytest.raises(FileExistsError, match="m.safetensors"):
-        train(source, source.layout, source.spec(), out, _cfg(steps=1), resume=False,
+        train(source, source, out, _cfg(steps=1), resume=False,
               progress=False)
-    train(source, source.layout, source.spec(), out, _cfg(steps=2), resume=False,
+    train(source, source, out, _cfg(steps=2), resume=False,
           overwrite=True, progress=False)
     assert load_checkpoint(out).step == 2
 
@@ -194,10 +194,9 @@ def test_resume_refuses_other_representation(tmp_path: Path, source: SyntheticSo
     from stablemotion_dlc.errors import ModelMismatchError
 
     out = tmp_path / "m.safetensors"
-    train(source, source.layout, source.spec(), out, _cfg(steps=1), progress=False)
+    train(source, source, out, _cfg(steps=1), progress=False)
     with pytest.raises(ModelMismatchError, match="n_groups"):
-        train(source, source.layout, dict(source.spec(), n_groups=5), out, _cfg(steps=2),
-              progress=False)
+        train(source, source, out, _cfg(steps=2), progress=False, extra_spec={"n_groups": 5})
 
 
 def test_core_import_is_light() -> None:

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from stablemotion_dlc.dlc.features import KeypointRepresentation
 
 from stablemotion_dlc.core.representation import Batch, BatchSource
 from stablemotion_dlc.dlc.corruption import KIND_CODES
@@ -16,6 +15,7 @@ from stablemotion_dlc.dlc.dataset import (
     KeypointWindowSource,
     sequences_from_tracks,
 )
+from stablemotion_dlc.dlc.representation import KeypointRepresentation
 from stablemotion_dlc.dlc.tracks import Tracks
 
 BODYPARTS = ["snout", "left_ear", "right_ear", "neck", "left_hip", "right_hip", "tailbase"]

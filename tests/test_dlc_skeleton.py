@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stablemotion_dlc.dlc import features, labels
+from stablemotion_dlc.dlc import labels
+from stablemotion_dlc.dlc import representation as features
 from stablemotion_dlc.dlc.skeleton import median_distances, skeleton_edges
 from stablemotion_dlc.dlc.tracks import Tracks
 

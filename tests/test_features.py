@@ -1,4 +1,4 @@
-"""Tests of the DLC keypoint representation (stablemotion_dlc.dlc.features)."""
+"""Tests of the DLC keypoint representation (stablemotion_dlc.dlc.representation)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from stablemotion_dlc.core.representation import Representation
-from stablemotion_dlc.dlc.features import (
+from stablemotion_dlc.dlc.representation import (
     KeypointRepresentation,
     default_skeleton,
     interp_fill,

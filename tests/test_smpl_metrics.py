@@ -93,7 +93,13 @@ def test_detection_scores() -> None:
     pred = np.array([0, 1, 1, 0, 1, 0], bool)
     s = detection_scores(pred, truth)
     assert s["precision"] == pytest.approx(2 / 3) and s["recall"] == pytest.approx(2 / 3)
-    assert detection_scores(np.zeros(6, bool), np.zeros(6, bool))["f1"] == 1.0
+    # one definition for DLC and SMPL: an empty denominator is undefined, not 0 or 1
+    empty = detection_scores(np.zeros(6, bool), np.zeros(6, bool))
+    assert np.isnan(empty["precision"]) and np.isnan(empty["recall"]) and np.isnan(empty["f1"])
+    from stablemotion_dlc.core.metrics import detection_scores as core_scores
+    from stablemotion_dlc.evaluate.metrics import detection_scores as dlc_scores
+
+    assert detection_scores is core_scores is dlc_scores
 
 
 def test_motion_report_keys() -> None:

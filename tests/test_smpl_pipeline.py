@@ -14,7 +14,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from stablemotion_dlc.smpl.amass import generate_motion, load_amass  # noqa: E402
+from stablemotion_dlc.core.inference import Cleaner, centred_windows  # noqa: E402
+from stablemotion_dlc.smpl.amass import AmassFileError, generate_motion, load_amass  # noqa: E402
 from stablemotion_dlc.smpl.corruption import (  # noqa: E402
     CORRUPTION_KINDS,
     apply_corruption,
@@ -23,13 +24,13 @@ from stablemotion_dlc.smpl.corruption import (  # noqa: E402
 from stablemotion_dlc.smpl.pipeline import (  # noqa: E402
     clean_motion,
     clean_smpl,
-    cleanup_windows,
     evaluate_smpl,
     interpolate_frames,
     load_cleaner,
     savgol_joints,
     train_smpl,
 )
+from stablemotion_dlc.smpl.rifke import RifkeRepresentation  # noqa: E402
 from stablemotion_dlc.smpl.skeleton import (  # noqa: E402
     axis_angle_to_matrix,
     joints_from_axis_angle,
@@ -115,46 +116,77 @@ def test_evaluate_report(model_file: Path, tmp_path: Path) -> None:
                 >= rep["threshold_sweep"][th]["recall"])
 
 
-class _IdentityCleaner:
-    """Stands in for a model: detects a fixed frame set and 'repairs' features unchanged.
+def _identity_cleaner(probability: float) -> Cleaner:
+    """A core Cleaner whose 'model' detects every frame with ``probability`` and whose
+    sampler returns its start values (the placed window, unchanged).
 
     With it, :func:`clean_motion` must give back the input motion (up to float32 rounding),
-    which checks the per-window canonicalisation, its inverse and the cross-fading.
+    which checks the representation's window placement, its inverse, the core's windowing
+    and the decode.
     """
+    from stablemotion_dlc.core.checkpoint import ModelBundle
+    from stablemotion_dlc.core.diffusion import DiffusionConfig, GaussianDiffusion
+    from stablemotion_dlc.core.model import DiT, DiT_models
+    from stablemotion_dlc.core.normalize import Normalizer
 
-    window = 32
-    overlap = 8
+    rep = RifkeRepresentation()
+    bundle = ModelBundle(model=DiT(232, 1, DiT_models["tiny"]()),
+                         diffusion=GaussianDiffusion(DiffusionConfig()),
+                         normalizer=Normalizer(np.zeros(232), np.ones(232)),
+                         layout=rep.layout, spec=rep.spec(), train_config={"window": 32},
+                         step=0, package_version="0")
+    cleaner = Cleaner(bundle, rep=rep, overlap=8)
+    cleaner.diffusion.sample = lambda model, x, gen, **kw: kw["x_start"].clone()  # type: ignore
+    calls = {"detect": 0, "cleanup": 0}
+    real_cleanup = cleaner.cleanup
 
-    def __init__(self, flagged: np.ndarray) -> None:
-        self.flagged = flagged
-        self.bundle = type("B", (), {"spec": {"name": "smpl-rifke", "fps": 20.0}})()
-        self.calls: list[int] = []
-        self.detect_calls = 0
-        self.probability = 0.9
+    def detect(features: np.ndarray, **_: object) -> np.ndarray:
+        calls["detect"] += 1
+        return np.full((len(features), 1), probability, np.float32)
 
-    def detect(self, features: np.ndarray, **_: object) -> np.ndarray:
-        self.detect_calls += 1
-        return np.full((len(features), 1), self.probability, np.float32)
+    def cleanup(*a: object, **k: object):
+        calls["cleanup"] += 1
+        return real_cleanup(*a, **k)
 
-    def cleanup(self, features: np.ndarray, mask: np.ndarray, **_: object):
-        self.calls.append(int(mask.sum()))
-        return type("R", (), {"features": features.astype(np.float32)})()
+    cleaner.detect = detect  # type: ignore[method-assign]
+    cleaner.cleanup = cleanup  # type: ignore[method-assign]
+    cleaner.calls = calls  # type: ignore[attr-defined]
+    return cleaner
 
 
 def test_window_geometry_round_trips_with_identity_cleaner() -> None:
     motion = generate_motion(90, np.random.default_rng(4))
-    # move it far from the origin and turn it: windows must be canonicalised and mapped back
+    # move it far from the origin and turn it: windows must be placed and mapped back
     from stablemotion_dlc.smpl.amass import canonicalize
 
     moved = canonicalize(motion, floor=-0.3, heading=2.5)
     moved.joints[..., :2] += [40.0, -25.0]
     moved.trans[:, :2] += [40.0, -25.0]
-    stub = _IdentityCleaner(np.ones(90, bool))
-    res = clean_motion(moved, stub)
-    assert res.mask.all() and len(stub.calls) == 4  # windows at 0, 24, 48, 58
+    stub = _identity_cleaner(0.9)
+    res = clean_motion(moved, stub, on_ood="ignore")
+    assert res.mask.all() and stub.calls["cleanup"] == 1
     assert np.abs(res.motion.joints - moved.joints).max() < 1e-4
     assert np.allclose(axis_angle_to_matrix(res.motion.poses),
                        axis_angle_to_matrix(moved.poses), atol=1e-5)
+    # the model flags every frame of a clean motion: out of distribution, never regenerated
+    guarded = clean_motion(moved, stub)
+    assert guarded.fallback and guarded.check is not None
+    assert not guarded.check.in_distribution and "flags 100 %" in guarded.check.reason
+    assert not guarded.mask.any()  # the rules find nothing in a clean walk
+    assert np.array_equal(guarded.motion.joints, moved.joints)
+
+
+def test_short_motion_is_cleaned_with_a_shorter_window() -> None:
+    stub = _identity_cleaner(0.0)
+    for n in (2, 5, 20):
+        motion = generate_motion(n, np.random.default_rng(n))
+        res = clean_motion(motion, stub, mask=np.ones(n, bool))
+        assert res.mask.all() and np.abs(res.motion.joints - motion.joints).max() < 1e-4
+        auto = clean_motion(motion, stub)
+        assert auto.probability.shape == (n,)
+    one = generate_motion(2, np.random.default_rng(0)).slice(0, 1)
+    with pytest.raises(AmassFileError, match="only 1 frame"):
+        clean_motion(one, stub)
 
 
 def test_jitter_is_flagged_but_left_to_the_model() -> None:
@@ -171,8 +203,7 @@ def test_jitter_is_flagged_but_left_to_the_model() -> None:
                        joints=joints_from_axis_angle(poses, trans, motion.skeleton))
     jitter = suspect_frames(jittered).rules["jitter"]
     assert jitter[30:55].sum() > 10
-    stub = _IdentityCleaner(np.zeros(90, bool))
-    stub.probability = 0.0
+    stub = _identity_cleaner(0.0)
     assert not (clean_motion(jittered, stub).mask & jitter).any()
 
 
@@ -184,24 +215,23 @@ def test_rules_add_their_frames_to_the_model_detections() -> None:
 
     popped = replace(motion, poses=poses, trans=trans,
                      joints=joints_from_axis_angle(poses, trans, motion.skeleton))
-    stub = _IdentityCleaner(np.zeros(90, bool))
-    stub.probability = 0.0  # the model sees nothing
+    stub = _identity_cleaner(0.0)  # the model sees nothing
     res = clean_motion(popped, stub)
-    assert res.mask[45] and res.probability[45] == 1.0 and stub.detect_calls > 0
+    assert res.mask[45] and res.probability[45] == 1.0 and stub.calls["detect"] > 0
     assert not res.mask[:35].any() and not res.mask[56:].any()
     assert not clean_motion(popped, stub, rules=False).mask.any()
-    calls = stub.detect_calls
+    calls = stub.calls["detect"]
     only_rules = clean_motion(popped, stub, threshold=1.0)
-    assert stub.detect_calls == calls  # the model's detection is skipped
+    assert stub.calls["detect"] == calls  # the model's detection is skipped
     assert np.array_equal(only_rules.mask, res.mask)
 
 
-def test_cleanup_windows_cover_flagged_frames_once() -> None:
+def test_centred_windows_cover_flagged_frames_once() -> None:
     rng = np.random.default_rng(6)
     for _ in range(20):
         flagged = rng.random(150) < 0.1
         flagged[rng.integers(0, 100):][:rng.integers(0, 70)] = True
-        plan = cleanup_windows(flagged, 32, margin=4)
+        plan = centred_windows(flagged, 32, margin=4)
         owned = np.zeros(150, int)
         for start, own in plan:
             assert 0 <= start <= 150 - 32
@@ -211,5 +241,5 @@ def test_cleanup_windows_cover_flagged_frames_once() -> None:
     # a short run in the middle gets a window centred on it
     one = np.zeros(100, bool)
     one[50:54] = True
-    assert [s for s, _ in cleanup_windows(one, 32)] == [36]
-    assert cleanup_windows(np.zeros(10, bool), 32) == []
+    assert [s for s, _ in centred_windows(one, 32)] == [36]
+    assert centred_windows(np.zeros(10, bool), 32) == []

@@ -45,9 +45,9 @@ def test_layout_and_spec() -> None:
 
 def test_round_trip_generated_motion(motion) -> None:
     rep = RifkeRepresentation(motion.skeleton)
-    feats = rep.encode(motion.poses, motion.trans)
+    feats = rep.features(motion.poses, motion.trans)
     assert feats.shape == (120, 232) and np.all(np.isfinite(feats))
-    poses, trans, joints = rep.decode(feats)
+    poses, trans, joints = rep.decode_arrays(feats)
     # axis-angle is recovered up to its 2*pi ambiguity: compare the rotations
     assert np.allclose(axis_angle_to_matrix(poses), axis_angle_to_matrix(motion.poses),
                        atol=1e-9)
@@ -55,7 +55,7 @@ def test_round_trip_generated_motion(motion) -> None:
     assert np.abs(joints - motion.joints).max() < 1e-4
     assert np.abs(rep.joints_from_features(feats) - motion.joints).max() < 1e-9
     # float32 features (what the model sees) still decode to within 1e-4 m
-    _, _, j32 = rep.decode(feats.astype(np.float32))
+    _, _, j32 = rep.decode_arrays(feats.astype(np.float32))
     assert np.abs(j32 - motion.joints).max() < 1e-4
 
 
@@ -65,7 +65,7 @@ def test_round_trip_random_poses_any_heading() -> None:
     axis = rng.standard_normal((40, 22, 3))
     poses = axis / np.linalg.norm(axis, axis=-1, keepdims=True) * rng.uniform(0, 3, (40, 22, 1))
     trans = rng.normal(0, 2, (40, 3))
-    poses_back, trans_back, joints = rep.decode(rep.encode(poses, trans))
+    poses_back, trans_back, joints = rep.decode_arrays(rep.features(poses, trans))
     assert np.allclose(axis_angle_to_matrix(poses_back), axis_angle_to_matrix(poses), atol=1e-9)
     assert np.allclose(trans_back, trans, atol=1e-9)
     assert np.abs(joints - joints_from_axis_angle(poses, trans, rep.skeleton)).max() < 1e-4
@@ -73,7 +73,7 @@ def test_round_trip_random_poses_any_heading() -> None:
 
 def test_blocks_match_their_definition(motion) -> None:
     rep = RifkeRepresentation(motion.skeleton)
-    f = rep.encode(motion.poses, motion.trans, motion.joints)
+    f = rep.features(motion.poses, motion.trans, motion.joints)
     pelvis = motion.joints[:, 0]
     assert np.allclose(f[:, 0], pelvis[:, 2]) and np.allclose(f[:, 1:3], pelvis[:, :2])
     assert np.allclose(np.hypot(f[:, 3], f[:, 4]), 1.0)
@@ -91,8 +91,8 @@ def test_local_blocks_invariant_to_world_rotation(motion) -> None:
     poses[:, 0] = matrix_to_axis_angle(rz @ axis_angle_to_matrix(motion.poses[:, 0]))
     pelvis = motion.joints[:, 0] @ rz.T
     trans = pelvis - motion.skeleton.rest_joints[0]
-    a = rep.encode(motion.poses, motion.trans)
-    b = rep.encode(poses, trans)
+    a = rep.features(motion.poses, motion.trans)
+    b = rep.features(poses, trans)
     for block in ("root_height", "rotations", "relative_joints"):
         assert np.allclose(a[:, SLICES[block]], b[:, SLICES[block]], atol=1e-9), block
     assert not np.allclose(a[:, SLICES["heading"]], b[:, SLICES["heading"]])
@@ -101,10 +101,10 @@ def test_local_blocks_invariant_to_world_rotation(motion) -> None:
 def test_bad_input_is_rejected() -> None:
     rep = RifkeRepresentation()
     with pytest.raises(ValueError, match="poses"):
-        rep.encode(np.zeros((5, 24, 3)), np.zeros((5, 3)))
+        rep.features(np.zeros((5, 24, 3)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="trans"):
-        rep.encode(np.zeros((5, 22, 3)), np.zeros((4, 3)))
+        rep.features(np.zeros((5, 22, 3)), np.zeros((4, 3)))
     with pytest.raises(ValueError, match="NaN"):
-        rep.encode(np.full((5, 22, 3), np.nan), np.zeros((5, 3)))
+        rep.features(np.full((5, 22, 3), np.nan), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="232"):
-        rep.decode(np.zeros((5, 231)))
+        rep.decode_arrays(np.zeros((5, 231)))

@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .representation import Batch, BatchSource, LabelLayout, Representation
+from .representation import Batch, BatchSource, Encoded, LabelLayout, Representation
 
 __all__ = [
     "LabelLayout",
     "Batch",
     "BatchSource",
+    "Encoded",
     "Representation",
     "DiT",
     "DiTConfig",
@@ -27,6 +28,8 @@ __all__ = [
     "Cleaner",
     "CleanupResult",
     "CleanupCancelled",
+    "merge_detection",
+    "detection_scores",
     "load_checkpoint",
     "save_checkpoint",
     "ModelBundle",
@@ -44,6 +47,8 @@ _LAZY = {
     "Cleaner": "inference",
     "CleanupResult": "inference",
     "CleanupCancelled": "inference",
+    "merge_detection": "inference",
+    "detection_scores": "metrics",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "ModelBundle": "checkpoint",

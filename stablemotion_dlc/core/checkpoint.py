@@ -53,13 +53,11 @@ _SUM_KEY = "stablemotion_dlc_sha256"
 
 
 def package_version() -> str:
-    """``stablemotion_dlc.__version__`` if defined, else ``"0"``."""
-    try:
-        import stablemotion_dlc
+    """The package version recorded in model files (from ``_version``, a leaf module: the
+    core imports nothing of the top package, of ``dlc`` or of ``smpl``)."""
+    from .._version import __version__
 
-        return str(getattr(stablemotion_dlc, "__version__", "0"))
-    except Exception:  # pragma: no cover - package always importable here
-        return "0"
+    return str(__version__)
 
 
 def layout_to_dict(layout: LabelLayout) -> dict[str, Any]:

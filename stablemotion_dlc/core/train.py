@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from .device import amp_dtype, resolve_device
 from .diffusion import DiffusionConfig, GaussianDiffusion, linear_fill
 from .model import DiT, DiT_models
 from .normalize import Normalizer, fit_normalizer
-from .representation import Batch, BatchSource, LabelLayout
+from .representation import Batch, BatchSource, LabelLayout, Representation
 
 __all__ = ["TrainConfig", "Trainer", "train", "inpaint_label_mask", "prepare_batch"]
 
@@ -647,20 +647,29 @@ def _configure_threads(config: TrainConfig, device: str | torch.device | None) -
                       processes=max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
-def train(source: BatchSource, layout: LabelLayout, spec: dict[str, Any],
-          out_path: str | Path, config: TrainConfig, normalizer: Normalizer | None = None,
+class _SpecLike(Protocol):
+    """The part of a :class:`Representation` that training needs (layout and spec)."""
+
+    @property
+    def layout(self) -> LabelLayout: ...
+
+    def spec(self) -> dict[str, Any]: ...
+
+
+def train(source: BatchSource, rep: Representation | _SpecLike, out_path: str | Path,
+          config: TrainConfig, normalizer: Normalizer | None = None,
           resume: bool = True, progress: bool = True,
-          device: str | torch.device | None = None, overwrite: bool = False) -> Path:
+          device: str | torch.device | None = None, overwrite: bool = False, *,
+          extra_spec: dict[str, Any] | None = None) -> Path:
     """Train a cleanup model and write it to ``out_path`` (one self-describing file).
 
     Parameters
     ----------
     source : BatchSource
-        Training windows (length ``config.window``).
-    layout : LabelLayout
-        Feature/label layout of the representation.
-    spec : dict
-        ``Representation.spec()``; stored and checked on resume / load.
+        Training windows (length ``config.window``), encoded by ``rep``.
+    rep : Representation
+        The representation: its ``layout`` and ``spec()`` are stored in the model, checked
+        on resume and load, and rebuilt by ``from_spec`` when cleaning.
     out_path : str or Path
         Model file; also the resume checkpoint.
     config : TrainConfig
@@ -676,12 +685,17 @@ def train(source: BatchSource, layout: LabelLayout, spec: dict[str, Any],
         Default ``cuda:LOCAL_RANK`` when available, else CPU.
     overwrite : bool
         With ``resume=False``, replace an existing ``out_path`` (else FileExistsError).
+    extra_spec : dict, optional
+        Keys added to ``rep.spec()`` in the stored spec (e.g. the label rules a DLC model
+        was trained with).
 
     Returns
     -------
     Path
         ``out_path``.
     """
+    layout = rep.layout
+    spec = {**rep.spec(), **(extra_spec or {})}
     _configure_threads(config, device)
     if _dist_info()[1] == 0:  # a folder that cannot take the model fails now, not at the end
         from .._atomic import check_outputs

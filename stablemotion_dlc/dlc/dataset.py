@@ -4,7 +4,7 @@
 from a project's own tracks (preferring mostly-confident windows), corrupts a share of them with
 :func:`~stablemotion_dlc.dlc.corruption.inject_corruption` (on confident points only), labels a
 point bad when it is suspect (labels module), missing, or injected, and encodes the windows with
-a :class:`~stablemotion_dlc.dlc.features.KeypointRepresentation`.
+a :class:`~stablemotion_dlc.dlc.representation.KeypointRepresentation`.
 
 Because injected points are labelled, the model learns to *detect* errors that the likelihood
 and the rule-based labels never flagged; ``Batch.extra["injected"]`` keeps the kind codes so that
@@ -27,7 +27,7 @@ from stablemotion_dlc.dlc.corruption import (
     inject_corruption,
     lr_pairs_from_names,
 )
-from stablemotion_dlc.dlc.features import KeypointRepresentation
+from stablemotion_dlc.dlc.representation import KeypointRepresentation
 
 __all__ = ["KeypointSequence", "KeypointWindowSource", "sequences_from_tracks"]
 

@@ -38,7 +38,7 @@ from .pose_prior import PosePrior, pose_anchored_fill, pose_evidence
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
-    from .features import KeypointRepresentation
+    from .representation import KeypointRepresentation
 
 __all__ = ["LENGTH_BINS", "METHODS", "RepairOutcome", "validation_mask", "repair_animal"]
 

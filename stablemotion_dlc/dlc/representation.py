@@ -1,5 +1,11 @@
 """Keypoint features for one individual: the DLC :class:`Representation` of the diffusion core.
 
+:class:`KeypointRepresentation` implements the core's
+:class:`~stablemotion_dlc.core.representation.Representation` protocol: ``encode(xy, suspect)``
+returns an :class:`EncodedWindow` (features, labels, observed, and its pixel ``origin`` as the
+decode ``context``), ``decode(features, context)`` gives pixels back, windows need no placing
+(``places_windows = False``: the features are relative to one origin per sequence).
+
 Per frame the feature vector is (``K`` keypoints, ``B`` skeleton bones)::
 
     [ref x, ref y | ref vx, ref vy | rel x_k, rel y_k (K) | rel vx_k, rel vy_k (K) |
@@ -85,6 +91,11 @@ class EncodedWindow:
     origin: np.ndarray
     missing: np.ndarray
     suspect: np.ndarray
+
+    @property
+    def context(self) -> np.ndarray:
+        """What :meth:`KeypointRepresentation.decode` needs besides the features: ``origin``."""
+        return self.origin
 
 
 # ----------------------------------------------------------------------------------------------
@@ -239,6 +250,8 @@ class KeypointRepresentation:
 
     name: str = REPRESENTATION_NAME
     version: int = REPRESENTATION_VERSION
+    #: Features are relative to one origin per sequence: windows are used as they are.
+    places_windows: bool = False
 
     def __init__(
         self,
@@ -544,7 +557,7 @@ class KeypointRepresentation:
         return out
 
     # -- decode --------------------------------------------------------------------------------
-    def decode(self, features: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
+    def decode(self, features: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
         """Decode features ``(T, D)`` (or ``(B, T, D)``) back to pixels ``(T, K, 2)``.
 
         ``xy = origin + ref + rel``; velocities and bones are not used.
@@ -553,8 +566,9 @@ class KeypointRepresentation:
         ----------
         features : np.ndarray
             Raw (un-normalised) features as produced by :meth:`encode` (or generated).
-        origin : np.ndarray, optional
-            The window's ``EncodedWindow.origin`` (``(2,)`` or ``(B, 2)``); zero if None.
+        context : np.ndarray, optional
+            The window's ``EncodedWindow.context`` (its pixel ``origin``, ``(2,)`` or
+            ``(B, 2)``); zero if None.
 
         Returns
         -------
@@ -573,12 +587,21 @@ class KeypointRepresentation:
             f = f[None]
         bsz, t, _ = f.shape
         k = self.n_keypoints
-        org = np.zeros(2) if origin is None else np.asarray(origin, np.float64)
+        org = np.zeros(2) if context is None else np.asarray(context, np.float64)
         org = np.broadcast_to(org, (bsz, 2))
         ref = org[:, None, :] + f[:, :, 0:2]
         rel = f[:, :, 4 : 4 + 2 * k].reshape(bsz, t, k, 2)
         xy = ref[:, :, None, :] + rel
         return xy[0] if single else xy
+
+    # -- windows -------------------------------------------------------------------------------
+    def to_window(self, features: np.ndarray) -> tuple[np.ndarray, None]:
+        """Identity: windows need no placing (see :attr:`places_windows`)."""
+        return features, None
+
+    def from_window(self, features: np.ndarray, frame: None = None) -> np.ndarray:
+        """Identity (see :meth:`to_window`)."""
+        return features
 
     def __repr__(self) -> str:
         return (

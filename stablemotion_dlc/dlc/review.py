@@ -358,7 +358,7 @@ def fine_tune(
     from ..core.train import TrainConfig
     from ..core.train import train as core_train
     from .dataset import KeypointWindowSource, sequences_from_tracks
-    from .features import KeypointRepresentation
+    from .representation import KeypointRepresentation
 
     model, out_path = Path(model), Path(out_path)
     if len(tracks_list) != len(labels_list) or not tracks_list:
@@ -381,5 +381,5 @@ def fine_tune(
         shutil.copyfile(model, out_path)
     logger.info("fine-tuning %s for %d steps (from step %d) on %d reviewed sequence(s)",
                 model, steps, bundle.step, len(seqs))
-    return core_train(source, rep.layout, dict(bundle.spec), out_path, cfg, resume=True,
+    return core_train(source, rep, out_path, cfg, resume=True, extra_spec=dict(bundle.spec),
                       progress=progress, device=device)

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.metrics import detection_scores  # one definition for DLC and SMPL
+
 __all__ = [
     "PCK_THRESHOLDS",
     "MOVED_THRESHOLD",
@@ -371,48 +373,6 @@ def _stats_from_errors(
 
 
 # ============================================================================ detection
-def detection_scores(
-    detection: Any, corrupted: Any, valid: Any | None = None
-) -> dict[str, float]:
-    """Precision, recall and F1 of a per-point detection against the corruption mask.
-
-    With :math:`TP = \\#\\{d \\wedge c\\}`, :math:`FP = \\#\\{d \\wedge \\neg c\\}`,
-    :math:`FN = \\#\\{\\neg d \\wedge c\\}`: precision :math:`= TP/(TP+FP)`, recall
-    :math:`= TP/(TP+FN)`, :math:`F_1 = 2PR/(P+R)` (NaN for an empty denominator).
-
-    Parameters
-    ----------
-    detection : array_like of bool
-        ``(T, I, K)`` predicted bad points.
-    corrupted : array_like of bool
-        ``(T, I, K)`` truly bad points.
-    valid : array_like of bool, optional
-        Points to score (e.g. where the truth exists); all when None.
-
-    Returns
-    -------
-    dict
-        ``precision, recall, f1, tp, fp, fn, tn``.
-    """
-    c = np.asarray(corrupted).astype(bool)
-    d = _points(detection, c.shape, "detection")
-    v = np.ones_like(c) if valid is None else _points(valid, c.shape, "valid")
-    tp = int((d & c & v).sum())
-    fp = int((d & ~c & v).sum())
-    fn = int((~d & c & v).sum())
-    tn = int((~d & ~c & v).sum())
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    if tp + fp and tp + fn and precision + recall > 0:
-        f1 = 2 * precision * recall / (precision + recall)
-    elif tp + fp and tp + fn:
-        f1 = 0.0
-    else:
-        f1 = float("nan")
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
-            "tp": float(tp), "fp": float(fp), "fn": float(fn), "tn": float(tn)}
-
-
 def _average_ranks(x: np.ndarray) -> np.ndarray:
     """1-based ranks of ``x`` with ties sharing their average rank (numpy only)."""
     order = np.argsort(x, kind="mergesort")

@@ -391,7 +391,7 @@ def _framerate(data: Any, path: Path, source_fps: float | None) -> float:
                 return fps
             raise AmassFileError(path, f"{key} = {fps} is not a positive frame rate")
     raise AmassFileError(path, "no frame rate (mocap_framerate / mocap_frame_rate); pass "
-                               "source_fps")
+                               "source_fps (CLI: --source-fps)")
 
 
 def _gender(data: Any) -> str:
@@ -465,6 +465,9 @@ def load_amass(path: str | Path, model_path: str | Path | None = None,
         raise AmassFileError(path, "'poses' or 'trans' contains NaN or infinite values")
     body = poses[:, : 3 * N_BODY_JOINTS].reshape(-1, N_BODY_JOINTS, 3)
     body, trans = resample(body, trans, src_fps, fps)
+    if len(body) < 2:
+        raise AmassFileError(path, f"{len(poses)} frames at {src_fps:g} fps give "
+                                   f"{len(body)} frame at {fps:g} fps; at least 2 are needed")
     if model_path is None:
         skeleton = generated_skeleton()
         logger.info("%s: no SMPL model given; using the generated (approximate) skeleton", path)
@@ -478,7 +481,9 @@ def load_amass(path: str | Path, model_path: str | Path | None = None,
 
 def load_amass_clips(paths: str | Path | Iterable[str | Path],
                      model_path: str | Path | None = None, clip_length: int = 100,
-                     stride: int | None = None, fps: float = TARGET_FPS) -> list[SmplMotion]:
+                     stride: int | None = None, fps: float = TARGET_FPS,
+                     min_length: int | None = None,
+                     source_fps: float | None = None) -> list[SmplMotion]:
     """Load AMASS files (or every ``*.npz`` under a folder) as canonical clips.
 
     Parameters
@@ -491,11 +496,17 @@ def load_amass_clips(paths: str | Path | Iterable[str | Path],
         See :func:`cut_clips`.
     fps : float
         Target frame rate.
+    min_length : int, optional
+        A file shorter than ``clip_length`` but at least ``min_length`` frames (at ``fps``)
+        gives one canonical clip of its own length; a shorter one is skipped with a warning
+        that names it. None: ``clip_length`` (short files are skipped, with the warning).
+    source_fps : float, optional
+        Frame rate of files that do not record one (see :func:`load_amass`).
 
     Returns
     -------
     list of SmplMotion
-        Canonical clips; files shorter than one clip contribute none.
+        Canonical clips (real captures are often only a few seconds long).
     """
     if isinstance(paths, (str, Path)) and Path(paths).is_dir():
         files: Sequence[Path] = sorted(p for p in Path(paths).rglob("*.npz")
@@ -507,8 +518,18 @@ def load_amass_clips(paths: str | Path | Iterable[str | Path],
     else:
         files = [Path(p) for p in paths]
     clips: list[SmplMotion] = []
+    shortest = clip_length if min_length is None else max(2, int(min_length))
     for f in tqdm(files, desc="AMASS files", disable=len(files) < 5):
-        clips += cut_clips(load_amass(f, model_path, fps=fps), clip_length, stride)
+        motion = load_amass(f, model_path, fps=fps, source_fps=source_fps)
+        if len(motion) >= clip_length:
+            clips += cut_clips(motion, clip_length, stride)
+        elif len(motion) >= shortest:
+            logger.info("%s: %d frames at %g fps, shorter than a clip of %d: used whole",
+                        f, len(motion), fps, clip_length)
+            clips.append(canonicalize(motion, floor=float(motion.joints[..., 2].min())))
+        else:
+            logger.warning("%s: skipped: %d frame(s) at %g fps, fewer than the %d needed",
+                           f, len(motion), fps, shortest)
     logger.info("%d clips of %d frames from %d files", len(clips), clip_length, len(files))
     return clips
 

@@ -377,9 +377,9 @@ class SmplClipSource:
         labels = np.zeros((batch_size, self.window, 1), np.float32)
         for b in range(batch_size):
             good, bad, lab = self.sample_motion(rng)
-            feats[b] = rep.encode(bad.poses, bad.trans, bad.joints)
+            feats[b] = rep.features(bad.poses, bad.trans, bad.joints)
             if clean is not None:
-                clean[b] = feats[b] if bad is good else rep.encode(good.poses, good.trans,
+                clean[b] = feats[b] if bad is good else rep.features(good.poses, good.trans,
                                                                    good.joints)
             labels[b, :, 0] = lab
         extra = {} if clean is None else {"clean": clean}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stablemotion_dlc.core.metrics import detection_scores  # re-exported; one definition
 from stablemotion_dlc.smpl.skeleton import TOE_JOINTS
 
 __all__ = [
@@ -172,22 +173,6 @@ def acceleration_error(pred: np.ndarray, target: np.ndarray, fps: float = 20.0) 
         return 0.0
     da = np.diff(p, 2, axis=0) - np.diff(t, 2, axis=0)
     return float(np.linalg.norm(da, axis=-1).mean() * fps**2)
-
-
-def detection_scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Precision, recall and F1 of boolean per-frame detections.
-
-    Precision is 1 when nothing is predicted and recall is 1 when nothing is true.
-    """
-    p = np.asarray(predicted, bool).ravel()
-    t = np.asarray(truth, bool).ravel()
-    if p.shape != t.shape:
-        raise ValueError(f"shape mismatch {p.shape} vs {t.shape}")
-    tp = int((p & t).sum())
-    precision = tp / p.sum() if p.any() else 1.0
-    recall = tp / t.sum() if t.any() else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
 def motion_report(pred: np.ndarray, target: np.ndarray | None = None, fps: float = 20.0,

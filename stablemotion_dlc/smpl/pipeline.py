@@ -1,10 +1,11 @@
 """Train, clean and evaluate StableMotion models on SMPL motion (AMASS or generated).
 
 The diffusion core sees 232-dim RIFKE windows. Because those features contain the global
-trajectory and heading, every window is canonicalised on its own (frame 0 at the origin facing
-+X, floor at z = 0), as in training; results are mapped back by the inverse rigid transform
-and cross-faded in motion space (rotations averaged and re-orthonormalised, pelvis averaged).
-Frames that are not flagged keep their input values bit-for-bit.
+trajectory and heading, every window is placed on its own (frame 0 at the origin facing +X,
+floor at z = 0), as in training: :class:`~stablemotion_dlc.smpl.rifke.RifkeRepresentation`'s
+``to_window``/``from_window``, called by the core's :class:`~stablemotion_dlc.core.inference.
+Cleaner`, which does the windowing, the detection, its merge with the rules and the repair for
+every representation. Frames that are not flagged keep their input values bit-for-bit.
 """
 
 from __future__ import annotations
@@ -15,23 +16,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.ndimage import binary_dilation
 from tqdm.auto import tqdm
 
-from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc._atomic import atomic_path, check_outputs, check_writable
-from stablemotion_dlc.errors import ModelMismatchError
+from stablemotion_dlc.errors import TrainingDataError
 from stablemotion_dlc.smpl.amass import (
     TARGET_FPS,
+    AmassFileError,
     SmplMotion,
-    canonical_frame,
     generate_motion,
     load_amass,
     load_amass_clips,
-    to_canonical,
 )
 from stablemotion_dlc.smpl.corruption import (
     CORRUPTION_KINDS,
@@ -42,11 +41,10 @@ from stablemotion_dlc.smpl.corruption import (
 from stablemotion_dlc.smpl.labels import suspect_frames
 from stablemotion_dlc.smpl.metrics import detection_scores, motion_report
 from stablemotion_dlc.smpl.rifke import RifkeRepresentation
-from stablemotion_dlc.smpl.skeleton import (
-    axis_angle_to_matrix,
-    forward_kinematics,
-    matrix_to_axis_angle,
-)
+from stablemotion_dlc.smpl.skeleton import axis_angle_to_matrix, forward_kinematics
+
+if TYPE_CHECKING:
+    from stablemotion_dlc.core.inference import Cleaner, InputCheck
 
 __all__ = [
     "DEFAULT_ENSEMBLE",
@@ -106,6 +104,12 @@ class SmplCleanResult:
         Wall time of detection + cleanup.
     out_path : Path or None
         File written by :func:`clean_smpl`.
+    check : InputCheck or None
+        The core's out-of-distribution check of the motion (None when the model's detection
+        did not run).
+    fallback : bool
+        True when the check found the motion unlike the training data and only the rules'
+        frames were repaired, by interpolation.
     """
 
     motion: SmplMotion
@@ -113,13 +117,16 @@ class SmplCleanResult:
     mask: np.ndarray
     seconds: float
     out_path: Path | None = None
+    check: InputCheck | None = None
+    fallback: bool = False
 
 
 # ------------------------------------------------------------------------------- training
 def training_clips(amass: str | Path | Iterable[str | Path] | None = None, *,
                    smpl_model: str | Path | None = None, n_generated: int = 0,
                    generated_frames: int = 200, clip_length: int = 100,
-                   seed: int = 0) -> list[SmplMotion]:
+                   min_length: int = 2, seed: int = 0,
+                   source_fps: float | None = None) -> list[SmplMotion]:
     """Clips for training: AMASS files/folder and/or generated walking motion.
 
     Parameters
@@ -133,9 +140,14 @@ def training_clips(amass: str | Path | Iterable[str | Path] | None = None, *,
     generated_frames : int
         Frames per generated motion.
     clip_length : int
-        Frames per AMASS clip.
+        Frames per AMASS clip; a file shorter than that (but at least ``min_length``) is one
+        clip of its own length.
+    min_length : int
+        Shorter files are skipped with a warning that names them.
     seed : int
         Seed of the generated motions.
+    source_fps : float, optional
+        Frame rate of AMASS files that do not record one.
 
     Returns
     -------
@@ -143,14 +155,18 @@ def training_clips(amass: str | Path | Iterable[str | Path] | None = None, *,
     """
     clips: list[SmplMotion] = []
     if amass is not None:
-        clips += load_amass_clips(amass, smpl_model, clip_length=clip_length)
+        clips += load_amass_clips(amass, smpl_model, clip_length=clip_length,
+                                  min_length=min_length, source_fps=source_fps)
     if n_generated > 0:
         rng = np.random.default_rng(seed)
         clips += [generate_motion(generated_frames, rng)
                   for _ in tqdm(range(n_generated), desc="generating motion",
                                 disable=n_generated < 200)]
     if not clips:
-        raise ValueError("no training data: give AMASS files or n_generated > 0")
+        raise TrainingDataError(
+            "no training data: " + (f"no AMASS motion of at least {min_length} frames at "
+                                    f"{TARGET_FPS:g} fps in {amass}" if amass is not None
+                                    else "give AMASS files or n_generated > 0"))
     return clips
 
 
@@ -160,7 +176,8 @@ def train_smpl(out_path: str | Path, amass: str | Path | Iterable[str | Path] | 
                model: str = "small", lr: float = 1e-4, p_corrupt: float = 0.9,
                corruption: CorruptionConfig | None = None, seed: int = 0,
                device: str | None = None, resume: bool = True, overwrite: bool = False,
-               progress: bool = True, **train_options: Any) -> Path:
+               progress: bool = True, source_fps: float | None = None,
+               **train_options: Any) -> Path:
     """Train a StableMotion cleanup model on SMPL motion with injected, labelled corruption.
 
     Parameters
@@ -187,6 +204,8 @@ def train_smpl(out_path: str | Path, amass: str | Path | Iterable[str | Path] | 
         Torch device (default: CUDA when available).
     resume, overwrite, progress : bool
         As in :func:`stablemotion_dlc.core.train.train`.
+    source_fps : float, optional
+        Frame rate of AMASS files that do not record one.
     **train_options
         Further :class:`~stablemotion_dlc.core.train.TrainConfig` fields (over
         :data:`SMPL_TRAIN_DEFAULTS`).
@@ -199,12 +218,17 @@ def train_smpl(out_path: str | Path, amass: str | Path | Iterable[str | Path] | 
     Notes
     -----
     The model's spec records the first clip's rest skeleton (its hash); cleaning decodes each
-    motion with that motion's own skeleton, so subjects of other shapes can be cleaned.
+    motion with that motion's own skeleton, so subjects of other shapes can be cleaned. It
+    also records what the model was trained on (``spec["training_data"]``, see
+    :func:`training_record`): AMASS files and frames, generated motions, body model. AMASS
+    files shorter than ``window`` frames (at 20 fps) are skipped with a warning naming them;
+    files shorter than 100 frames are used whole.
     """
     from stablemotion_dlc.core.train import TrainConfig, train
 
     clips = training_clips(amass, smpl_model=smpl_model, n_generated=n_generated,
-                           clip_length=max(window, 100), seed=seed)
+                           clip_length=max(window, 100), min_length=window, seed=seed,
+                           source_fps=source_fps)
     rep = RifkeRepresentation(clips[0].skeleton, fps=clips[0].fps)
     source = SmplClipSource(clips, rep, window=window, p_corrupt=p_corrupt,
                             config=corruption or CorruptionConfig())
@@ -212,13 +236,51 @@ def train_smpl(out_path: str | Path, amass: str | Path | Iterable[str | Path] | 
                          seed=seed, **{**SMPL_TRAIN_DEFAULTS, **train_options})
     logger.info("training %s on %d clips (%s skeleton), %d steps", model, len(clips),
                 rep.skeleton.source, steps)
-    return train(source, rep.layout, rep.spec(), out_path, config, resume=resume,
-                 progress=progress, device=device, overwrite=overwrite)
+    return train(source, rep, out_path, config, resume=resume, progress=progress,
+                 device=device, overwrite=overwrite,
+                 extra_spec={"training_data": training_record(clips, n_generated, smpl_model)})
+
+
+def training_record(clips: Sequence[SmplMotion], n_generated: int = 0,
+                    smpl_model: str | Path | None = None) -> dict[str, Any]:
+    """What a model was trained on, as stored in its spec (``spec["training_data"]``).
+
+    Parameters
+    ----------
+    clips : sequence of SmplMotion
+        The training clips (AMASS clips name their file in ``source``).
+    n_generated : int
+        Generated motions among them.
+    smpl_model : str or Path, optional
+        Body model used for the joints.
+
+    Returns
+    -------
+    dict
+        ``amass_files`` (file names, at most 200, and their count), ``amass_clips``,
+        ``amass_frames``, ``generated_motions``, ``generated_frames``, ``fps``,
+        ``body_model``.
+    """
+    real = [c for c in clips if not c.source.startswith("generated")]
+    files = sorted({c.source.split("[", 1)[0] for c in real})
+    return {
+        "amass_files": [Path(f).name for f in files[:200]],
+        "amass_file_count": len(files),
+        "amass_clips": len(real),
+        "amass_frames": int(sum(len(c) for c in real)),
+        "generated_motions": int(n_generated),
+        "generated_frames": int(sum(len(c) for c in clips if c.source.startswith("generated"))),
+        "fps": float(clips[0].fps) if clips else TARGET_FPS,
+        "body_model": Path(smpl_model).name if smpl_model else "generated skeleton",
+    }
 
 
 # -------------------------------------------------------------------------------- cleanup
-def load_cleaner(model_file: str | Path, device: str | None = None) -> Any:
+def load_cleaner(model_file: str | Path, device: str | None = None) -> Cleaner:
     """Load a model file trained by :func:`train_smpl` as a core ``Cleaner``.
+
+    The cleaner carries the model's :class:`RifkeRepresentation`, which places every window
+    as training did.
 
     Raises
     ------
@@ -227,92 +289,47 @@ def load_cleaner(model_file: str | Path, device: str | None = None) -> Any:
     """
     from stablemotion_dlc.core.inference import Cleaner
 
-    cleaner = Cleaner.from_file(model_file, device=device)
-    spec = cleaner.bundle.spec
-    if spec.get("name") != RifkeRepresentation.name or \
-            spec.get("n_features") != RifkeRepresentation().layout.n_features:
-        raise ModelMismatchError(f"{model_file}: model is for representation "
-                                 f"{spec.get('name')!r} (v{spec.get('version')}), not "
-                                 f"{RifkeRepresentation.name!r}")
-    return cleaner
+    return Cleaner.from_file(model_file, RifkeRepresentation, device=device)
 
 
-def _robust_floor(joints: np.ndarray) -> float:
-    """Floor height: 1st percentile of the per-frame lowest joint (ignores a few pops)."""
-    return float(np.percentile(joints[..., 2].min(axis=1), 1.0))
+def _rule_frames(motion: SmplMotion) -> tuple[np.ndarray, np.ndarray]:
+    """Frames the :data:`REPAIR_RULES` flag, and frames any rule finds suspicious."""
+    n = len(motion)
+    repair, suspicious = np.zeros(n, bool), np.zeros(n, bool)
+    if n < 3:  # no rule can judge fewer frames
+        return repair, suspicious
+    found = suspect_frames(motion).rules
+    for name, frames in found.items():
+        suspicious |= frames
+        if name in REPAIR_RULES:
+            repair |= frames
+    return repair, suspicious
 
 
-def _project_rotations(m: np.ndarray) -> np.ndarray:
-    """Nearest rotations to summed matrices ``(..., 3, 3)`` (SVD)."""
-    u, _, vt = np.linalg.svd(m)
-    d = np.sign(np.linalg.det(u @ vt))
-    u[..., :, -1] *= d[..., None]
-    return u @ vt
-
-
-def cleanup_windows(flagged: np.ndarray, window: int, margin: int = 8
-                    ) -> list[tuple[int, np.ndarray]]:
-    """Plan cleanup windows around runs of flagged frames.
-
-    Runs are grouped while a group (plus ``margin`` good frames on each side) fits in one
-    window; a run longer than that is split. Each window is centred on its group (clipped to
-    the sequence), so the model sees good frames on both sides whenever possible.
-
-    Parameters
-    ----------
-    flagged : np.ndarray
-        ``(T,)`` bool frames to repair.
-    window : int
-        Window length (at most ``T``).
-    margin : int
-        Good frames wanted on each side of a group.
-
-    Returns
-    -------
-    list of (int, np.ndarray)
-        Window start and the ``(T,)`` bool frames this window is responsible for (disjoint,
-        together exactly ``flagged``).
-    """
-    flagged = np.asarray(flagged, bool)
-    n = len(flagged)
-    window = min(window, n)
-    span = max(1, window - 2 * margin)
-    runs = list(zip(*true_runs(flagged), strict=True))
-    chunks: list[tuple[int, int]] = []
-    for a, b in runs:  # split long runs
-        for c in range(a, b, span):
-            chunks.append((c, min(c + span, b)))
-    plan: list[tuple[int, np.ndarray]] = []
-    i = 0
-    while i < len(chunks):
-        g0, g1 = chunks[i]
-        while i + 1 < len(chunks) and chunks[i + 1][1] - g0 <= span:
-            i += 1
-            g1 = chunks[i][1]
-        start = int(np.clip((g0 + g1) // 2 - window // 2, 0, n - window))
-        own = np.zeros(n, bool)
-        own[g0:g1] = flagged[g0:g1]
-        plan.append((start, own))
-        i += 1
-    return plan
-
-
-def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = DEFAULT_THRESHOLD,
+def clean_motion(motion: SmplMotion, cleaner: Cleaner, *, threshold: float = DEFAULT_THRESHOLD,
                  detect_method: str = "single", n_runs: int = 8, steps: int = 1,
                  ensemble: int = DEFAULT_ENSEMBLE, sits: bool = True, dilate: int = 0,
                  rules: bool = True,
                  mask: np.ndarray | None = None, known_bad: np.ndarray | None = None,
-                 seed: int = 0, progress: bool = False) -> SmplCleanResult:
+                 seed: int = 0, progress: bool = False,
+                 on_ood: str = "fallback") -> SmplCleanResult:
     """Detect and repair corrupted frames of one motion.
 
     A frame is repaired when the model's detection probability exceeds ``threshold`` or
     (with ``rules``) one of the :data:`REPAIR_RULES` flags it (pops, frozen poses; see
     :func:`~stablemotion_dlc.smpl.labels.suspect_frames`); rule frames count as certain.
+    Detection, the merge with the rules and the repair are the core's
+    (:class:`~stablemotion_dlc.core.inference.Cleaner`, one windowing path for every
+    representation). Before repairing, the core's out-of-distribution check compares the
+    motion with the model's training data (:meth:`Cleaner.check_input`): a motion the model
+    does not know (e.g. real capture for a model trained on generated walking) is never
+    regenerated; by default only the rules' frames are then repaired, by interpolation.
 
     Parameters
     ----------
     motion : SmplMotion
-        Input at the model's frame rate, any world placement.
+        Input at the model's frame rate, any world placement, any length (a motion shorter
+        than the model's window is cleaned with one shorter window).
     cleaner : stablemotion_dlc.core.inference.Cleaner
         Loaded model (see :func:`load_cleaner`).
     threshold : float
@@ -332,56 +349,52 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = DEFAULT
     rules : bool
         Add the rule-based suspect frames to the model's detections.
     mask : np.ndarray, optional
-        ``(T,)`` frames to repair; skips detection and rules (e.g. known corruption).
+        ``(T,)`` frames to repair; skips detection, rules and the check (e.g. known
+        corruption).
     known_bad : np.ndarray, optional
         ``(T,)`` frames always repaired in addition to the detections.
     seed : int
         Noise seed.
     progress : bool
         Show a progress bar over windows.
+    on_ood : {"fallback", "refuse", "ignore"}
+        What to do when the check finds the motion out of distribution: repair only the
+        rules' frames by interpolation (with a warning), raise
+        :class:`~stablemotion_dlc.core.inference.OutOfDistributionError`, or go on.
 
     Returns
     -------
     SmplCleanResult
     """
-    from stablemotion_dlc.core.inference import blend_weights, window_starts
+    from stablemotion_dlc.core.inference import apply_input_check, merge_detection
 
     t0 = time.perf_counter()
     fps = float(cleaner.bundle.spec.get("fps", TARGET_FPS))
     if not np.isclose(motion.fps, fps):
         raise ValueError(f"{motion.source}: motion is at {motion.fps} fps, the model at {fps}")
-    rep = RifkeRepresentation(motion.skeleton, fps=fps)
     n = len(motion)
-    w = min(cleaner.window, n)
-    overlap = min(cleaner.overlap, w // 2)
-    starts = window_starts(n, w, overlap)
-    floor = _robust_floor(motion.joints)
-
-    def window_features(s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        seg = motion.slice(s, s + w)
-        rz, shift = canonical_frame(seg, floor)
-        canon = to_canonical(seg, rz, shift)
-        return rz, shift, rep.encode(canon.poses, canon.trans, canon.joints)
-
+    if n < 2:
+        raise AmassFileError(motion.source or "motion", f"only {n} frame(s) at {fps:g} fps; "
+                             "cleaning needs at least 2")
+    rep = RifkeRepresentation(motion.skeleton, fps=fps)  # decodes with the subject's skeleton
+    enc = rep.encode(motion)
+    check = None
+    fallback = False
     if mask is None:
-        prob = np.zeros(n)
+        repair_rules, suspicious = _rule_frames(motion)
+        if not rules:
+            repair_rules = np.zeros(n, bool)
+        model_prob = np.zeros(n, np.float32)
         if threshold < 1.0:  # the model's own detection
-            acc, wsum = np.zeros(n), np.zeros(n)
-            for s in tqdm(starts, desc="detect", disable=not progress):
-                feats = window_features(s)[2]
-                p = cleaner.detect(feats, method=detect_method, n_runs=n_runs, seed=seed)[:, 0]
-                bw = blend_weights(s, w, n, overlap)
-                acc[s:s + w] += bw * p
-                wsum[s:s + w] += bw
-            prob = acc / np.maximum(wsum, 1e-12)
-        flagged = prob > threshold
-        if rules:
-            found = suspect_frames(motion).rules
-            ruled = np.zeros(n, bool)
-            for name in REPAIR_RULES:
-                ruled |= found[name]
-            flagged |= ruled
-            prob = np.where(ruled, 1.0, prob)
+            model_prob = cleaner.detect(enc.features, method=detect_method, n_runs=n_runs,
+                                        seed=seed, progress=progress)[:, 0]
+            check = cleaner.check_input(enc.features, model_prob[:, None],
+                                        prior=suspicious[:, None], threshold=threshold)
+            fallback = apply_input_check(check, on_ood, motion.source or "motion")
+            if fallback:
+                model_prob = np.zeros(n, np.float32)
+        prob, flagged = merge_detection(model_prob, repair_rules, threshold)
+        prob = prob.astype(np.float64)
     else:
         flagged = np.asarray(mask, bool).copy()
         if flagged.shape != (n,):
@@ -392,35 +405,25 @@ def clean_motion(motion: SmplMotion, cleaner: Any, *, threshold: float = DEFAULT
     if dilate > 0 and flagged.any():
         flagged = binary_dilation(flagged, iterations=dilate)
 
-    # cleanup: one window per group of flagged runs, centred on it so that good frames
-    # anchor both sides; each flagged frame is taken from exactly one window
-    rot_out = np.zeros((n, 22, 3, 3))
-    pel_out = np.zeros((n, 3))
-    done = np.zeros(n, bool)
-    plan = cleanup_windows(flagged, w, margin=min(8, w // 8))
-    for s, own in tqdm(plan, desc="cleanup", disable=not progress):
-        rz, shift, feats = window_features(s)
-        m = flagged[s:s + w]
-        res = cleaner.cleanup(feats, m[:, None], suspicion=prob[s:s + w, None], steps=steps,
-                              ensemble=ensemble, sits=sits and mask is None, seed=seed)
-        rotmats, pelvis = rep.decode_rotations(res.features)
-        rotmats[:, 0] = rz.T @ rotmats[:, 0]
-        pelvis = pelvis @ rz + shift
-        take = own[s:s + w]
-        rot_out[s:s + w][take] = rotmats[take]
-        pel_out[s:s + w][take] = pelvis[take]
-        done[s:s + w] |= take
-
-    poses, trans, joints = motion.poses.copy(), motion.trans.copy(), motion.joints.copy()
-    if done.any():
-        rot = _project_rotations(rot_out[done])
-        pel = pel_out[done]
-        poses[done] = matrix_to_axis_angle(rot)
-        trans[done] = pel - motion.skeleton.rest_joints[0]
-        joints[done] = forward_kinematics(rot, pel, motion.skeleton)
-    out = replace(motion, poses=poses, trans=trans, joints=joints,
-                  source=f"{motion.source} cleaned")
-    return SmplCleanResult(out, prob, flagged, time.perf_counter() - t0)
+    if fallback:
+        out = interpolate_frames(motion, flagged)
+    elif flagged.any():
+        # one window per group of flagged runs, centred on it so that good frames anchor
+        # both sides; each flagged frame is taken from exactly one window
+        res = cleaner.cleanup(enc.features, flagged[:, None], suspicion=prob[:, None],
+                              steps=steps, ensemble=ensemble, sits=sits and mask is None,
+                              seed=seed, progress=progress, placement="centred")
+        decoded = rep.decode(res.features, enc.context)
+        poses, trans, joints = motion.poses.copy(), motion.trans.copy(), motion.joints.copy()
+        poses[flagged] = decoded.poses[flagged]
+        trans[flagged] = decoded.trans[flagged]
+        joints[flagged] = decoded.joints[flagged]
+        out = replace(motion, poses=poses, trans=trans, joints=joints)
+    else:
+        out = replace(motion)
+    out = replace(out, source=f"{motion.source} cleaned")
+    return SmplCleanResult(out, prob, flagged, time.perf_counter() - t0, check=check,
+                           fallback=fallback)
 
 
 def clean_smpl(input_path: str | Path, model_file: str | Path,
@@ -429,7 +432,8 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
                steps: int = 1, ensemble: int = DEFAULT_ENSEMBLE, dilate: int = 0,
                rules: bool = True, seed: int = 0,
                device: str | None = None, overwrite: bool = False,
-               progress: bool = True) -> SmplCleanResult:
+               progress: bool = True, on_ood: str = "fallback",
+               source_fps: float | None = None) -> SmplCleanResult:
     """Clean one AMASS ``.npz`` motion and write the result as an AMASS-style ``.npz``.
 
     The output holds ``poses`` ``(T, 66)`` (22 body rotations; hands are not modelled),
@@ -447,8 +451,10 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
         Output file (default: ``<input stem>_cleaned.npz`` beside the input).
     smpl_model : str or Path, optional
         SMPL/SMPL-H model (default: generated approximate skeleton).
-    threshold, detect_method, steps, ensemble, dilate, rules, seed
+    threshold, detect_method, steps, ensemble, dilate, rules, seed, on_ood
         See :func:`clean_motion`.
+    source_fps : float, optional
+        Frame rate of a file that does not record one.
     device : str, optional
         Torch device.
     overwrite : bool
@@ -467,15 +473,16 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
                   inputs=[input_path, model_file, smpl_model if smpl_model else None])
     cleaner = load_cleaner(model_file, device=device)
     fps = float(cleaner.bundle.spec.get("fps", TARGET_FPS))
-    motion = load_amass(input_path, smpl_model, fps=fps)
+    motion = load_amass(input_path, smpl_model, fps=fps, source_fps=source_fps)
     result = clean_motion(motion, cleaner, threshold=threshold, detect_method=detect_method,
                           steps=steps, ensemble=ensemble, dilate=dilate, rules=rules,
-                          seed=seed, progress=progress)
+                          seed=seed, progress=progress, on_ood=on_ood)
     m = result.motion
     arrays: dict[str, Any] = {
         "poses": m.poses.reshape(len(m), -1), "trans": m.trans, "joints": m.joints,
         "mocap_framerate": np.array(fps), "detection_probability": result.probability,
         "cleaned_mask": result.mask, "source": np.array(str(input_path)),
+        "model_fallback": np.array(result.fallback),
     }
     if m.betas is not None:
         arrays["betas"] = m.betas
@@ -539,8 +546,13 @@ SWEEP_THRESHOLDS: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def _mean_reports(reports: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Mean of each key over reports, skipping NaN (e.g. precision with nothing detected)."""
     keys = reports[0].keys()
-    return {k: float(np.mean([r[k] for r in reports])) for k in keys}
+    out = {}
+    for k in keys:
+        v = np.asarray([r[k] for r in reports], dtype=np.float64)
+        out[k] = float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+    return out
 
 
 def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Path] | None = None,
@@ -550,7 +562,8 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
                   steps: int = 1, ensemble: int = DEFAULT_ENSEMBLE, seed: int = 12345,
                   device: str | None = None,
                   out_json: str | Path | None = None, overwrite: bool = False,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, on_ood: str = "fallback",
+                  min_frames: int = 16, source_fps: float | None = None) -> dict[str, Any]:
     """Corrupt clean motion, clean it, and compare with classical baselines.
 
     Methods scored (joint metrics against the clean motion, averaged over motions):
@@ -564,7 +577,15 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
     ``detection_ablation``: also the model alone and the rules alone); ``recall_by_kind`` is
     ``model``'s recall of the labelled frames inside each kind's intervals;
     ``threshold_sweep`` scores the model's own detection at :data:`SWEEP_THRESHOLDS`, alone
-    and with the rules.
+    and with the rules (the model's own detection is scored even where the input check
+    would fall back). ``clean_input`` cleans the uncorrupted motions too: the share of
+    frames changed (do no harm) and the joint error that caused. ``input_check`` averages the
+    core's out-of-distribution check over the corrupted motions, with the share of motions
+    that fell back to the rules.
+
+    With ``amass`` (real captures, e.g. a folder of AMASS files the user has), each file is
+    cut into ``n_frames`` clips; a file shorter than that but at least ``min_frames`` long is
+    used whole, a shorter one is skipped with a warning naming it.
 
     Parameters
     ----------
@@ -591,23 +612,39 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
         Replace an existing ``out_json``.
     progress : bool
         Progress bar over motions.
+    on_ood : {"fallback", "refuse", "ignore"}
+        See :func:`clean_motion` (applies to ``model``).
+    min_frames : int
+        Shortest AMASS file used (frames at the model's rate).
+    source_fps : float, optional
+        Frame rate of AMASS files that do not record one.
 
     Returns
     -------
     dict
         ``{"methods": {method: {metric: value}}, "detection": {...}, "n_motions": ...,
         "seconds_per_motion": ...}``.
+
+    Raises
+    ------
+    TrainingDataError
+        No motion to evaluate (e.g. every file too short); the message names the input.
     """
     if out_json is not None:
         check_writable(out_json, overwrite)
     cleaner = load_cleaner(model_file, device=device)
     rng = np.random.default_rng(seed)
+    fps = float(cleaner.bundle.spec.get("fps", TARGET_FPS))
     if amass is not None:
-        motions = load_amass_clips(amass, smpl_model, clip_length=n_frames)
+        motions = load_amass_clips(amass, smpl_model, clip_length=n_frames, fps=fps,
+                                   min_length=min_frames, source_fps=source_fps)
     else:
-        motions = [generate_motion(n_frames, rng) for _ in range(n_generated)]
+        motions = [generate_motion(n_frames, rng, fps=fps) for _ in range(n_generated)]
     if not motions:
-        raise ValueError("no motions to evaluate")
+        raise TrainingDataError(
+            f"no motions to evaluate: {amass} holds no motion of at least {min_frames} frames "
+            f"at {fps:g} fps" if amass is not None else "no motions to evaluate: "
+            "n_generated is 0 and no AMASS files were given")
     config = corruption or CorruptionConfig()
     own_threshold = threshold if threshold < 1.0 else 0.5
     reports: dict[str, list[dict[str, float]]] = {}
@@ -615,16 +652,31 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
     sweep: dict[str, list[dict[str, float]]] = {}
     by_kind = {k: [0, 0] for k in CORRUPTION_KINDS}  # labelled frames found, labelled frames
     seconds = []
+    checks: list[dict[str, float]] = []
+    clean_runs: list[dict[str, float]] = []
     for motion in tqdm(motions, desc="evaluate", disable=not progress):
         bad, labels, events = corrupt(motion, rng, config)
         res = clean_motion(bad, cleaner, threshold=threshold, detect_method=detect_method,
-                           steps=steps, ensemble=ensemble, seed=seed)
+                           steps=steps, ensemble=ensemble, seed=seed, on_ood=on_ood)
         seconds.append(res.seconds)
+        if res.check is not None:
+            checks.append({"flagged_share": res.check.flagged_share,
+                           "feature_shift": res.check.feature_shift,
+                           "outlier_share": res.check.outlier_share,
+                           "fallback": float(res.fallback)})
+        untouched = clean_motion(motion, cleaner, threshold=threshold,
+                                 detect_method=detect_method, steps=steps, ensemble=ensemble,
+                                 seed=seed, on_ood=on_ood)
+        changed = np.any(untouched.motion.joints != motion.joints, axis=(1, 2))
+        clean_runs.append({"frames_changed": float(changed.mean()),
+                           "gmpjpe_cm": motion_report(untouched.motion.joints, motion.joints,
+                                                      motion.fps)["gmpjpe_cm"],
+                           "fallback": float(untouched.fallback)})
         oracle = clean_motion(bad, cleaner, mask=labels, steps=steps, ensemble=ensemble,
                               seed=seed)
         no_rules = clean_motion(bad, cleaner, threshold=own_threshold,
                                 detect_method=detect_method, steps=steps, ensemble=ensemble,
-                                seed=seed, rules=False)
+                                seed=seed, rules=False, on_ood="ignore")
         ruled = suspect_frames(bad).mask
         preds = {
             "corrupted": bad.joints,
@@ -657,6 +709,8 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
         "detection_ablation": {k: _mean_reports(v) for k, v in det.items()},
         "recall_by_kind": {k: (f / t if t else None) for k, (f, t) in by_kind.items()},
         "threshold_sweep": {k: _mean_reports(v) for k, v in sweep.items()},
+        "clean_input": _mean_reports(clean_runs),
+        "input_check": _mean_reports(checks) if checks else {},
         "n_motions": len(motions),
         "n_frames": int(sum(len(m) for m in motions)),
         "seconds_per_motion": float(np.mean(seconds)),

@@ -19,15 +19,22 @@ rotations, through forward kinematics on the representation's skeleton; the othe
 redundant and exist to help the network (and to measure what it generated).
 
 One quality label per frame governs all 232 features.
+
+As a :class:`~stablemotion_dlc.core.representation.Representation`: ``encode(motion)`` gives
+the features of a whole motion in its world frame, floor at z = 0 (:class:`SmplContext` keeps
+the floor height and the subject's skeleton for ``decode``); ``to_window`` places each window
+as training does (its first frame at the origin facing +X) and ``from_window`` maps the
+network's output back, so the core's one windowing path cleans SMPL motion.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stablemotion_dlc.core.representation import LabelLayout
+from stablemotion_dlc.core.representation import Encoded, LabelLayout
 from stablemotion_dlc.smpl.skeleton import (
     FOOT_JOINTS,
     JOINT_NAMES,
@@ -44,7 +51,11 @@ from stablemotion_dlc.smpl.skeleton import (
     rotation_6d_to_matrix,
 )
 
-__all__ = ["RifkeRepresentation", "N_FEATURES", "SLICES"]
+if TYPE_CHECKING:
+    from stablemotion_dlc.smpl.amass import SmplMotion
+
+__all__ = ["RifkeRepresentation", "SmplContext", "WindowFrame", "N_FEATURES", "SLICES",
+           "robust_floor"]
 
 N_FEATURES = 232
 #: Named blocks of the feature vector.
@@ -67,6 +78,56 @@ def _velocity(x: np.ndarray, fps: float) -> np.ndarray:
         v[1:] = (x[1:] - x[:-1]) * fps
         v[0] = v[1]
     return v
+
+
+#: Feature columns holding a world x or y coordinate (xy pairs), a world z, or an xy velocity.
+_XY_PAIRS = [(1, 2)] + [(206 + 3 * j, 207 + 3 * j) for j in range(4)]
+_Z_COLS = [0] + [208 + 3 * j for j in range(4)]
+_VEL_PAIRS = [(218 + 3 * j, 219 + 3 * j) for j in range(4)] + [(230, 231)]
+_VEL_COLS = list(range(218, 232))
+
+
+def robust_floor(joints: np.ndarray) -> float:
+    """Floor height: 1st percentile of the per-frame lowest joint (ignores a few pops)."""
+    return float(np.percentile(np.asarray(joints)[..., 2].min(axis=1), 1.0))
+
+
+@dataclass(frozen=True)
+class SmplContext:
+    """What :meth:`RifkeRepresentation.decode` needs besides the features.
+
+    Attributes
+    ----------
+    skeleton : Skeleton
+        The subject's rest skeleton (forward kinematics).
+    floor : float
+        World height of the floor, removed by ``encode`` and put back by ``decode``.
+    source : str
+        Where the motion came from (kept on the decoded motion).
+    betas : np.ndarray or None
+        Shape coefficients, kept on the decoded motion.
+    """
+
+    skeleton: Skeleton
+    floor: float = 0.0
+    source: str = ""
+    betas: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class WindowFrame:
+    """The rigid placement of one window: its first frame's pelvis ``xy`` and heading."""
+
+    xy: np.ndarray
+    heading: float
+
+
+def _rotate_pairs(f: np.ndarray, pairs: list[tuple[int, int]], c: float, s: float) -> None:
+    """Rotate the (x, y) column pairs of ``f`` in place by the angle with cos ``c``, sin ``s``."""
+    for a, b in pairs:
+        x, y = f[:, a].copy(), f[:, b].copy()
+        f[:, a] = c * x - s * y
+        f[:, b] = s * x + c * y
 
 
 def _feature_names() -> tuple[str, ...]:
@@ -97,6 +158,8 @@ class RifkeRepresentation:
 
     name = "smpl-rifke"
     version = 1
+    #: Features hold the global trajectory and heading: the core places every window.
+    places_windows = True
 
     def __init__(self, skeleton: Skeleton | None = None, fps: float = 20.0) -> None:
         if fps <= 0:
@@ -139,9 +202,36 @@ class RifkeRepresentation:
         return cls(Skeleton.from_dict(spec["skeleton"]), fps=float(spec["fps"]))
 
     # ------------------------------------------------------------------------------ encode
-    def encode(self, poses: np.ndarray, trans: np.ndarray,
-               joints: np.ndarray | None = None) -> np.ndarray:
-        """Features of one motion.
+    def encode(self, motion: SmplMotion, floor: float | None = None) -> Encoded:
+        """Encode a whole motion for the core (world frame, floor at z = 0).
+
+        Parameters
+        ----------
+        motion : SmplMotion
+            Motion at this representation's frame rate, any world placement.
+        floor : float, optional
+            World floor height (default: :func:`robust_floor` of the motion's joints).
+
+        Returns
+        -------
+        Encoded
+            ``(T, 232)`` float64 features, ``(T, 1)`` zero prior labels, all observed;
+            ``context`` is an :class:`SmplContext` for :meth:`decode`.
+        """
+        if not np.isclose(motion.fps, self.fps):
+            raise ValueError(f"{motion.source}: motion is at {motion.fps} fps, the "
+                             f"representation at {self.fps}")
+        fl = robust_floor(motion.joints) if floor is None else float(floor)
+        feats = self.features(motion.poses, motion.trans, motion.joints)
+        feats[:, _Z_COLS] -= fl
+        n_t = len(feats)
+        return Encoded(features=feats, labels=np.zeros((n_t, 1), np.float32),
+                       observed=np.ones(feats.shape, bool),
+                       context=SmplContext(motion.skeleton, fl, motion.source, motion.betas))
+
+    def features(self, poses: np.ndarray, trans: np.ndarray,
+                 joints: np.ndarray | None = None) -> np.ndarray:
+        """Features of one motion, in its own world frame (the floor is not moved).
 
         Parameters
         ----------
@@ -224,9 +314,88 @@ class RifkeRepresentation:
         pelvis = np.concatenate([f[:, SLICES["trajectory"]], f[:, SLICES["root_height"]]], -1)
         return rotmats, pelvis
 
-    def decode(self, features: np.ndarray,
-               skeleton: Skeleton | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Invert :meth:`encode` from the root and the rotations.
+    def decode(self, features: np.ndarray, context: SmplContext | None = None) -> SmplMotion:
+        """Motion back from features of :meth:`encode` (root and rotations, forward kinematics).
+
+        Parameters
+        ----------
+        features : np.ndarray
+            ``(T, 232)`` raw features (floor at z = 0).
+        context : SmplContext, optional
+            From :meth:`encode`: the subject's skeleton and the floor height (default: this
+            representation's skeleton, floor 0).
+
+        Returns
+        -------
+        SmplMotion
+            Poses ``(T, 22, 3)``, translation and joints in the original world frame.
+        """
+        from stablemotion_dlc.smpl.amass import SmplMotion
+
+        ctx = context if context is not None else SmplContext(self.skeleton)
+        f = self._check(features).copy()
+        f[:, _Z_COLS] += ctx.floor
+        poses, trans, joints = self.decode_arrays(f, ctx.skeleton)
+        return SmplMotion(poses, trans, joints, self.fps, ctx.skeleton, source=ctx.source,
+                          betas=ctx.betas)
+
+    # ------------------------------------------------------------------------------ windows
+    def to_window(self, features: np.ndarray) -> tuple[np.ndarray, WindowFrame]:
+        """Place a window as training does: frame 0 at the origin, facing +X.
+
+        Velocities of the first frame copy the second's, as when the window is encoded on
+        its own (training).
+
+        Parameters
+        ----------
+        features : np.ndarray
+            ``(w, 232)`` raw features of :meth:`encode` (floor at z = 0).
+
+        Returns
+        -------
+        placed : np.ndarray
+            ``(w, 232)`` features in the window's frame.
+        frame : WindowFrame
+            For :meth:`from_window`.
+        """
+        f = self._check(features).copy()
+        xy0 = f[0, 1:3].copy()
+        theta = float(np.arctan2(f[0, 4], f[0, 3]))
+        for a, b in _XY_PAIRS:
+            f[:, a] -= xy0[0]
+            f[:, b] -= xy0[1]
+        c, s = np.cos(-theta), np.sin(-theta)
+        _rotate_pairs(f, _XY_PAIRS + _VEL_PAIRS + [(3, 4)], c, s)
+        if len(f) > 1:
+            f[0, _VEL_COLS] = f[1, _VEL_COLS]
+        return f, WindowFrame(xy0, theta)
+
+    def from_window(self, features: np.ndarray, frame: WindowFrame) -> np.ndarray:
+        """Map placed (e.g. generated) features back to the sequence's frame.
+
+        Parameters
+        ----------
+        features : np.ndarray
+            ``(w, 232)`` features in the window's frame.
+        frame : WindowFrame
+            From :meth:`to_window`.
+
+        Returns
+        -------
+        np.ndarray
+            ``(w, 232)`` features in the sequence's frame.
+        """
+        f = self._check(features).copy()
+        _rotate_pairs(f, _XY_PAIRS + _VEL_PAIRS + [(3, 4)], np.cos(frame.heading),
+                      np.sin(frame.heading))
+        for a, b in _XY_PAIRS:
+            f[:, a] += frame.xy[0]
+            f[:, b] += frame.xy[1]
+        return f
+
+    def decode_arrays(self, features: np.ndarray, skeleton: Skeleton | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Invert :meth:`features` from the root and the rotations.
 
         Parameters
         ----------
