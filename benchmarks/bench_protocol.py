@@ -198,9 +198,12 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
     if any(m in OURS for m in methods):
         model = work / f"{name}.pt"
         t0 = time.perf_counter()
-        train_on_tracks([corrupt_in], model, steps=args.train_steps, progress=False,
-                        overwrite=True, resume=False)
-        timing["train"] = time.perf_counter() - t0
+        if args.reuse_models and model.exists():
+            notes.append(f"model reused from {model}")
+        else:
+            train_on_tracks([corrupt_in], model, steps=args.train_steps, progress=False,
+                            overwrite=True, resume=False)
+            timing["train"] = time.perf_counter() - t0
         if "ours" in methods:
             t0 = time.perf_counter()
             res = clean_tracks(corrupt_in, model)
@@ -609,6 +612,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, default=0, help="0 = whole files")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--work-dir", type=Path, default=None, help="model files (default: temp)")
+    p.add_argument("--reuse-models", action="store_true",
+                   help="use <work-dir>/<file>.pt when it exists instead of training again "
+                        "(to iterate on cleaning settings; each file's notes say so)")
     p.add_argument("--render", type=Path, default=None,
                    help="only rewrite the markdown of this JSON report (next to it)")
     a = p.parse_args(argv)

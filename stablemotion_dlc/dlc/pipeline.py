@@ -326,6 +326,7 @@ def clean_tracks(
     pose_rule: bool = True,
     keep_plausible: bool = True,
     keep_low_likelihood: bool = False,
+    on_ood: str = "fallback",
 ) -> CleanResult:
     """Detect and repair bad keypoints in memory; the input is not modified.
 
@@ -407,6 +408,11 @@ def clean_tracks(
     keep_low_likelihood : bool
         Let ``keep_plausible`` keep points below ``pcutoff`` too (default: they are
         always repaired, as DeepLabCut's own pcutoff convention has it).
+    on_ood : {"fallback", "refuse", "ignore"}
+        When the core's input check (:meth:`~stablemotion_dlc.core.inference.Cleaner.
+        check_input`) finds an animal unlike the model's training data (a model of another
+        project or camera): ignore the model's detection and repair only what the rules flag,
+        by interpolation, with a warning (``fallback``); raise (``refuse``); or go on.
 
     Returns
     -------
@@ -473,6 +479,7 @@ def clean_tracks(
     n_network = 0
     n_pose = 0
     repair_reports: dict[str, Any] = {}
+    input_checks: dict[str, Any] = {}
     total = max(1, len(animals))
     for n_done, i in enumerate(animals):
         xy_i = work.xy[:, i][:, cols]  # (T, K, 2)
@@ -486,10 +493,21 @@ def clean_tracks(
             continue
         enc = rep.encode(xy_i, sus_i)
         p_model = np.zeros(sus_i.shape, np.float32)
+        animal_repair = repair
         if detect is not None and given is None:
             p_all = cleaner.detect(enc.features, method=detect, n_runs=probdet_runs, seed=seed,
                                    progress=progress is True, should_stop=should_stop)
             p_model = p_all[:, : rep.n_keypoints]
+            from ..core.inference import apply_input_check
+
+            check = cleaner.check_input(enc.features, p_all, prior=enc.labels > 0.5,
+                                        threshold=threshold)
+            input_checks[work.individuals[i]] = check.to_dict()
+            if apply_input_check(check, on_ood, f"{source} ({work.individuals[i]})"):
+                p_model = np.zeros_like(p_model)
+                animal_repair = "interp"
+                notes.append(f"{work.individuals[i]}: unlike the model's training data "
+                             f"({check.reason}); the model's detection and repair not used")
         flag = sus_i | missing | (p_model > threshold)
         no_anchor = ~good.any(axis=0)  # keypoints with no trustworthy value anywhere
         if no_anchor.any():
@@ -514,10 +532,10 @@ def clean_tracks(
         low_i = (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) > 0
         if flag.any():
             outcome = repair_animal(
-                cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=repair,
+                cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=animal_repair,
                 keep_plausible=keep_plausible and given is None,
                 keepable=None if keep_low_likelihood else ~low_i,
-                min_network_run=min_network_run,
+                min_network_run=min_network_run, smooth=given is None,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop)
             if should_stop is not None and should_stop():
@@ -579,6 +597,7 @@ def clean_tracks(
         "network_points": n_network,
         "pose_flagged_points": n_pose,
         "repair": repair_reports,
+        "input_check": input_checks,
         "model": str(getattr(cleaner.bundle, "path", "") or ""),
         "seconds": round(time.perf_counter() - t0, 3),
     }

@@ -40,7 +40,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
     from .representation import KeypointRepresentation
 
-__all__ = ["LENGTH_BINS", "METHODS", "RepairOutcome", "validation_mask", "repair_animal"]
+__all__ = [
+    "LENGTH_BINS",
+    "METHODS",
+    "RepairOutcome",
+    "validation_mask",
+    "nearest_neighbours",
+    "smooth_jitter",
+    "repair_animal",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +103,16 @@ def _bin_of(length: int) -> int:
 
 
 def validation_mask(good: np.ndarray, rng: np.random.Generator, *, max_share: float = 0.08,
-                    per_bin: int = 30) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+                    per_bin: int = 30, neighbours: np.ndarray | None = None,
+                    group_share: float = 0.5
+                    ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Spans of trustworthy points to hide, in every length bin.
+
+    Real gaps often take neighbouring keypoints together (an occluded head hides the nose
+    and both ears), and a repair that predicts a point from its neighbours fails exactly
+    then. With ``neighbours``, a share ``group_share`` of the spans also hide one or two of
+    the keypoint's nearest neighbours over the same frames, and such spans are scored in
+    their own cells so that the choice can differ for lone and grouped gaps.
 
     Parameters
     ----------
@@ -108,12 +124,19 @@ def validation_mask(good: np.ndarray, rng: np.random.Generator, *, max_share: fl
         Most of the trustworthy points hidden in all.
     per_bin : int
         Most spans per length bin.
+    neighbours : np.ndarray, optional
+        ``(K, m)`` int, each keypoint's nearest neighbours in the median pose
+        (:func:`nearest_neighbours`).
+    group_share : float
+        Share of the spans hiding neighbours too (with ``neighbours``).
 
     Returns
     -------
     mask : np.ndarray
         ``(T, K)`` bool, hidden points (each span has a trustworthy frame on both sides).
-    spans : list of (keypoint, start, stop, bin)
+    spans : list of (keypoint, start, stop, cell)
+        One entry per hidden keypoint span; ``cell`` is the length bin, plus
+        ``len(LENGTH_BINS)`` for the keypoints of a grouped span.
     """
     n_t, n_k = good.shape
     mask = np.zeros_like(good)
@@ -132,14 +155,56 @@ def validation_mask(good: np.ndarray, rng: np.random.Generator, *, max_share: fl
             length = min(max(length, lo), hi - 1)
             a = int(rng.integers(1, max(2, n_t - length - 1)))
             z = a + length
-            if used + length > budget or z + 1 > n_t or not good[a - 1:z + 1, k].all() \
-                    or mask[max(a - 2, 0):z + 2, k].any():
+            members = [k]
+            if neighbours is not None and neighbours.shape[1] and rng.random() < group_share:
+                n_more = int(rng.integers(1, min(2, neighbours.shape[1]) + 1))
+                members += [int(j) for j in neighbours[k, :n_more]]
+            cost = length * len(members)
+            if used + cost > budget or z + 1 > n_t or any(
+                    not good[a - 1:z + 1, j].all() or mask[max(a - 2, 0):z + 2, j].any()
+                    for j in members):
                 continue
-            mask[a:z, k] = True
-            spans.append((k, a, z, b))
-            used += length
+            cell = b + (len(LENGTH_BINS) if len(members) > 1 else 0)
+            for j in members:
+                mask[a:z, j] = True
+                spans.append((j, a, z, cell))
+            used += cost
             n_b += 1
     return mask, spans
+
+
+def nearest_neighbours(xy: np.ndarray, good: np.ndarray, n: int = 2,
+                       max_rows: int = 5000) -> np.ndarray:
+    """Each keypoint's ``n`` nearest keypoints by median distance over trustworthy frames.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, K, 2)`` positions of one animal.
+    good : np.ndarray
+        ``(T, K)`` bool, trustworthy points.
+    n : int
+        Neighbours per keypoint (at most ``K - 1``).
+    max_rows : int
+        Evenly spaced frames used at most.
+
+    Returns
+    -------
+    np.ndarray
+        ``(K, min(n, K - 1))`` int; keypoints never seen together rank last.
+    """
+    n_t, n_k = good.shape
+    rows = np.linspace(0, n_t - 1, min(n_t, max_rows)).astype(np.intp) if n_t else []
+    p, g = xy[rows], good[rows]
+    dist = np.full((n_k, n_k), np.inf)
+    for i in range(n_k):
+        for j in range(i + 1, n_k):
+            both = g[:, i] & g[:, j]
+            if both.any():
+                dist[i, j] = dist[j, i] = float(
+                    np.median(np.linalg.norm(p[both, i] - p[both, j], axis=-1)))
+    np.fill_diagonal(dist, -1.0)  # self first, dropped below
+    return np.argsort(dist, axis=1, kind="stable")[:, 1:1 + min(n, n_k - 1)]
 
 
 def _validation_rows(spans: list[tuple[int, int, int, int]], n_t: int
@@ -193,6 +258,82 @@ def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np
     return feats, net
 
 
+def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 4.0, min_px: float = 1.0,
+                  window: int = 9, sg_window: int = 11, order: int = 2
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smooth the stretches where a keypoint jitters far more than it usually does.
+
+    DeepLabCut's points carry a small frame-to-frame noise everywhere; some stretches
+    (motion blur, a poorly lit corner) jitter by several pixels. Each keypoint's jitter is
+    measured by its second difference ``|x[t] - (x[t-1] + x[t+1]) / 2|``, which smooth
+    motion keeps small even when fast. Where its running median over ``window`` frames
+    exceeds ``alpha`` times the keypoint's median over the file (and ``min_px``), those
+    frames, widened by ``window // 2`` on each side, get a Savitzky-Golay fit
+    (``sg_window`` frames, polynomial ``order``). Everything else is left bit-identical, so a
+    point that was right stays right.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, K, 2)`` positions of one animal.
+    ok : np.ndarray
+        ``(T, K)`` bool, the points that may be smoothed (observed and not otherwise
+        repaired); the others are neither used nor changed.
+    alpha, min_px : float
+        Detection threshold: times the keypoint's usual jitter, and in pixels.
+    window : int
+        Running-median window (frames) of the detection.
+    sg_window, order : int
+        Savitzky-Golay window (frames) and polynomial order.
+
+    Returns
+    -------
+    xy : np.ndarray
+        ``(T, K, 2)`` smoothed copy.
+    smoothed : np.ndarray
+        ``(T, K)`` bool, the points changed.
+    radius : np.ndarray
+        ``(T, K)`` float32, radius (px) of the 90 % interval of each smoothed point (from
+        the local jitter, assuming Gaussian noise), 0 elsewhere.
+    """
+    from scipy.ndimage import maximum_filter1d, median_filter
+    from scipy.signal import savgol_filter
+
+    xy = np.asarray(xy, np.float64)
+    ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
+    n_t, n_k = ok.shape
+    out = xy.copy()
+    smoothed = np.zeros((n_t, n_k), bool)
+    radius = np.zeros((n_t, n_k), np.float32)
+    if n_t < max(sg_window, 3 * window):
+        return out, smoothed, radius
+    t = np.arange(n_t)
+    for k in range(n_k):
+        okk = ok[:, k]
+        three = okk[:-2] & okk[1:-1] & okk[2:]
+        if three.sum() < 3 * window:
+            continue
+        h = np.full(n_t, np.nan)
+        d2 = np.linalg.norm(xy[1:-1, k] - (xy[:-2, k] + xy[2:, k]) / 2, axis=-1)
+        h[1:-1] = np.where(three, d2, np.nan)
+        usual = float(np.nanmedian(h))
+        level = median_filter(np.where(np.isfinite(h), h, usual), size=window, mode="nearest")
+        hot = level > max(alpha * usual, min_px)
+        if not hot.any():
+            continue
+        span = maximum_filter1d(hot.astype(np.uint8), size=window) > 0
+        sel = span & okk
+        filled = np.stack([np.interp(t, t[okk], xy[okk, k, d]) for d in range(2)], -1)
+        fit = savgol_filter(filled, sg_window, order, axis=0, mode="interp")
+        out[sel, k] = fit[sel]
+        smoothed[:, k] = sel
+        # Gaussian noise of sigma per axis: the second difference is Rayleigh with scale
+        # sigma * sqrt(1.5) (median 1.18 times that); the fit keeps about 0.55 sigma of it
+        sigma = level / (1.1774 * np.sqrt(1.5))
+        radius[sel, k] = (2.146 * 0.55 * sigma[sel]).astype(np.float32)
+    return out, smoothed, radius
+
+
 def repair_animal(
     cleaner: Cleaner,
     rep: KeypointRepresentation,
@@ -207,6 +348,7 @@ def repair_animal(
     keep_plausible: bool = True,
     keepable: np.ndarray | None = None,
     min_network_run: int | None = 16,
+    smooth: bool = True,
     steps: int = 1,
     ensemble: int = 1,
     sits: bool = True,
@@ -249,6 +391,9 @@ def repair_animal(
         is unreliable, and the classical pcutoff -> interpolation convention holds.
     min_network_run : int, optional
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
+    smooth : bool
+        Also smooth the stretches of unflagged points that jitter far more than usual
+        (:func:`smooth_jitter`); they count as changed, with their own uncertainty.
     steps, ensemble, sits, seed, progress, should_stop
         Passed to :meth:`Cleaner.cleanup`.
 
@@ -257,6 +402,7 @@ def repair_animal(
     RepairOutcome
     """
     n_t, n_k = flag.shape
+    flag0 = flag  # the points asked for (runs left at the file's edges are not smoothed)
     missing = ~np.isfinite(xy).all(-1)
 
     def network_or_interp(mask: np.ndarray, min_run: int | None, rows: Any = slice(None)
@@ -301,49 +447,70 @@ def repair_animal(
 
     names = ["linear", "interp", "network"] + (["pose"] if prior is not None else [])
     report: dict[str, Any] = {"policy": policy}
-    # validation on the animal's own trustworthy points
+    # validation on the animal's own trustworthy points: lone gaps and gaps that take
+    # neighbouring keypoints too are scored apart (cells 0..NB-1 and NB..2NB-1)
+    n_bins = len(LENGTH_BINS)
     rng = np.random.default_rng(seed + 7919)
-    vmask, spans = validation_mask(good & ~flag, rng)
-    errors: dict[str, list[list[float]]] = {m: [[] for _ in LENGTH_BINS] for m in names}
+    nbrs = nearest_neighbours(xy, good & ~flag) if n_k >= 3 else None
+    vmask, spans = validation_mask(good & ~flag, rng, neighbours=nbrs)
+    n_cells = 2 * n_bins
+    errors: dict[str, list[list[float]]] = {m: [[] for _ in range(n_cells)] for m in names}
     rows, at = _validation_rows(spans, n_t)
     if spans:
         for m in names:
             pred, _ = candidate(m, vmask[rows], rows)
             err = np.linalg.norm(pred - xy[rows], axis=-1)
-            for k, a, z, b in spans:
+            for k, a, z, c in spans:
                 e = err[at(a):at(a) + z - a, k]
-                errors[m][b] += [float(v) for v in e[np.isfinite(e)]]
-    n_spans = [sum(1 for s in spans if s[3] == b) for b in range(len(LENGTH_BINS))]
-    rmse = [{m: (float(np.sqrt(np.mean(np.square(errors[m][b])))) if errors[m][b] else None)
-             for m in names} for b in range(len(LENGTH_BINS))]
+                errors[m][c] += [float(v) for v in e[np.isfinite(e)]]
+    n_spans = [sum(1 for s in spans if s[3] == c) for c in range(n_cells)]
+
+    def pooled(m: str, c: int) -> list[float]:
+        b = c % n_bins
+        return errors[m][b] + errors[m][b + n_bins]
+
+    def rmse_of(e: list[float]) -> float | None:
+        return float(np.sqrt(np.mean(np.square(e)))) if e else None
+
     choice: list[str] = []
     radius: list[float | None] = []
-    for b, (lo, _) in enumerate(LENGTH_BINS):
+    rmse: list[dict[str, float | None]] = []
+    for c in range(n_cells):
+        b = c % n_bins
+        lo = LENGTH_BINS[b][0]
         default = "network" if (min_network_run and lo >= min_network_run) else "interp"
+        # a cell with too few held-out spans is judged on its whole length bin
+        own = n_spans[c] >= _MIN_SPANS
+        errs = {m: (errors[m][c] if own else pooled(m, c)) for m in names}
+        rmse.append({m: rmse_of(v) for m, v in errs.items()})
+        enough = own or n_spans[b] + n_spans[b + n_bins] >= _MIN_SPANS
         if policy != "auto":
             pick = policy if policy in names else default
-        elif n_spans[b] >= _MIN_SPANS:
-            scored = {m: v for m, v in rmse[b].items() if v is not None}
+        elif enough:
+            scored = {m: v for m, v in rmse[c].items() if v is not None}
             pick = min(scored, key=scored.get) if scored else default
         else:  # too few held-out spans to judge: the documented default
             pick = default
         choice.append(pick)
-        e = errors.get(pick, [[]] * len(LENGTH_BINS))[b]
+        e = errs.get(pick, [])
         radius.append(float(np.quantile(e, COVERAGE)) if len(e) >= 10 else None)
-    # bins with too few validation points borrow the radius of the nearest bin that has one
-    known = [r for r in radius if r is not None]
-    for b in range(len(radius)):
-        if radius[b] is None and known:
-            near = min((abs(b - c), r) for c, r in enumerate(radius) if r is not None)
-            radius[b] = near[1]
+    # cells with too few validation points borrow the radius of the nearest length bin
+    # that has one (the same kind of gap first)
+    known = [(d, r) for d, r in enumerate(radius) if r is not None]
+    for c in range(n_cells):
+        if radius[c] is None and known:
+            radius[c] = min((abs(c % n_bins - d % n_bins), (d >= n_bins) != (c >= n_bins), r)
+                            for d, r in known)[2]
     report["validation"] = {
-        f"{lo}-{hi - 1 if hi < 10**9 else ''}": {
-            "spans": n_spans[b],
-            **{m: (None if v is None else round(v, 3)) for m, v in rmse[b].items()},
-            "chosen": choice[b],
-            "radius90_px": None if radius[b] is None else round(radius[b], 3),
+        f"{lo}-{hi - 1 if hi < 10**9 else ''}"
+        + (" (neighbours too)" if c >= n_bins else ""): {
+            "spans": n_spans[c],
+            **{m: (None if v is None else round(v, 3)) for m, v in rmse[c].items()},
+            "chosen": choice[c],
+            "radius90_px": None if radius[c] is None else round(radius[c], 3),
         }
-        for b, (lo, hi) in enumerate(LENGTH_BINS)
+        for c in range(n_cells)
+        for lo, hi in [LENGTH_BINS[c % n_bins]]
     }
 
     out = xy.copy()
@@ -351,18 +518,22 @@ def repair_animal(
     unc = np.zeros((n_t, n_k), np.float32)
     if not flag.any():
         report["network_points"] = 0
-        return RepairOutcome(out, changed, unc, report)
+        return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
     run_bin = np.full((n_t, n_k), -1)
     one_sided = np.zeros((n_t, n_k), bool)
     flag = flag.copy()
     left_edge = 0
+    gone = flag | missing
     for k in range(n_k):
         for a, z in zip(*true_runs(flag[:, k])):
             if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
                 flag[a:z, k] = False
                 left_edge += int(z - a)
                 continue
-            run_bin[a:z, k] = _bin_of(int(z - a))
+            # a gap whose neighbours are gone too in most of its frames is a grouped gap
+            grouped = nbrs is not None and bool(
+                gone[a:z][:, nbrs[k]].any(axis=1).mean() >= 0.5)
+            run_bin[a:z, k] = _bin_of(int(z - a)) + (n_bins if grouped else 0)
             one_sided[a:z, k] = a == 0 or z == n_t
     report["left_at_file_edges_points"] = left_edge
     n_net = 0
@@ -392,9 +563,21 @@ def repair_animal(
             ok &= ~plausible
         out[ok] = pred[ok]
         changed |= ok
-        for b in range(len(LENGTH_BINS)):
-            if radius[b] is not None:
-                unc[ok & (run_bin == b)] = radius[b]
+        for c in range(n_cells):
+            if radius[c] is not None:
+                unc[ok & (run_bin == c)] = radius[c]
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
-    return RepairOutcome(out, changed, unc, report)
+    return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
+
+
+def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool) -> RepairOutcome:
+    """Add :func:`smooth_jitter` of the points neither flagged nor changed."""
+    if not smooth:
+        return res
+    xy, smoothed, radius = smooth_jitter(res.xy, ~flag & ~res.changed)
+    res.xy[smoothed] = xy[smoothed]
+    res.changed |= smoothed
+    res.uncertainty[smoothed] = radius[smoothed]
+    res.report["smoothed_points"] = int(smoothed.sum())
+    return res

@@ -1,0 +1,47 @@
+"""Jitter gets smoothed, and nothing else moves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stablemotion_dlc.dlc.repair import smooth_jitter
+
+
+def _walk(n: int = 1500, seed: int = 0) -> np.ndarray:
+    """(T, 3, 2): a body turning and speeding up, with DLC-like 0.3 px noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    centre = np.stack([300 + 150 * np.sin(t / 90.0), 250 + 120 * np.sin(t / 55.0)], -1)
+    offs = np.array([[20.0, 0.0], [0.0, 10.0], [-25.0, 0.0]])
+    return centre[:, None] + offs + rng.normal(0, 0.3, (n, 3, 2))
+
+
+def test_jitter_stretch_smoothed_and_clean_points_untouched():
+    truth = _walk()
+    noisy = truth.copy()
+    rng = np.random.default_rng(1)
+    noisy[600:700, 1] += rng.normal(0, 3.0, (100, 2))
+    ok = np.ones(noisy.shape[:2], bool)
+    out, smoothed, radius = smooth_jitter(noisy, ok)
+    err_in = np.linalg.norm(noisy[600:700, 1] - truth[600:700, 1], axis=-1)
+    err_out = np.linalg.norm(out[600:700, 1] - truth[600:700, 1], axis=-1)
+    assert np.sqrt(np.mean(err_out**2)) < 0.6 * np.sqrt(np.mean(err_in**2))
+    assert smoothed[610:690, 1].all()
+    # keypoints 0 and 2 never jittered: bit-identical; keypoint 1 away from the stretch too
+    np.testing.assert_array_equal(out[:, [0, 2]], noisy[:, [0, 2]])
+    far = np.ones(len(out), bool)
+    far[590:710] = False
+    np.testing.assert_array_equal(out[far, 1], noisy[far, 1])
+    # a stated 90 % interval that is about right
+    inside = (err_out <= radius[600:700, 1]).mean()
+    assert 0.7 <= inside <= 1.0
+
+
+def test_points_not_allowed_are_never_changed():
+    noisy = _walk()
+    noisy[600:700, 1] += np.random.default_rng(2).normal(0, 3.0, (100, 2))
+    ok = np.ones(noisy.shape[:2], bool)
+    ok[:, 1] = False
+    out, smoothed, _ = smooth_jitter(noisy, ok)
+    assert not smoothed.any()
+    np.testing.assert_array_equal(out, noisy)
