@@ -87,3 +87,30 @@ def test_bf16_autocast_training_on_cpu(source: SyntheticSource, tmp_path: Path) 
 
 def test_window_batch_size_on_cpu() -> None:
     assert window_batch_size("cpu", 64, 20, 64, 4) == CPU_WINDOW_BATCH
+
+
+def test_sampler_bf16_autocast_on_cpu() -> None:
+    """The cleaning path under mixed precision: the network runs in bf16, the sampler in
+    float32; given entries stay bit-identical and generated ones near the float32 result."""
+    from stablemotion_dlc.core.diffusion import DiffusionConfig, GaussianDiffusion
+    from stablemotion_dlc.core.model import DiT, DiT_models
+
+    torch.manual_seed(0)
+    model = DiT(4, 2, DiT_models["tiny"](**TINY, t_max=50)).eval()
+    diff = GaussianDiffusion(DiffusionConfig(steps=50))
+    x = torch.randn(3, 32, 6)
+    gen = torch.zeros(3, 32, 6, dtype=torch.bool)
+    gen[:, 10:14, :2] = True
+    gen[..., 4:] = True
+    seen = []
+    hook = model.register_forward_hook(lambda m, a, out: seen.append(out.dtype))
+    outs = {}
+    for name, amp in (("fp32", False), ("bf16", torch.bfloat16), ("auto", True)):
+        outs[name] = diff.sample(model, x, gen, sampling_steps=2,
+                                 generator=torch.Generator().manual_seed(1), amp=amp)
+        assert outs[name].dtype == torch.float32
+        assert torch.equal(outs[name][~gen], x[~gen])
+    hook.remove()
+    assert seen[:2] == [torch.float32, torch.float32] and torch.bfloat16 in seen[2:4]
+    assert torch.equal(outs["auto"], outs["fp32"])  # CPU: no autocast unless asked
+    assert (outs["bf16"] - outs["fp32"]).abs().max() < 0.1

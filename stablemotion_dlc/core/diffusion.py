@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .device import amp_dtype, autocast
+
 __all__ = [
     "DiffusionConfig",
     "GaussianDiffusion",
@@ -252,7 +254,8 @@ class GaussianDiffusion(torch.nn.Module):
     def sample(self, model: ModelFn, x_given: torch.Tensor, gen: torch.Tensor, *,
                sampling_steps: int = 1, t_start: torch.Tensor | None = None,
                x_start: torch.Tensor | None = None, eta: float = 0.0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None,
+               amp: bool | torch.dtype | None = True) -> torch.Tensor:
         """Respaced DDIM inpainting with per-entry start times.
 
         Parameters
@@ -276,6 +279,12 @@ class GaussianDiffusion(torch.nn.Module):
             DDIM stochasticity (0 = deterministic after the initial noise).
         generator : torch.Generator, optional
             Seeded generator for all noise.
+        amp : bool or torch.dtype, optional
+            Mixed precision of the network calls: True (default) autocasts on CUDA (bf16
+            where supported, else fp16; see :func:`~stablemotion_dlc.core.device.amp_dtype`)
+            and runs float32 elsewhere; a dtype forces autocast to it (bf16 on CPU tests the
+            path without a GPU); False or None: float32. The sampler's own arithmetic stays
+            in the input's dtype.
 
         Returns
         -------
@@ -297,11 +306,15 @@ class GaussianDiffusion(torch.nn.Module):
         if top == 0:
             return torch.where(gen, base, x_given)
         grid = self.timestep_grid(sampling_steps, top)
+        cast = (amp if isinstance(amp, torch.dtype)
+                else amp_dtype(dev, enabled=bool(amp)))
         for cur, nxt in zip(grid[:-1], grid[1:], strict=True):
             t_now = torch.minimum(t_start, torch.full_like(t_start, cur))  # (B, N, C)
             t_next = torch.minimum(t_start, torch.full_like(t_start, nxt))
             x_in = torch.where(gen, x, x_given)
-            x0_hat = model(x_in, t_now, gen).to(x.dtype)
+            with autocast(dev, cast):
+                x0_hat = model(x_in, t_now, gen)
+            x0_hat = x0_hat.to(x.dtype)
             moving = gen & (t_next < t_now)
             x = torch.where(moving, self._ddim_step(x, x0_hat, t_now, t_next, eta, generator),
                             x)
