@@ -55,7 +55,7 @@ import numpy as np
 from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.tracks import Tracks
-from stablemotion_dlc.evaluate.benchmark import interp_over
+from stablemotion_dlc.evaluate.methods import interp_over
 from stablemotion_dlc.sample import load_corruption, make_sample_project
 
 logger = logging.getLogger("bench_dlc_pipeline")

@@ -270,6 +270,21 @@ def _cmd_smpl_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from .evaluate.runner import default_data_dir, run_benchmark
+
+    data = args.data if args.data is not None else default_data_dir()
+    cmd = "stablemotion-dlc benchmark " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else \
+        "stablemotion-dlc benchmark"
+    path = run_benchmark(data, args.out, quick=args.quick, seed=args.seed, files=args.files,
+                         train_steps=args.train_steps, methods=args.methods,
+                         progress=not args.no_progress, overwrite=args.overwrite,
+                         speed=not args.no_speed, command=cmd, work_dir=args.work_dir,
+                         threads=args.threads, max_frames=args.max_frames or None)
+    print(f"report: {path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parsers
 def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -505,6 +520,43 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(handler=_cmd_smpl_evaluate)
 
 
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    from .evaluate.cases import DEFAULT_FILES, SAMPLE_NAME  # light: no torch at import
+
+    p = sub.add_parser(
+        "benchmark",
+        help="benchmark the cleaner on real DLC tracks with injected errors",
+        description=(
+            "Take the confident stretches of real DLC outputs as truth, inject seeded errors, "
+            "train a model per file on its own corrupted predictions, clean, and compare with "
+            "the classical baselines and ablations. Writes real_data.md/.json and figures."
+        ),
+    )
+    p.add_argument("--data", type=Path, default=None,
+                        help="folder of real DLC outputs (default: ../shared/data when present)")
+    p.add_argument("--out", "-o", type=Path, default=Path("docs/benchmarks"),
+                        help="report folder (default: docs/benchmarks)")
+    p.add_argument("--quick", action="store_true",
+                        help="smoke test: simulated sample only, few steps (< 1 min)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--files", nargs="+", default=None,
+                        help="benchmark files by name (" + ", ".join(
+                            [f.name for f in DEFAULT_FILES] + [SAMPLE_NAME]) + ") or path")
+    p.add_argument("--train-steps", type=int, default=None,
+                        help="training steps per file (default: the pipeline's default)")
+    p.add_argument("--methods", nargs="+", default=None,
+                        help="restrict methods (baseline names, ours-* variants)")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed test")
+    p.add_argument("--work-dir", type=Path, default=None,
+                        help="keep models here (default: a temporary folder)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    p.add_argument("--max-frames", type=int, default=1500,
+                        help="frames used per real file (default: 1500; 0: whole files)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.set_defaults(handler=_cmd_benchmark)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -520,11 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "OMP_NUM_THREADS)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_sample, _add_train, _add_clean, _add_extract_outliers, _add_flag,
-                _add_plot, _add_smpl):
+                _add_plot, _add_smpl, _add_benchmark):
         add(sub)
-    from .evaluate.benchmark import add_benchmark_parser  # light: no torch at import
-
-    add_benchmark_parser(sub)
     return parser
 
 

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
+from stablemotion_dlc.cli import build_parser
 from stablemotion_dlc.dlc.corruption import KIND_CODES
 from stablemotion_dlc.dlc.tracks import Tracks
-from stablemotion_dlc.evaluate.benchmark import (
+from stablemotion_dlc.evaluate.cases import (
     BENCHMARK_KINDS,
     SAMPLE_NAME,
     TUNING_FILES,
-    add_benchmark_parser,
-    interp_over,
     make_benchmark_case,
-    run_benchmark,
 )
+from stablemotion_dlc.evaluate.methods import OURS_VARIANTS, interp_over, method_plan
+from stablemotion_dlc.evaluate.runner import run_benchmark
 
 
 def _walk(n_frames: int, n_animals: int, n_kp: int, seed: int) -> np.ndarray:
@@ -127,12 +126,21 @@ def test_interp_over_fills_flagged_points_only() -> None:
 
 
 def test_parser_registers_benchmark() -> None:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    add_benchmark_parser(sub)
-    args = parser.parse_args(["benchmark", "--quick", "--files", SAMPLE_NAME, "--out", "x"])
+    args = build_parser().parse_args(["benchmark", "--quick", "--files", SAMPLE_NAME,
+                                      "--out", "x"])
     assert args.quick and args.files == [SAMPLE_NAME] and callable(args.handler)
     assert set(TUNING_FILES) == {"openfield", "behaviordepot_demo1"}
+
+
+def test_method_plan_order() -> None:
+    """input, baselines, our variants (ours first), then the interpolations."""
+    full = method_plan(False, None)
+    assert full[0] == "input" and full[-3:] == ["rules+interp", "ours+interp", "oracle+interp"]
+    assert [m for m in full if m.startswith("ours-") or m == "ours"] == list(OURS_VARIANTS)
+    quick = method_plan(True, None)
+    assert [m for m in quick if m.startswith("ours")][:3] == ["ours", "ours-oracle",
+                                                               "ours-nosits"]
+    assert method_plan(False, ["linear", "ours-ens4"])[1:4] == ["linear", "ours", "ours-ens4"]
 
 
 def test_quick_benchmark_on_sample_writes_report(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""Markdown + JSON + PNG report of the real-data benchmark (:mod:`.benchmark`).
+"""Markdown + JSON + PNG report of the real-data benchmark (:mod:`.runner`).
 
 :func:`write_report` pools the per-file results (errors of every scored point of every file
 concatenated, so medians and PCK are exact), checks the project's targets and writes
@@ -261,7 +261,7 @@ def _markdown(report: dict[str, Any], figs: dict[str, str]) -> str:
         f"frames, log-uniform; about {100 * s['rate']:.0f} % of the confident points; seed "
         f"{s['seed']}). `dropout_neg1` is a dropout written as DeepLabCut 3's -1 placeholder "
         "(the cleaners see it as read_tracks returns it, NaN). The public function "
-        "`stablemotion_dlc.evaluate.benchmark.make_benchmark_case` does this on any user's "
+        "`stablemotion_dlc.evaluate.cases.make_benchmark_case` does this on any user's "
         "tracks.", "",
         "For every file a model is trained with `train_on_tracks` on that file's own "
         "corrupted predictions (never on truth), with "
@@ -543,7 +543,7 @@ def write_report(report: dict[str, Any], arrays: dict[str, dict[str, np.ndarray]
     Parameters
     ----------
     report : dict
-        Built by :func:`~stablemotion_dlc.evaluate.benchmark.run_benchmark` (``files``,
+        Built by :func:`~stablemotion_dlc.evaluate.runner.run_benchmark` (``files``,
         ``speed``, ``settings``, ``machine``, ``command``, ``seconds``).
     arrays : dict
         ``{file: {"truth", "input", "kinds", <method>: xy}}`` predictions for pooling and
