@@ -151,6 +151,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
     """
     import torch
 
+    from stablemotion_dlc.dlc.constants import DETECTION_THRESHOLD
     from stablemotion_dlc.dlc.io import read_tracks
     from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
     from stablemotion_dlc.evaluate.baselines import run_baseline
@@ -210,7 +211,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             timing["ours"] = time.perf_counter() - t0
             preds["ours"] = res.tracks.xy
             flags["rules"] = res.suspect.mask
-            flags["model"] = res.probability > 0.5
+            flags["model"] = res.probability > DETECTION_THRESHOLD
             flags["edits"] = res.status != 0
             # calibration: corrupted truth points that ours changed, inside the stated 90 %
             # interval (CleanResult.uncertainty: a radius in px)
@@ -352,6 +353,7 @@ def pool(raws: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
 # ============================================================================ report
 def write_markdown(report: dict[str, Any], path: Path) -> None:
     """Write the markdown report."""
+    from stablemotion_dlc.dlc.constants import DETECTION_THRESHOLD
     from stablemotion_dlc.evaluate.protocol import DURATIONS, KIND_NAMES
 
     s = report["settings"]
@@ -405,8 +407,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "RMSE is over the corrupted truth points that got a value (coverage = share that got "
         "one); *common* RMSE is over the points every method filled. *moved* = share of the "
         "untouched truth points moved > 2 px. Detection is scored on the truth points: "
-        "`rules` = `CleanResult.suspect.mask`, `model` = `CleanResult.probability > 0.5` "
-        "(the model's detector + rules), `edits` = points `ours` changed, `likelihood` = "
+        "`rules` = `CleanResult.suspect.mask`, `model` = `CleanResult.probability > "
+        f"{DETECTION_THRESHOLD}` (the model's detector + rules: the flags the cleaning "
+        "uses), `edits` = points `ours` changed, `likelihood` = "
         "likelihood < 0.6 or missing.",
         "",
         "Tuning files (settings may be chosen on these only): "

@@ -43,7 +43,7 @@ from ..errors import (
     OptionError,
     TrainingDataError,
 )
-from .constants import DEFAULT_PCUTOFF
+from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
 from .labels import LOW_LIKELIHOOD, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
@@ -307,7 +307,7 @@ def clean_tracks(
     config_path: str | Path | DlcProject | None = None,
     skeleton: Sequence[Sequence[str]] | None = None,
     detect: str | None = "single",
-    threshold: float = 0.5,
+    threshold: float = DETECTION_THRESHOLD,
     probdet_runs: int = 8,
     steps: int = 1,
     ensemble: int = 1,
@@ -350,7 +350,7 @@ def clean_tracks(
     detect : {"single", "probdet"} or None
         The model's own detector (one x0 prediction, or ProbDet's averaged stochastic runs);
         None uses the rule-based labels alone.
-    threshold : float
+    threshold : float, default :data:`~.constants.DETECTION_THRESHOLD` (0.9)
         Detection probability above which a point is replaced.
     probdet_runs : int
         Runs averaged by ProbDet.
