@@ -335,6 +335,15 @@ def pool(raws: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
         row["best_classical"] = kb
         if kb and "ours" in present and row["ours"]["rmse"] is not None:
             row["ratio_ours_best"] = row["ours"]["rmse"] / row[kb]["rmse"]
+        # the same on the points every method filled (a method that leaves the hard points
+        # empty is not scored on them above)
+        sc = sel & common
+        if kc and "ours" in present and sc.any():
+            rc = {m: float(np.sqrt(np.mean(err[m][sc] ** 2))) for m in [*kc, "ours"]}
+            kbc = min(kc, key=rc.get)
+            row["n_common"] = int(sc.sum())
+            row["best_classical_common"] = kbc
+            row["ratio_ours_best_common"] = rc["ours"] / rc[kbc] if rc[kbc] > 0 else None
         for d in DETECTORS:
             if all(d in r["flags"] for r in raws):
                 fl = np.concatenate([r["flags"][d] for r in raws])
@@ -444,8 +453,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
                          f"{_pct(v['moved_share'])} |")
         meths = list(pooled["methods"])
         lines += ["", "### RMSE (px) per kind (coverage in brackets where < 1)", "",
-                  "| kind | n | " + " | ".join(meths) + " | best classical | ours / best |",
-                  "|---|---|" + "---|" * (len(meths) + 2)]
+                  "| kind | n | " + " | ".join(meths) + " | best classical | ours / best | "
+                  "ours / best, common points |",
+                  "|---|---|" + "---|" * (len(meths) + 3)]
         for kn, row in pooled["kinds"].items():
             cells = []
             for m in meths:
@@ -455,7 +465,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
                 cells.append(_fmt(v["rmse"]) + c)
             lines.append(f"| {kn} | {row['n']} | " + " | ".join(cells)
                          + f" | {row.get('best_classical')} | "
-                           f"{_fmt(row.get('ratio_ours_best'), 2)} |")
+                           f"{_fmt(row.get('ratio_ours_best'), 2)} | "
+                           f"{_fmt(row.get('ratio_ours_best_common'), 2)} "
+                           f"({row.get('n_common', 0)} pts) |")
         dets = [d for d in DETECTORS
                 if all(f"recall_{d}" in r for r in pooled["kinds"].values())]
         lines += ["", "### Recall per kind (share of its corrupted points flagged)", "",
