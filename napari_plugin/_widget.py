@@ -48,7 +48,6 @@ from qtpy.QtWidgets import (
 from napari_plugin._layers import (
     STATUS_NAMES,
     points_data,
-    skeleton_pairs,
     skeleton_vectors,
     trajectory_data,
 )
@@ -126,7 +125,7 @@ class CleanerWidget(QWidget):
         self.task: BackgroundTask | None = None
         self.job: JobProcess | None = None
         self.pcutoff_from_config: float | None = None
-        self.config_skeleton: list[tuple[str, str]] = []
+        self.project: Any = None  # stablemotion_dlc.dlc.project.DlcProject of the config
         self._messages: list[tuple[str, str]] = []
         self._loaded_inputs: dict[str, str] = {}
         self._loading = False
@@ -579,7 +578,7 @@ class CleanerWidget(QWidget):
     def _read_config(self, notes: list[str]) -> None:
         from stablemotion_dlc.dlc.project import DlcProject
 
-        self.pcutoff_from_config, self.config_skeleton = None, []
+        self.pcutoff_from_config, self.project = None, None
         text = self.config_path_edit.text().strip()
         if not text:
             return
@@ -588,8 +587,7 @@ class CleanerWidget(QWidget):
         except Exception as exc:  # noqa: BLE001 - the config is optional
             notes.append(f"config ignored: {exc}")
             return
-        self.pcutoff_from_config = project.pcutoff
-        self.config_skeleton = list(project.skeleton)
+        self.pcutoff_from_config, self.project = project.pcutoff, project
         last = self._loaded_inputs
         typed = bool(last) and text == last.get("config") and (
             f"{self.pcutoff_spin.value():.4f}" != last.get("pcutoff"))
@@ -645,11 +643,10 @@ class CleanerWidget(QWidget):
         self._draw_skeleton(tracks)
 
     def _skeleton_pairs(self, tracks: Tracks) -> list[tuple[int, int]]:
-        if not self.config_skeleton:
-            from stablemotion_dlc.dlc.labels import default_skeleton
+        """The suspect rules' bones on ``tracks`` (``project.rule_skeleton``)."""
+        from stablemotion_dlc.dlc.project import rule_skeleton
 
-            return default_skeleton(tracks)
-        return skeleton_pairs(tracks.bodyparts, self.config_skeleton)
+        return rule_skeleton(tracks, self.project)
 
     def _draw_skeleton(self, tracks: Tracks) -> None:
         """(Re)draw the skeleton layer on ``tracks`` (raw or cleaned)."""
@@ -766,16 +763,12 @@ class CleanerWidget(QWidget):
         from stablemotion_dlc.dlc.labels import suspect_mask
 
         tracks, pcutoff = self.tracks, float(self.pcutoff_spin.value())
-        skeleton = self.config_skeleton or None
+        # the config's bones between these bodyparts (None: the rules' learned default)
+        skeleton = None if self.project is None else self.project.skeleton_for(tracks.bodyparts)
 
         def work(progress: Callable[..., None], should_stop: Callable[[], bool]) -> Any:
             progress(0.0, "flagging suspects")
-            try:
-                labels = suspect_mask(tracks, pcutoff, skeleton=skeleton)
-            except ValueError:
-                if skeleton is None:
-                    raise
-                labels = suspect_mask(tracks, pcutoff)  # config bones that do not fit
+            labels = suspect_mask(tracks, pcutoff, skeleton=skeleton)
             progress(1.0, "flagging suspects")
             return labels
 
@@ -1111,13 +1104,13 @@ class CleanerWidget(QWidget):
         return env
 
     def _train_model_path(self) -> Path:
+        """The model field's path, else ``project.model_location`` (project or tracks)."""
         text = self.model_path_edit.text().strip()
         if text:
             return Path(text).expanduser()
-        project = self._project_model_path()
-        if project is not None:
-            return project
-        return self.tracks_path.parent / "stablemotion-models" / "model.safetensors"
+        from stablemotion_dlc.dlc.project import model_location
+
+        return model_location(self._config_path(), self.tracks_path)
 
     def train(self, steps: int | None = None) -> JobProcess | None:
         """Train (or resume) the model in a separate process; it lands where Clean finds it.
@@ -1254,14 +1247,12 @@ class CleanerWidget(QWidget):
 
     # ------------------------------------------------------------------ saving
     def default_save_path(self) -> Path | None:
-        """DLC's name for the cleaned file (``project.cleaned_path``) next to the tracks."""
+        """DLC's name for the cleaned file next to the tracks (``project.reviewed_path``)."""
         if self.tracks_path is None:
             return None
-        from stablemotion_dlc.dlc.project import cleaned_path
+        from stablemotion_dlc.dlc.project import reviewed_path
 
-        if self.tracks_path.stem.endswith("_filtered"):
-            return self.tracks_path.with_suffix(".h5")
-        return cleaned_path(self.tracks_path)
+        return reviewed_path(self.tracks_path)
 
     @staticmethod
     def _save_outputs(path: Path) -> list[Path]:

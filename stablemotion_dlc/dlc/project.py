@@ -26,9 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AnalyzedDataNotFoundError, ConfigError, FileProblemError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tracks import Tracks
 from .constants import (
     DEFAULT_PCUTOFF,
     MODEL_FILE,
@@ -49,6 +52,9 @@ __all__ = [
     "provenance_path",
     "output_files",
     "default_model_path",
+    "model_location",
+    "reviewed_path",
+    "rule_skeleton",
     "collect_videos",
 ]
 
@@ -364,6 +370,37 @@ def default_model_path(config_path: str | Path | DlcProject, shuffle: int = 1) -
     return _model_path(Path(config_path).expanduser().absolute().parent, shuffle)
 
 
+def model_location(config: str | Path | DlcProject | None = None,
+                   tracks: str | Path | None = None, shuffle: int = 1) -> Path:
+    """Where the model for a project, or for tracks outside any project, lives.
+
+    Parameters
+    ----------
+    config : str, Path or DlcProject, optional
+        The project: its model is :func:`default_model_path` (where :func:`~.pipeline.clean_h5`
+        and :func:`~.pipeline.train` look).
+    tracks : str or Path, optional
+        Without a project: a tracks file; the model is
+        ``<its folder>/stablemotion-models/model.safetensors``.
+    shuffle : int
+        DLC shuffle (projects only).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        When neither is given.
+    """
+    if config is not None:
+        return default_model_path(config, shuffle)
+    if tracks is None:
+        raise ValueError("model_location needs a project config or a tracks file")
+    return Path(tracks).expanduser().absolute().parent / MODELS_FOLDER / MODEL_FILE
+
+
 def dlc_output_name(
     video: str | Path,
     scorer: str,
@@ -416,6 +453,53 @@ def provenance_path(cleaned: str | Path) -> Path:
     """Provenance file beside a cleaned file (an ``.npz``, never an ``.h5`` DLC could pick)."""
     p = Path(cleaned)
     return p.with_name(p.stem + PROVENANCE_SUFFIX)
+
+
+def reviewed_path(tracks: str | Path) -> Path:
+    """Where a cleaned (and reviewed) result of a tracks file is saved by default.
+
+    DLC's cleaned name beside it (:func:`cleaned_path`); a file that already is a cleaned
+    one (``..._filtered.h5`` or ``.csv``) is saved under its own name as ``.h5``.
+
+    Parameters
+    ----------
+    tracks : str or Path
+        The tracks file that was cleaned.
+
+    Returns
+    -------
+    Path
+    """
+    p = Path(tracks)
+    return p.with_suffix(".h5") if p.stem.endswith("_filtered") else cleaned_path(p)
+
+
+def rule_skeleton(tracks: Tracks, project: DlcProject | None = None) -> list[tuple[int, int]]:
+    """The bones of the suspect rules on ``tracks``, as keypoint index pairs.
+
+    The project's ``skeleton`` bones between the tracks' bodyparts
+    (:meth:`DlcProject.skeleton_for`; bones naming other bodyparts are left out); without
+    a project, or when no bone fits, the learned default
+    (:func:`~.labels.default_skeleton`), as :func:`~.labels.suspect_mask` does.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        The tracks.
+    project : DlcProject, optional
+        Their project.
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    bones = project.skeleton_for(tracks.bodyparts) if project is not None else None
+    if bones is None:
+        from .labels import default_skeleton
+
+        return [(int(a), int(b)) for a, b in default_skeleton(tracks)]
+    index = {name: j for j, name in enumerate(tracks.bodyparts)}
+    return [(index[a], index[b]) for a, b in bones]
 
 
 def output_files(path: str | Path, save_as_csv: bool = True) -> list[Path]:
