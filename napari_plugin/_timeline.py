@@ -1,5 +1,6 @@
-"""Timeline plot of one keypoint: x, y and likelihood around the current frame, plus a strip
-of the whole video.
+"""Timeline plot of one keypoint: x, y and likelihood around the frame, and the whole video.
+
+x, y and likelihood around the current frame, plus a strip of the whole video.
 
 A matplotlib figure embedded with ``FigureCanvasQTAgg``:
 

@@ -1,5 +1,7 @@
-"""The "StableMotion cleaner" dock widget: look at DLC tracks on their video, find and clean
-suspect keypoints, review every repair, teach the cleaner what it missed, train and save.
+"""The "StableMotion cleaner" dock widget.
+
+Look at DLC tracks on their video, find and clean suspect keypoints, review every repair,
+teach the cleaner what it missed, train and save.
 
 The widget only arranges library calls (:mod:`stablemotion_dlc.dlc.io`,
 :mod:`~stablemotion_dlc.dlc.labels`, :mod:`~stablemotion_dlc.dlc.video`,

@@ -103,9 +103,10 @@ def _name_max(folder: Path) -> int:
 
 
 def _probe_folder(folder: Path) -> None:
-    """Check that files can be created in ``folder`` (or, if it does not exist yet, that it
-    can be created): a probe file is written and removed in the folder or in its nearest
-    existing parent. Nothing is left behind, not even the folder.
+    """Check that files can be created in ``folder`` (or that the folder can be).
+
+    A probe file is written and removed in the folder or, if it does not exist yet, in its
+    nearest existing parent. Nothing is left behind, not even the folder.
     """
     probe = folder
     while not probe.exists() and probe != probe.parent:

@@ -42,8 +42,11 @@ class _YamlStr(str):
 
 
 class _DlcValue(str):
-    """Stand-in for DeepLabCut's own enums and value classes (e.g. ``NetType`` in DLC 3's
-    ``_meta.pickle``): read as the plain string value, without importing DeepLabCut."""
+    """Stand-in for DeepLabCut's own enums and value classes.
+
+    E.g. ``NetType`` in DLC 3's ``_meta.pickle``: read as the plain string value, without
+    importing DeepLabCut.
+    """
 
     def __new__(cls, value: Any = "", *args: Any) -> _DlcValue:  # noqa: D102
         return super().__new__(cls, value if isinstance(value, str) else repr(value))

@@ -24,7 +24,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 # ----------------------------------------------------------------------------- validators
 def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
+    """Argparse type: a whole number >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -35,7 +35,7 @@ def _positive_int(text: str) -> int:
 
 
 def _non_negative_int(text: str) -> int:
-    """argparse type: a whole number >= 0."""
+    """Argparse type: a whole number >= 0."""
     try:
         value = int(text)
     except ValueError:
@@ -46,7 +46,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
+    """Argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
@@ -57,7 +57,7 @@ def _positive_float(text: str) -> float:
 
 
 def _unit_float(text: str) -> float:
-    """argparse type: a number in [0, 1]."""
+    """Argparse type: a number in [0, 1]."""
     try:
         value = float(text)
     except ValueError:

@@ -53,8 +53,11 @@ _SUM_KEY = "stablemotion_dlc_sha256"
 
 
 def package_version() -> str:
-    """The package version recorded in model files (from ``_version``, a leaf module: the
-    core imports nothing of the top package, of ``dlc`` or of ``smpl``)."""
+    """The package version recorded in model files.
+
+    Read from ``_version``, a leaf module: the core imports nothing of the top package, of
+    ``dlc`` or of ``smpl``.
+    """
     from .._version import __version__
 
     return str(__version__)

@@ -1,5 +1,8 @@
-"""Devices: validate a name before any work (a clear error instead of a CUDA traceback), the
-mixed-precision type of a device, and how many windows one network call takes there."""
+"""Devices: names, mixed precision and batch sizes.
+
+Validate a name before any work (a clear error instead of a CUDA traceback), the
+mixed-precision type of a device, and how many windows one network call takes there.
+"""
 
 from __future__ import annotations
 

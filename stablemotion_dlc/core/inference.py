@@ -536,7 +536,7 @@ class Cleaner:
                     prior: np.ndarray | None = None, threshold: float = 0.5,
                     max_flagged: float = MAX_FLAGGED_CLEAN,
                     max_shift: float = MAX_FEATURE_SHIFT) -> InputCheck:
-        """Is the input like the model's training data? (out-of-distribution guard)
+        """Check whether the input is like the model's training data (out-of-distribution guard).
 
         Two signals, both cheap: (1) the detector's verdict on the stretches that look
         clean to the prior: a model that flags most of them sees the whole input as

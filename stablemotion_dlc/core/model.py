@@ -91,7 +91,7 @@ def frame_mode(gen: torch.Tensor, n_features: int) -> torch.Tensor:
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """adaLN modulation ``x * (1 + scale) + shift`` (all ``(B, T, W)``)."""
+    """AdaLN modulation ``x * (1 + scale) + shift`` (all ``(B, T, W)``)."""
     return x * (1 + scale) + shift
 
 

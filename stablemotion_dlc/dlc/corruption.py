@@ -198,9 +198,11 @@ def _match_case(src: str, word: str) -> str:
 
 
 def lr_pairs_from_names(bodyparts: Sequence[str]) -> list[tuple[int, int]]:
-    """Left/right keypoint pairs found from names (``left_ear``/``right_ear``, ``leftwing``/
-    ``rightwing``, ``l_paw``/``r_paw``, ``earL``/``earR``, ...), as index pairs ``(a, b)``,
-    ``a < b``."""
+    """Left/right keypoint pairs found from names, as index pairs ``(a, b)``, ``a < b``.
+
+    Names such as ``left_ear``/``right_ear``, ``leftwing``/``rightwing``, ``l_paw``/``r_paw``,
+    ``earL``/``earR``.
+    """
     names = list(bodyparts)
     index = {n: j for j, n in enumerate(names)}
     pairs: set[tuple[int, int]] = set()
@@ -219,8 +221,10 @@ def sample_length(rng: np.random.Generator, min_len: int, max_len: int) -> int:
 
 
 def _body_scale(xy: np.ndarray) -> np.ndarray:
-    """Per-individual body scale ``(I,)`` in pixels (>= 5; 20 when it cannot be measured):
-    the median distance of the keypoints from their per-frame mean."""
+    """Per-individual body scale ``(I,)`` in pixels (>= 5; 20 when it cannot be measured).
+
+    The median distance of the keypoints from their per-frame mean.
+    """
     t, i, k, _ = xy.shape
     out = np.full(i, 20.0)
     if k < 2:
@@ -236,8 +240,10 @@ def _body_scale(xy: np.ndarray) -> np.ndarray:
 
 
 def body_scale(xy: np.ndarray) -> np.ndarray:
-    """Body scale per individual of ``(T, I, K, 2)`` tracks, as used by
-    :func:`inject_corruption` (precompute it once for long recordings)."""
+    """Body scale per individual of ``(T, I, K, 2)`` tracks.
+
+    As used by :func:`inject_corruption` (precompute it once for long recordings).
+    """
     a, _ = _check_inputs(xy, None)
     return _body_scale(a)
 
@@ -431,8 +437,11 @@ class _State:
 def _pick_run(
     ok: np.ndarray, length: int, min_len: int, rng: np.random.Generator
 ) -> tuple[int, int] | None:
-    """A start drawn uniformly among the frames where ``ok`` holds and ``length`` fits, and the
-    end of the run of ``ok`` from there (at most ``length``); None if none or too short."""
+    """Draw a start and end for an event of ``length`` frames where ``ok`` holds.
+
+    The start is uniform among the frames where ``ok`` holds and ``length`` fits, the end
+    that of the run of ``ok`` from there (at most ``length``); None if none or too short.
+    """
     t = ok.shape[0]
     cand = np.flatnonzero(ok[: t - length + 1])
     if cand.size == 0:
@@ -446,8 +455,11 @@ def _pick_run(
 def _apply(
     kind: str, length: int, ind: int, rng: np.random.Generator, st: _State
 ) -> CorruptionEvent | None:
-    """Apply one event in place on a free run of at most ``length`` frames (cut at the first
-    entry that is not free); return it, or None if rejected."""
+    """Apply one event in place on a free run of at most ``length`` frames.
+
+    The run is cut at the first entry that is not free; return the event, or None if
+    rejected.
+    """
     src, xy, lik = st.src, st.xy, st.lik
     k = src.shape[2]
     if kind == "identity_swap":

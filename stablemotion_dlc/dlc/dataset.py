@@ -94,8 +94,10 @@ def sequences_from_tracks(
     bodyparts: Sequence[str],
     suspect: object | None = None,
 ) -> list[KeypointSequence]:
-    """Sequences for the individuals of a :class:`~stablemotion_dlc.dlc.tracks.Tracks` that carry
-    all of ``bodyparts`` (the ``"single"`` pseudo-individual of unique bodyparts is skipped).
+    """Sequences of the individuals of a :class:`~stablemotion_dlc.dlc.tracks.Tracks`.
+
+    Only individuals that carry all of ``bodyparts`` (the ``"single"`` pseudo-individual of
+    unique bodyparts is skipped).
 
     Parameters
     ----------

@@ -204,11 +204,13 @@ def _limit_runs(mask: np.ndarray, max_len: int | None) -> np.ndarray:
 
 
 def _limit_gaps(flag: np.ndarray, missing: np.ndarray, max_len: int | None) -> np.ndarray:
-    """Drop runs of *missing* points longer than ``max_len`` (they stay missing, never
-    invented); observed flagged points stay flagged whatever their run's length: the repair
-    keeps each one its validated repair does not contradict
+    """Drop runs of *missing* points longer than ``max_len`` (they stay missing, never invented).
+
+    Observed flagged points stay flagged whatever their run's length: the repair keeps each
+    one its validated repair does not contradict
     (:func:`~stablemotion_dlc.dlc.repair.repair_animal`), so a point 300 px off inside a long
-    flagged stretch is still repaired."""
+    flagged stretch is still repaired.
+    """
     return (_limit_runs(flag & missing, max_len) | (flag & ~missing))
 
 

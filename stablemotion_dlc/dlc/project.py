@@ -1,5 +1,6 @@
-"""DeepLabCut project rules: the project parsed once (:class:`DlcProject`), its scorers, the
-names of its files and where its model lives.
+"""DeepLabCut project rules: the project, its scorers, its file names, its model's place.
+
+The project is parsed once (:class:`DlcProject`).
 
 ``config.yaml`` is read and validated a single time by :meth:`DlcProject.from_config`; the
 frozen object is then passed to everything below :func:`~stablemotion_dlc.dlc.pipeline.clean_h5`

@@ -237,8 +237,9 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 
 def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np.ndarray,
                             min_run: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill every flagged feature entry by linear interpolation in time; keep for the network
-    only the label entries of runs of at least ``min_run`` frames.
+    """Fill every flagged feature entry by linear interpolation in time.
+
+    Only the label entries of runs of at least ``min_run`` frames are kept for the network.
 
     Returns the features (flagged entries interpolated, others bit-identical) and the
     ``(T, L)`` label mask left for the network.

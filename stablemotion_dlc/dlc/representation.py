@@ -322,8 +322,11 @@ class KeypointRepresentation:
         return self.n_keypoints
 
     def slices(self) -> dict[str, slice]:
-        """Feature-channel slices: ``ref``, ``ref_vel``, ``rel``, ``rel_vel``, ``bone``,
-        ``bone_vel`` (``rel`` channels are ordered ``x_0, y_0, x_1, y_1, ...``)."""
+        """Feature-channel slices.
+
+        ``ref``, ``ref_vel``, ``rel``, ``rel_vel``, ``bone``, ``bone_vel`` (``rel`` channels
+        are ordered ``x_0, y_0, x_1, y_1, ...``).
+        """
         k, b = self.n_keypoints, self.n_bones
         o = [0, 2, 4, 4 + 2 * k, 4 + 4 * k, 4 + 4 * k + b, 4 + 4 * k + 2 * b]
         keys = ["ref", "ref_vel", "rel", "rel_vel", "bone", "bone_vel"]

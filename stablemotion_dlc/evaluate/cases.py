@@ -149,8 +149,7 @@ class BenchmarkCase:
 
 
 def _animal_block(tracks: Tracks) -> tuple[list[int], list[int]]:
-    """Animal individuals (not the unique-bodypart ``single``) and the keypoints all of them
-    carry."""
+    """Animal individuals (not the unique-bodypart ``single``) and their common keypoints."""
     animals = [i for i, n in enumerate(tracks.individuals) if n != UNIQUE_NAME]
     if not animals:
         return [], []

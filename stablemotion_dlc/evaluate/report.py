@@ -48,8 +48,10 @@ MOVED_PX = 2.0
 # ============================================================================ pooling
 def _errors(arrays: dict[str, np.ndarray], method: str) -> tuple[np.ndarray, np.ndarray,
                                                                    np.ndarray]:
-    """Point errors, kind codes and the untouched-move of one method on one file (flattened
-    over the points that have a truth)."""
+    """Point errors, kind codes and the untouched-move of one method on one file.
+
+    Flattened over the points that have a truth.
+    """
     truth = arrays["truth"]
     has = np.isfinite(truth).all(-1)
     e = np.sqrt(((arrays[method] - truth) ** 2).sum(-1))
@@ -452,8 +454,10 @@ def _kind_figure(pooled: dict[str, Any], best: str | None, path: Path, title: st
 
 def _trace_figure(arr: dict[str, np.ndarray], name: str, best: str | None, path: Path,
                   span: int = 200) -> None:
-    """Before/after x, y of the keypoint and stretch where ``ours`` differs most from the
-    best baseline, with the truth."""
+    """Plot before/after x, y where ``ours`` differs most from the best baseline.
+
+    The keypoint and stretch of the largest difference, with the truth.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

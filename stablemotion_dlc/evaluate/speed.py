@@ -24,8 +24,10 @@ logger = logging.getLogger(__name__)
 
 
 def _tile(tracks: Tracks, n: int) -> Tracks:
-    """A ``n``-frame sequence made of forward and time-reversed copies of ``tracks``
-    (continuous at the joins)."""
+    """A ``n``-frame sequence of forward and time-reversed copies of ``tracks``.
+
+    Continuous at the joins.
+    """
     fwd = np.arange(tracks.n_frames)
     period = np.r_[fwd, fwd[::-1]]
     idx = np.resize(period, n)
