@@ -49,8 +49,8 @@ class OutOfDistributionError(StableMotionError, ValueError):
 #: flags more than this share of the entries that look clean to the rules / likelihood ...
 MAX_FLAGGED_CLEAN = 0.5
 #: ... or when the typical feature channel sits this many training standard deviations
-#: (root mean square of the normalised values, median over channels) from the training
-#: mean; in-distribution data sits near 1.
+#: (robust root mean square of the normalised values, median over channels) from the
+#: training mean; in-distribution data sits near 1.
 MAX_FEATURE_SHIFT = 3.0
 
 
@@ -64,8 +64,9 @@ class InputCheck:
         Share of the label entries that look clean to the prior (rules, likelihood) which
         the model flags above the threshold (NaN when none look clean).
     feature_shift : float
-        Median over feature channels of the root mean square of the normalised features
-        (about 1 for data like the training data).
+        Median over feature channels of the robust root mean square of the normalised
+        features, ``sqrt(median**2 + (1.4826 MAD)**2)`` (about 1 for data like the training
+        data; the errors to repair, which are outliers, do not move it).
     outlier_share : float
         Share of normalised feature entries beyond 6 training standard deviations.
     in_distribution : bool
@@ -581,7 +582,13 @@ class Cleaner:
         else:
             z = self.normalizer.features(f)
         z = np.asarray(z[:, :d], dtype=np.float64)
-        shift = float(np.median(np.sqrt(np.mean(z ** 2, axis=0))))
+        # robust per channel (median and MAD): the errors the model is there to repair are
+        # outliers of the features (a 300 px jump is a huge velocity) and must not make the
+        # user's own file look foreign (a root mean square read 7.6 on the corrupted file a
+        # DLC model was trained on, and the check then switched the model off)
+        loc = np.nanmedian(z, axis=0)
+        scale = 1.4826 * np.nanmedian(np.abs(z - loc), axis=0)
+        shift = float(np.nanmedian(np.sqrt(loc ** 2 + scale ** 2)))
         outliers = float(np.mean(np.abs(z) > 6.0))
         reasons = []
         if n_clean and flagged > max_flagged:
