@@ -467,6 +467,7 @@ def clean_videos(
                 tracks = read_tracks(job.analysed)
                 if check_video:
                     pl._check_video_frames(job.video, tracks)
+            assert cleaner is not None  # loaded above whenever there are jobs
             result = pl.clean_tracks(tracks, cleaner, config_path=project, progress=progress,
                                      check_model=False, **options)
             pl.save_clean_result(result, job.output, overwrite=overwrite,

@@ -166,12 +166,12 @@ class SuspectLabels:
     @property
     def frame_mask(self) -> np.ndarray:
         """``(frames,)`` bool: any keypoint of any individual suspect."""
-        return self.mask.any(axis=(1, 2))
+        return np.asarray(self.mask.any(axis=(1, 2)))
 
     @property
     def individual_frame_mask(self) -> np.ndarray:
         """``(frames, individuals)`` bool: any keypoint of that individual suspect."""
-        return self.mask.any(axis=2)
+        return np.asarray(self.mask.any(axis=2))
 
     def reason_mask(self, reason: int | str) -> np.ndarray:
         """Points flagged by one rule (bit value or rule name)."""
@@ -214,7 +214,7 @@ class SuspectLabels:
                 if not 0 <= idx < len(self.individuals):
                     raise ValueError(f"individual index {idx} out of range")
             mask, reasons, inds = mask[:, idx : idx + 1], reasons[:, idx : idx + 1], [idx]
-        frames = mask.any(axis=(1, 2))
+        frames = np.asarray(mask.any(axis=(1, 2)))
         starts, stops = true_runs(frames)
         if starts.size == 0:
             return []

@@ -436,7 +436,9 @@ def clean_tracks(
         raise ValueError(f"repair must be auto, network, interp, pose or linear, got {repair!r}")
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
     _configure_threads(cleaner)
-    rep = cleaner.rep or KeypointRepresentation.from_spec(cleaner.bundle.spec)
+    rep = cleaner.rep
+    if not isinstance(rep, KeypointRepresentation):
+        rep = KeypointRepresentation.from_spec(cleaner.bundle.spec)
     source = str(tracks.meta.get("source", "tracks"))
     cols = _animal_columns(tracks, rep, source)
     project = as_project(config_path) if config_path is not None else None

@@ -457,8 +457,12 @@ def _name_pos(names: list[str], name: str, what: str) -> int:
 
 
 def _check_unique_names(names: list[str], what: str) -> None:
-    seen = set()
-    dup = [n for n in names if n in seen or seen.add(n)]
+    seen: set[str] = set()
+    dup = []
+    for n in names:
+        if n in seen:
+            dup.append(n)
+        seen.add(n)
     if dup:
         raise ValueError(f"duplicate {what}: {sorted(set(dup))}")
 
@@ -529,10 +533,10 @@ def _detect_prefixes(bodyparts: list[str]) -> list[str] | None:
     if len(bodyparts) < 4:
         return None
     split = [re.match(r"^([A-Za-z0-9]{1,3}_)(.+)$", b) for b in bodyparts]
-    if not all(split):
-        return None
     groups: dict[str, set[str]] = {}
     for m in split:
+        if m is None:
+            return None
         groups.setdefault(m.group(1), set()).add(m.group(2))
     if len(groups) < 2:
         return None
@@ -555,7 +559,11 @@ def _tracks_from_df(df: pd.DataFrame, path: Path, extra: dict[str, Any]) -> Trac
     tuples = [tuple(str(v) for v in t) for t in cols]
     if len(set(tuples)) != len(tuples):
         seen: set[tuple[str, ...]] = set()
-        dups = [t for t in tuples if t in seen or seen.add(t)]
+        dups = []
+        for t in tuples:
+            if t in seen:
+                dups.append(t)
+            seen.add(t)
         raise DLCFileError(path, f"duplicate columns: {dups[:5]}")
     coord_vals = [t[-1] for t in tuples]
     bad = sorted(set(coord_vals) - set(_COORDS_FULL))

@@ -360,8 +360,8 @@ def make_sample_project(
     videos_dir.mkdir(exist_ok=True)
     gt_dir.mkdir(exist_ok=True)
 
-    common = dict(bodyparts=list(BODYPARTS), individuals=individuals, scorer=scorer,
-                  multianimal=multianimal)
+    common: dict[str, Any] = dict(bodyparts=list(BODYPARTS), individuals=individuals,
+                                  scorer=scorer, multianimal=multianimal)
     pred = Tracks.from_arrays(xy, lik, placeholder=placeholder, **common)
     write_tracks(pred, pred_h5, overwrite=overwrite)
     write_tracks(pred, pred_csv, overwrite=overwrite)
@@ -507,8 +507,8 @@ def make_sample_experiment(
 
     if n_videos < 1:
         raise ValueError(f"n_videos must be at least 1, got {n_videos}")
-    common = dict(n_animals=n_animals, duration_s=duration_s, fps=fps, width=width,
-                  height=height, video=video, progress=progress)
+    common: dict[str, Any] = dict(n_animals=n_animals, duration_s=duration_s, fps=fps,
+                                  width=width, height=height, video=video, progress=progress)
     project = make_sample_project(outdir, seed=seed, **common)
     exp = project.outdir / folder
     exp.mkdir(exist_ok=False)

@@ -158,7 +158,8 @@ class FrameRenderer:
         arena = arena_for_frame(self.width, self.height)
         # bedding: low-frequency blotches + fine grain + a few specks
         low = Image.fromarray(rng.uniform(0, 255, size=(h // 40 + 2, w // 40 + 2)).astype(np.uint8))
-        low_arr = np.asarray(low.resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0 - 0.5
+        low_arr = np.asarray(low.resize((w, h), Image.Resampling.BICUBIC),
+                             dtype=np.float32) / 255.0 - 0.5
         grain = np.asarray(
             Image.fromarray(rng.uniform(0, 255, size=(h, w)).astype(np.uint8)).filter(
                 ImageFilter.GaussianBlur(1.2)), dtype=np.float32) / 255.0 - 0.5

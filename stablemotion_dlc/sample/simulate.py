@@ -684,11 +684,11 @@ def corrupt_predictions(
             else:
                 kps = rng.choice(n_k, size=int(rng.choice([1, 2, 3], p=[0.6, 0.25, 0.15])),
                                  replace=False, p=occl_w)
-            for k in kps:
-                rows = np.arange(s, e)[kinds[s:e, ind, k] == 0]
-                xy[rows, ind, k] = np.nan
-                lik[rows, ind, k] = np.nan
-                kinds[rows, ind, k] = code["dropout"]
+            for kp in kps:
+                rows = np.arange(s, e)[kinds[s:e, ind, kp] == 0]
+                xy[rows, ind, kp] = np.nan
+                lik[rows, ind, kp] = np.nan
+                kinds[rows, ind, kp] = code["dropout"]
 
         # occlusions: likelihood below 0.6, drifting position
         for _ in range(n_events("low_likelihood")):
