@@ -234,7 +234,7 @@ def _cmd_smpl_train(args: argparse.Namespace) -> int:
         n_generated=args.n_generated, window=args.window, steps=args.steps,
         batch_size=args.batch_size, model=args.model, lr=args.lr, p_corrupt=args.p_corrupt,
         seed=args.seed, device=args.device, resume=not args.no_resume,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, source_fps=args.source_fps,
     )
     print(f"model: {path}")
     return 0
@@ -247,10 +247,12 @@ def _cmd_smpl_clean(args: argparse.Namespace) -> int:
         args.input, args.model_file, args.output, smpl_model=args.smpl_model,
         threshold=args.threshold, detect_method=args.detect_method, steps=args.steps,
         ensemble=args.ensemble, dilate=args.dilate, rules=not args.no_rules, seed=args.seed,
-        device=args.device, overwrite=args.overwrite,
+        device=args.device, overwrite=args.overwrite, on_ood=args.on_ood,
+        source_fps=args.source_fps,
     )
+    note = " (unlike the model's training data: rules only)" if res.fallback else ""
     print(f"cleaned: {res.out_path}  ({int(res.mask.sum())} frames repaired, "
-          f"{res.seconds:.2f} s)")
+          f"{res.seconds:.2f} s){note}")
     return 0
 
 
@@ -265,6 +267,8 @@ def _cmd_smpl_evaluate(args: argparse.Namespace) -> int:
         detect_method=args.detect_method, steps=args.steps, ensemble=args.ensemble,
         seed=args.seed,
         device=args.device, out_json=args.json, overwrite=args.overwrite,
+        on_ood=args.on_ood, source_fps=args.source_fps, n_repeats=args.repeats,
+        min_frames=args.min_frames,
     )
     print(json.dumps(report, indent=2, default=str))
     return 0
@@ -461,6 +465,8 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         q.add_argument("--device", default=None, help="torch device (default: auto)")
         q.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        q.add_argument("--source-fps", type=float, default=None,
+                       help="frame rate of AMASS files that record none (mocap_framerate)")
 
     def detection(q: argparse.ArgumentParser) -> None:
         q.add_argument("--threshold", type=_unit_float, default=0.8,
@@ -472,6 +478,11 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
                        help="sampling steps (default: 1)")
         q.add_argument("--ensemble", type=_positive_int, default=4,
                        help="repair candidates averaged (default: 4)")
+        q.add_argument("--on-ood", choices=["fallback", "refuse", "ignore"],
+                       default="fallback",
+                       help="motion unlike the model's training data: repair only the rules' "
+                            "frames by interpolation (default), refuse, or use the model "
+                            "anyway")
 
     t = ss.add_parser("train", help="train a model on AMASS files and/or generated motion",
                       description="Train an SMPL cleanup model (resumable).")
@@ -513,7 +524,13 @@ def _add_smpl(sub: argparse._SubParsersAction) -> None:
     e.add_argument("amass", nargs="*", type=Path, help="AMASS .npz files or folders")
     e.add_argument("--n-generated", type=_non_negative_int, default=16,
                    help="generated motions to evaluate on (default: 16)")
-    e.add_argument("--n-frames", type=_positive_int, default=200, help="frames per motion")
+    e.add_argument("--n-frames", type=_positive_int, default=200,
+                   help="frames per motion (AMASS files are cut into clips this long; "
+                        "shorter files are used whole)")
+    e.add_argument("--min-frames", type=_positive_int, default=16,
+                   help="shortest AMASS file evaluated, at 20 fps (default: 16)")
+    e.add_argument("--repeats", type=_positive_int, default=1,
+                   help="independent corruptions of each motion (default: 1)")
     e.add_argument("--json", type=Path, default=None, help="write the report as JSON")
     detection(e)
     common(e)

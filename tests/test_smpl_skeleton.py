@@ -119,3 +119,14 @@ def test_fk_rejects_bad_shapes() -> None:
         forward_kinematics(np.zeros((3, 5, 3, 3)), np.zeros((3, 3)), sk)
     with pytest.raises(ValueError, match="poses"):
         joints_from_axis_angle(np.zeros((3, 21, 3)), np.zeros((3, 3)), sk)
+
+
+def test_rotation_6d_of_degenerate_input_is_a_rotation() -> None:
+    from stablemotion_dlc.smpl.skeleton import rotation_6d_to_matrix
+
+    d6 = np.array([[0, 0, 0, 0, 0, 0], [1, 0, 0, 2, 0, 0], [0, 0, 0, 0, 1, 0],
+                   [1, 0, 0, 0, 1, 0]], float)
+    r = rotation_6d_to_matrix(d6)
+    assert np.allclose(r @ np.swapaxes(r, -1, -2), np.eye(3), atol=1e-12)
+    assert np.allclose(np.linalg.det(r), 1.0)
+    assert np.allclose(r[3], np.eye(3))

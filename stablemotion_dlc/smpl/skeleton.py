@@ -198,14 +198,22 @@ def matrix_to_6d(mat: np.ndarray) -> np.ndarray:
 def rotation_6d_to_matrix(d6: np.ndarray) -> np.ndarray:
     """6D representation ``(..., 6)`` to rotation matrices ``(..., 3, 3)`` by Gram-Schmidt.
 
-    Works for any (even un-normalised, e.g. network-generated) input whose two 3-vectors are
-    not parallel.
+    Works for any (even un-normalised, e.g. network-generated) input; degenerate input (a
+    zero first vector, or two parallel vectors) still gives a proper rotation (the first
+    vector falls back to +X, the second to the unit axis least aligned with the first).
     """
     d6 = np.asarray(d6, dtype=np.float64)
     a1, a2 = d6[..., :3], d6[..., 3:]
-    b1 = a1 / np.maximum(np.linalg.norm(a1, axis=-1, keepdims=True), 1e-12)
+    n1 = np.linalg.norm(a1, axis=-1, keepdims=True)
+    a1 = np.where(n1 > 1e-9, a1, np.array([1.0, 0.0, 0.0]))
+    b1 = a1 / np.linalg.norm(a1, axis=-1, keepdims=True)
     a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
-    b2 = a2 / np.maximum(np.linalg.norm(a2, axis=-1, keepdims=True), 1e-12)
+    n2 = np.linalg.norm(a2, axis=-1, keepdims=True)
+    alt = np.where(np.abs(b1[..., :1]) < 0.9, np.array([1.0, 0.0, 0.0]),
+                   np.array([0.0, 1.0, 0.0]))
+    alt = alt - np.sum(b1 * alt, axis=-1, keepdims=True) * b1
+    a2 = np.where(n2 > 1e-9, a2, alt)
+    b2 = a2 / np.linalg.norm(a2, axis=-1, keepdims=True)
     b3 = np.cross(b1, b2)
     return np.stack([b1, b2, b3], axis=-2)
 
