@@ -83,6 +83,8 @@ def test_short_files_are_used_whole_or_named(tmp_path: Path,
     with pytest.raises(TrainingDataError, match="no AMASS motion of at least 100 frames"):
         training_clips(tmp_path / "tiny.npz", clip_length=100, min_length=100)
     assert len(training_clips(tmp_path, clip_length=100, min_length=64)) == 1
+    # folders inside a list (as the CLI passes its arguments) are searched too
+    assert len(load_amass_clips([tmp_path], clip_length=100, min_length=16)) == 1
 
 
 def test_cli_short_and_odd_files_no_traceback(tmp_path: Path,

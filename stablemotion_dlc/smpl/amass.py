@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -508,15 +508,15 @@ def load_amass_clips(paths: str | Path | Iterable[str | Path],
     list of SmplMotion
         Canonical clips (real captures are often only a few seconds long).
     """
-    if isinstance(paths, (str, Path)) and Path(paths).is_dir():
-        files: Sequence[Path] = sorted(p for p in Path(paths).rglob("*.npz")
-                                       if p.name != "shape.npz")
-        if not files:
-            raise AmassFileError(paths, "no .npz motion files under this folder")
-    elif isinstance(paths, (str, Path)):
-        files = [Path(paths)]
-    else:
-        files = [Path(p) for p in paths]
+    files: list[Path] = []
+    for entry in [paths] if isinstance(paths, (str, Path)) else list(paths):
+        if Path(entry).is_dir():  # a folder (also inside a list, as the CLI passes them)
+            found = sorted(p for p in Path(entry).rglob("*.npz") if p.name != "shape.npz")
+            if not found:
+                raise AmassFileError(entry, "no .npz motion files under this folder")
+            files += found
+        else:
+            files.append(Path(entry))
     clips: list[SmplMotion] = []
     shortest = clip_length if min_length is None else max(2, int(min_length))
     for f in tqdm(files, desc="AMASS files", disable=len(files) < 5):
