@@ -56,3 +56,29 @@ def test_pose_prior_needs_enough_frames():
     xy = walking(n=40)
     assert fit_pose_prior(xy, np.ones((40, 5), bool)) is None
     assert fit_pose_prior(xy[:, :2], np.ones((40, 2), bool)) is None
+
+
+def test_on_part_blames_the_point_that_jumped_onto_another_part():
+    """The tail base jumps onto the head for 60 frames with a high likelihood (a real failure
+    of a weak DLC model): ON_PART flags the tail base, never the head points it sits on."""
+    from stablemotion_dlc.dlc.io import Tracks
+    from stablemotion_dlc.dlc.labels import ON_PART, suspect_mask
+
+    rng = np.random.default_rng(0)
+    n = 900
+    t = np.arange(n)
+    centre = np.stack([300 + 120 * np.sin(t / 80.0), 250 + 90 * np.cos(t / 60.0)], -1)
+    head = np.array([[50.0, 0.0], [38.0, -9.0], [38.0, 9.0]])
+    xy = np.concatenate([centre[:, None] + head, centre[:, None] + [[-50.0, 0.0]]], 1)
+    xy += rng.normal(0, 0.5, xy.shape)
+    bad = xy.copy()
+    bad[400:460, 3] = xy[400:460, 0] + rng.normal(0, 1.5, (60, 2))  # tail base on the snout
+    tr = Tracks.from_arrays(bad[:, None], np.full((n, 1, 4), 0.97),
+                            bodyparts=["snout", "leftear", "rightear", "tailbase"])
+    on_part = suspect_mask(tr).reason_mask(ON_PART)[:, 0]
+    assert on_part[400:460, 3].mean() > 0.9
+    assert not on_part[:, :3].any()
+    assert not on_part[:400].any() and not on_part[460:].any()
+    clean = Tracks.from_arrays(xy[:, None], np.full((n, 1, 4), 0.97),
+                               bodyparts=["snout", "leftear", "rightear", "tailbase"])
+    assert not suspect_mask(clean).reason_mask(ON_PART).any()

@@ -17,6 +17,9 @@ SWAP               16     a left/right pair (or any given pair) exchanged
                           (:func:`.identity.find_lr_swaps`); also whole animals exchanged
                           (:func:`.identity.find_identity_swaps`)
 STUCK              32     the point stays fixed to sub-pixel precision while the body moves
+ON_PART            64     the point jumped onto another keypoint of its animal that it is
+                          never that near (the tail base on the head); blamed on the one
+                          that jumped
 =================  =====  ====================================================================
 
 Robust statistics (medians and MADs) are computed only over confident points (likelihood at
@@ -56,6 +59,7 @@ __all__ = [
     "BONE",
     "SWAP",
     "STUCK",
+    "ON_PART",
     "REASON_NAMES",
     "ALL_RULES",
     "DEFAULT_PCUTOFF",
@@ -79,6 +83,8 @@ SWAP = 16
 """Bit flag: this keypoint (or animal) is exchanged with another one."""
 STUCK = 32
 """Bit flag: the point stays fixed while the body moves."""
+ON_PART = 64
+"""Bit flag: the point jumped onto another keypoint of its animal that it is never that near."""
 
 REASON_NAMES: dict[int, str] = {
     LOW_LIKELIHOOD: "low_likelihood",
@@ -87,6 +93,7 @@ REASON_NAMES: dict[int, str] = {
     BONE: "bone",
     SWAP: "swap",
     STUCK: "stuck",
+    ON_PART: "on_part",
 }
 """Bit value -> rule name."""
 
@@ -559,6 +566,55 @@ def _rule_bone(
     return flags, {"bone_median": med.tolist()}
 
 
+def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: float,
+                  frac: float = 0.25, apart: float = 0.5, max_rows: int = 20000) -> np.ndarray:
+    """ON_PART rule: a keypoint sitting on another keypoint it is never that near.
+
+    A network that loses a part often puts it on another one (the tail base on the head,
+    an ear on the tail base), with a high likelihood and for many frames: no jump rule sees
+    the whole stretch, and bones that do not join the two parts say nothing. For every pair
+    of keypoints of an animal that are well apart in the confident frames (10th percentile
+    of their distance at least ``apart`` times the median, median above ``2 * min_px``), the frames where they come within ``frac`` times their median distance
+    are a collapse. The part to blame is the one that jumped into the collapse (or out of it,
+    when it starts with the file): it moved at least half the pair's usual distance and
+    twice as far as the other. When neither did, nothing is flagged.
+    """
+    n_t, n_i, n_k = finite.shape
+    flags = np.zeros(finite.shape, dtype=bool)
+    if n_t < 3 or n_k < 2:
+        return flags
+    rows = _sample_rows(n_t, max_rows)
+    for i in range(n_i):
+        for a in range(n_k):
+            for b in range(a + 1, n_k):
+                both = conf[rows, i, a] & conf[rows, i, b]
+                if both.sum() < 50:
+                    continue
+                d_s = np.linalg.norm(xy[rows, i, a] - xy[rows, i, b], axis=-1)[both]
+                med = float(np.median(d_s))
+                # well apart in at least 90 % of the confident frames (the collapses
+                # themselves may be several per cent of a file)
+                if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
+                    continue
+                ok = finite[:, i, a] & finite[:, i, b]
+                d = np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1)
+                with np.errstate(invalid="ignore"):
+                    close = ok & (d < frac * med)
+                if not close.any():
+                    continue
+                for s, e in zip(*true_runs(close), strict=True):
+                    t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
+                    if t1 >= n_t or not (ok[t0] and ok[t1]):
+                        continue
+                    da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
+                    db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
+                    if da >= 0.5 * med and da > 2.0 * db:
+                        flags[s:e, i, a] = True
+                    elif db >= 0.5 * med and db > 2.0 * da:
+                        flags[s:e, i, b] = True
+    return flags
+
+
 def _rule_stuck(
     xy: np.ndarray, finite: np.ndarray, tol: float, min_frames: int, body_px: float
 ) -> np.ndarray:
@@ -764,7 +820,8 @@ def suspect_mask(
         skel = []
     params["skeleton"] = [(tracks.bodyparts[a], tracks.bodyparts[b]) for a, b in skel]
     if min_jump is None:
-        needs = "jump" in rules or ("stuck" in rules and stuck_body_px is None)
+        needs = ("jump" in rules or "on_part" in rules
+                 or ("stuck" in rules and stuck_body_px is None))
         min_jump = max(2.0, 0.1 * _body_size(xy, conf)) if needs else 2.0
     params["min_jump"] = float(min_jump)
 
@@ -790,6 +847,9 @@ def suspect_mask(
         fl, info = _rule_swap(tracks, pcutoff, pairs, identity_swaps, swap_events)
         reasons |= np.where(fl & finite, SWAP, 0).astype(np.uint8)
         params.update(info)
+    if "on_part" in rules:
+        fl = _rule_on_part(xy, conf, finite, float(min_jump))
+        reasons |= np.where(fl, ON_PART, 0).astype(np.uint8)
     if "stuck" in rules:
         body_px = 2.0 * float(min_jump) if stuck_body_px is None else float(stuck_body_px)
         fl = _rule_stuck(xy, finite, stuck_tol, int(stuck_min_frames), body_px)
