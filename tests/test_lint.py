@@ -25,10 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 FORMATTED: tuple[str, ...] = (
     "stablemotion_dlc/dlc/__init__.py",
     "stablemotion_dlc/dlc/constants.py",
+    "stablemotion_dlc/dlc/io.py",
+    "stablemotion_dlc/dlc/project.py",
+    "stablemotion_dlc/dlc/tracks.py",
     "stablemotion_dlc/evaluate/__init__.py",
+    "stablemotion_dlc/evaluate/cases.py",
     "stablemotion_dlc/evaluate/methods.py",
-    "stablemotion_dlc/sample/__init__.py",
+    "stablemotion_dlc/evaluate/runner.py",
+    "stablemotion_dlc/evaluate/speed.py",
+    "stablemotion_dlc/sample/",
     "tests/test_lint.py",
+    "tests/test_project.py",
 )
 
 

@@ -40,10 +40,13 @@ def test_output_names(tmp_path: Path) -> None:
 
 def test_model_location(sample, tmp_path: Path) -> None:
     assert model_location(sample.config) == default_model_path(sample.config)
-    assert model_location(DlcProject.from_config(sample.config), shuffle=2) == \
-        default_model_path(sample.config, 2)
-    assert model_location(tracks=tmp_path / "a.h5") == \
-        tmp_path / "stablemotion-models" / "model.safetensors"
+    assert model_location(DlcProject.from_config(sample.config), shuffle=2) == default_model_path(
+        sample.config, 2
+    )
+    assert (
+        model_location(tracks=tmp_path / "a.h5")
+        == tmp_path / "stablemotion-models" / "model.safetensors"
+    )
     with pytest.raises(ValueError):
         model_location()
 
@@ -54,8 +57,9 @@ def test_rule_skeleton_uses_the_fitting_config_bones(sample, tmp_path: Path) -> 
     tracks = read_tracks(sample.predictions_h5)
     project = DlcProject.from_config(sample.config)
     names = tracks.bodyparts
-    assert rule_skeleton(tracks, project) == [(names.index(a), names.index(b))
-                                              for a, b in project.skeleton]
+    assert rule_skeleton(tracks, project) == [
+        (names.index(a), names.index(b)) for a, b in project.skeleton
+    ]
     assert rule_skeleton(tracks) == default_skeleton(tracks)
     # bones of other bodyparts are left out; none left: the learned default
     cfg = yaml.safe_load(sample.config.read_text())
@@ -66,5 +70,6 @@ def test_rule_skeleton_uses_the_fitting_config_bones(sample, tmp_path: Path) -> 
     assert rule_skeleton(tracks, edited) == [(names.index(a), names.index(b))]
     cfg["skeleton"] = [["nose", "tail"]]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert rule_skeleton(tracks, DlcProject.from_config(tmp_path / "config.yaml")) == \
-        default_skeleton(tracks)
+    assert rule_skeleton(
+        tracks, DlcProject.from_config(tmp_path / "config.yaml")
+    ) == default_skeleton(tracks)

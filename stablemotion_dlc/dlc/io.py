@@ -64,8 +64,27 @@ logger = logging.getLogger(__name__)
 
 _META_PICKLE_MAX_BYTES = 64 * 2**20  # DLC meta pickles are a few kB
 #: Texts read as a missing value in CSV data cells: pandas' defaults (what DLC reads with).
-_NA_TEXT = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-            "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+_NA_TEXT = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 
 # ============================================================================ readers
@@ -143,7 +162,7 @@ def _read_h5(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not head:
         raise DLCFileError(path, "empty file")
     # the superblock is at 0 or after a user block of 512, 1024, 2048... bytes
-    if not any(head[o:o + 8] == signature for o in (0, 512, 1024, 2048, 4096)):
+    if not any(head[o : o + 8] == signature for o in (0, 512, 1024, 2048, 4096)):
         raise DLCFileError(path, "not an HDF5 file (no HDF5 signature)")
     try:
         with pd.HDFStore(path, mode="r") as store:
@@ -155,8 +174,9 @@ def _read_h5(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             elif "/df_with_missing" in keys:
                 key = "/df_with_missing"
             else:
-                raise DLCFileError(path, f"several HDF keys {keys}; expected one (or "
-                                   "'df_with_missing')")
+                raise DLCFileError(
+                    path, f"several HDF keys {keys}; expected one (or 'df_with_missing')"
+                )
             storer = store.get_storer(key)
             fmt = "table" if getattr(storer, "is_table", False) else "fixed"
             df = store.select(key)
@@ -207,12 +227,17 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             coord_row = r
             break
     if coord_row is None:
-        raise DLCFileError(path, "not a DeepLabCut CSV: no 'coords' header row (x, y, "
-                           "likelihood) in the first rows")
+        raise DLCFileError(
+            path,
+            "not a DeepLabCut CSV: no 'coords' header row (x, y, likelihood) in the first rows",
+        )
     n_header = coord_row + 1
     if n_header not in (3, 4):
-        raise DLCFileError(path, f"wrong number of header rows: {n_header} (DLC writes 3: "
-                           "scorer, bodyparts, coords; or 4 with individuals)")
+        raise DLCFileError(
+            path,
+            f"wrong number of header rows: {n_header} (DLC writes 3: "
+            "scorer, bodyparts, coords; or 4 with individuals)",
+        )
     if any(len(row) != width for row in head[:n_header]):
         raise DLCFileError(path, "header rows have different numbers of cells")
     n_index = 1
@@ -230,8 +255,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     last = _last_line(path)
     n_fields = len(next(csv.reader([last.decode("utf-8", "replace")])))
     if n_fields != width:
-        raise DLCFileError(path, f"truncated or malformed: last row has {n_fields} cells, "
-                           f"header has {width}")
+        raise DLCFileError(
+            path, f"truncated or malformed: last row has {n_fields} cells, header has {width}"
+        )
     dtype: dict[int, Any] = {c: str for c in range(n_index)}
     dtype.update({c: np.float64 for c in range(n_index, width)})
     # index labels keep texts such as "NA"; data cells read "NaN", "nan", "NA"... as NaN
@@ -239,9 +265,17 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     na_values: dict[int, list[str]] = {c: [""] for c in range(n_index)}
     na_values.update({c: list(_NA_TEXT) for c in range(n_index, width)})
     try:
-        body = pd.read_csv(path, header=None, skiprows=n_header, dtype=dtype,
-                           keep_default_na=False, na_values=na_values, engine="c",
-                           float_precision="round_trip", skip_blank_lines=True)
+        body = pd.read_csv(
+            path,
+            header=None,
+            skiprows=n_header,
+            dtype=dtype,
+            keep_default_na=False,
+            na_values=na_values,
+            engine="c",
+            float_precision="round_trip",
+            skip_blank_lines=True,
+        )
     except UnicodeDecodeError as exc:
         raise DLCFileError(path, f"not UTF-8 text: {exc}") from None
     except pd.errors.ParserError as exc:
@@ -256,8 +290,11 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if n_index == 1 and body.shape[0] > 1 and body.iloc[0, 1:].isna().all():
         # pandas writes an index-name row ("frame,,,") when the index has a name
         first, rest = body.iloc[0, 0], body.iloc[1:, 0]
-        if (isinstance(first, str) and not re.fullmatch(r"-?\d+", first)
-                and rest.str.fullmatch(r"-?\d+").all()):
+        if (
+            isinstance(first, str)
+            and not re.fullmatch(r"-?\d+", first)
+            and rest.str.fullmatch(r"-?\d+").all()
+        ):
             index_name = first
             body = body.iloc[1:].reset_index(drop=True)
     idx_cols = [body[c] for c in range(n_index)]
@@ -369,14 +406,19 @@ def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
                 fh.write((lab[:-1] or '""') + "\n")
             return
         for start in range(0, n_rows, chunk):
-            block = values[start:start + chunk]
+            block = values[start : start + chunk]
             flat = block.ravel()
             cells = list(map(repr, flat.tolist()))
             for i in np.flatnonzero(np.isnan(flat)).tolist():
                 cells[i] = ""
-            fh.write("".join([
-                f"{lab}{','.join(cells[r * n_cols:(r + 1) * n_cols])}\n"
-                for r, lab in enumerate(labels[start:start + block.shape[0]])]))
+            fh.write(
+                "".join(
+                    [
+                        f"{lab}{','.join(cells[r * n_cols : (r + 1) * n_cols])}\n"
+                        for r, lab in enumerate(labels[start : start + block.shape[0]])
+                    ]
+                )
+            )
 
 
 def write_tracks(

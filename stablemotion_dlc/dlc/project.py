@@ -106,14 +106,19 @@ def _str_list(cfg: Mapping[str, Any], key: str, path: Path, *, required: bool) -
 def _skeleton(cfg: Mapping[str, Any], path: Path) -> tuple[tuple[str, str], ...]:
     value = cfg.get("skeleton") or []
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: key 'skeleton' must be a list of [bodypart, bodypart] "
-                          f"pairs, got {value!r}")
+        raise ConfigError(
+            f"{path}: key 'skeleton' must be a list of [bodypart, bodypart] pairs, got {value!r}"
+        )
     bones = []
     for bone in value:
-        if (not isinstance(bone, (list, tuple)) or len(bone) != 2
-                or not all(isinstance(b, str) for b in bone)):
-            raise ConfigError(f"{path}: key 'skeleton' has an entry {bone!r} that is not a "
-                              f"pair of bodypart names")
+        if (
+            not isinstance(bone, (list, tuple))
+            or len(bone) != 2
+            or not all(isinstance(b, str) for b in bone)
+        ):
+            raise ConfigError(
+                f"{path}: key 'skeleton' has an entry {bone!r} that is not a pair of bodypart names"
+            )
         bones.append((bone[0], bone[1]))
     return tuple(bones)
 
@@ -126,8 +131,9 @@ def _pcutoff(cfg: Mapping[str, Any], path: Path) -> float:
     try:
         p = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{path}: key 'pcutoff' must be a number in [0, 1], "
-                          f"got {value!r}") from None
+        raise ConfigError(
+            f"{path}: key 'pcutoff' must be a number in [0, 1], got {value!r}"
+        ) from None
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"{path}: key 'pcutoff' must be in [0, 1], got {p}")
     return p
@@ -193,8 +199,9 @@ class DlcProject:
     stop: float
     video_sets: tuple[Path, ...]
     raw: Mapping[str, Any] = field(repr=False, compare=False)
-    _scorers: dict[int | None, list[str]] = field(default_factory=dict, init=False,
-                                                  repr=False, compare=False)
+    _scorers: dict[int | None, list[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -235,15 +242,20 @@ class DlcProject:
             numframes = int(cfg.get("numframes2pick", 20) or 20)
             start, stop = float(cfg.get("start", 0) or 0), float(cfg.get("stop", 1) or 1)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: 'iteration', 'numframes2pick', 'start' and 'stop' "
-                              f"must be numbers ({exc})") from None
+            raise ConfigError(
+                f"{path}: 'iteration', 'numframes2pick', 'start' and 'stop' must be numbers ({exc})"
+            ) from None
         if not 0.0 <= start < stop <= 1.0:
-            raise ConfigError(f"{path}: keys 'start'/'stop' must satisfy 0 <= start < stop "
-                              f"<= 1, got {start}, {stop}")
+            raise ConfigError(
+                f"{path}: keys 'start'/'stop' must satisfy 0 <= start < stop "
+                f"<= 1, got {start}, {stop}"
+            )
         video_sets = cfg.get("video_sets") or {}
         if not isinstance(video_sets, Mapping):
-            raise ConfigError(f"{path}: key 'video_sets' must be a mapping of video paths, "
-                              f"got {type(video_sets).__name__}")
+            raise ConfigError(
+                f"{path}: key 'video_sets' must be a mapping of video paths, "
+                f"got {type(video_sets).__name__}"
+            )
         videos = []
         for v in video_sets:
             p = Path(str(v))
@@ -252,13 +264,24 @@ class DlcProject:
                 p = alt if alt.exists() else p
             videos.append(p)
         return cls(
-            config_path=path, task=str(cfg["Task"]), date=str(cfg["date"]), multianimal=multi,
-            bodyparts=tuple(bodyparts), unique_bodyparts=tuple(unique),
-            individuals=tuple(individuals), skeleton=_skeleton(cfg, path),
-            pcutoff=_pcutoff(cfg, path), track_method=track_method, iteration=iteration,
-            experimenter=str(cfg.get("scorer") or ""), numframes2pick=numframes,
-            start=start, stop=stop, video_sets=tuple(videos),
-            raw=MappingProxyType(dict(cfg)))
+            config_path=path,
+            task=str(cfg["Task"]),
+            date=str(cfg["date"]),
+            multianimal=multi,
+            bodyparts=tuple(bodyparts),
+            unique_bodyparts=tuple(unique),
+            individuals=tuple(individuals),
+            skeleton=_skeleton(cfg, path),
+            pcutoff=_pcutoff(cfg, path),
+            track_method=track_method,
+            iteration=iteration,
+            experimenter=str(cfg.get("scorer") or ""),
+            numframes2pick=numframes,
+            start=start,
+            stop=stop,
+            video_sets=tuple(videos),
+            raw=MappingProxyType(dict(cfg)),
+        )
 
     # ------------------------------------------------------------------ places and names
     @property
@@ -286,19 +309,24 @@ class DlcProject:
         """Regex matching any scorer of this project (any network and snapshot)."""
         return scorer_pattern(dict(self.raw), shuffle).pattern
 
-    def output_name(self, video: str | Path, scorer: str, *, filtered: bool = False,
-                    suffix: str = ".h5") -> str:
+    def output_name(
+        self, video: str | Path, scorer: str, *, filtered: bool = False, suffix: str = ".h5"
+    ) -> str:
         """DLC's name of a video's output in this project (tracker suffix included)."""
-        return dlc_output_name(video, scorer, track_method=self.track_method,
-                               filtered=filtered, suffix=suffix)
+        return dlc_output_name(
+            video, scorer, track_method=self.track_method, filtered=filtered, suffix=suffix
+        )
 
     def skeleton_for(self, names: Sequence[str]) -> list[tuple[str, str]] | None:
         """The config's bones between the given bodyparts (None when there are none)."""
         known = set(names)
         bones = [b for b in self.skeleton if b[0] in known and b[1] in known]
         if len(bones) < len(self.skeleton):
-            logger.debug("%s: %d skeleton bone(s) name other bodyparts; not used here",
-                         self.config_path, len(self.skeleton) - len(bones))
+            logger.debug(
+                "%s: %d skeleton bone(s) name other bodyparts; not used here",
+                self.config_path,
+                len(self.skeleton) - len(bones),
+            )
         return bones or None
 
     def project_videos(self) -> list[Path]:
@@ -306,9 +334,11 @@ class DlcProject:
         out: list[Path] = []
         seen: set[Path] = set()
         folder = self.project_dir / "videos"
-        found = sorted(p for p in folder.iterdir()
-                       if p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS) \
-            if folder.is_dir() else []
+        found = (
+            sorted(p for p in folder.iterdir() if p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
+            if folder.is_dir()
+            else []
+        )
         for p in [*self.video_sets, *found]:
             key = p.absolute()
             if key not in seen:
@@ -316,12 +346,24 @@ class DlcProject:
                 out.append(p)
         return out
 
-    def find_analyzed(self, video: str | Path, shuffle: int | None = 1,
-                      destfolder: str | Path | None = None, *, filtered: bool = False,
-                      track_method: str | None = None) -> Path:
+    def find_analyzed(
+        self,
+        video: str | Path,
+        shuffle: int | None = 1,
+        destfolder: str | Path | None = None,
+        *,
+        filtered: bool = False,
+        track_method: str | None = None,
+    ) -> Path:
         """A video's DLC output in this project (:func:`find_analyzed`)."""
-        return find_analyzed(self, video, shuffle=shuffle, destfolder=destfolder,
-                             filtered=filtered, track_method=track_method)
+        return find_analyzed(
+            self,
+            video,
+            shuffle=shuffle,
+            destfolder=destfolder,
+            filtered=filtered,
+            track_method=track_method,
+        )
 
 
 def as_project(config: str | Path | DlcProject) -> DlcProject:
@@ -355,6 +397,7 @@ def read_dlc_config(config_path: str | Path) -> dict[str, Any]:
 
 # ======================================================================== names and places
 
+
 def _model_path(project_dir: Path, shuffle: int) -> Path:
     """``<project>/stablemotion-models/shuffle<N>/model.safetensors``."""
     return project_dir / MODELS_FOLDER / f"shuffle{int(shuffle)}" / MODEL_FILE
@@ -371,8 +414,11 @@ def default_model_path(config_path: str | Path | DlcProject, shuffle: int = 1) -
     return _model_path(Path(config_path).expanduser().absolute().parent, shuffle)
 
 
-def model_location(config: str | Path | DlcProject | None = None,
-                   tracks: str | Path | None = None, shuffle: int = 1) -> Path:
+def model_location(
+    config: str | Path | DlcProject | None = None,
+    tracks: str | Path | None = None,
+    shuffle: int = 1,
+) -> Path:
     """Where the model for a project, or for tracks outside any project, lives.
 
     Parameters
@@ -515,8 +561,9 @@ def output_files(path: str | Path, save_as_csv: bool = True) -> list[Path]:
     """
     path = Path(path)
     if path.suffix.lower() not in (".h5", ".hdf5", ".hdf", ".csv"):
-        raise FileProblemError(path, f"unsupported output suffix {path.suffix!r} (expected .h5 "
-                                     "or .csv)")
+        raise FileProblemError(
+            path, f"unsupported output suffix {path.suffix!r} (expected .h5 or .csv)"
+        )
     outs = [path]
     if save_as_csv and path.suffix == ".h5":
         outs.append(path.with_suffix(".csv"))
@@ -524,8 +571,9 @@ def output_files(path: str | Path, save_as_csv: bool = True) -> list[Path]:
     return outs
 
 
-def collect_videos(videos: str | Path | Sequence[str | Path],
-                    video_extensions: Sequence[str] | None = None) -> list[Path]:
+def collect_videos(
+    videos: str | Path | Sequence[str | Path], video_extensions: Sequence[str] | None = None
+) -> list[Path]:
     """Videos from a path, a list, or a folder (like DLC's ``collect_video_paths``)."""
     exts = tuple(e.lower().lstrip(".") for e in (video_extensions or VIDEO_EXTENSIONS))
     items = [videos] if isinstance(videos, (str, Path)) else list(videos)
@@ -543,6 +591,7 @@ def collect_videos(videos: str | Path | Sequence[str | Path],
 
 # ============================================================= scorers and finding outputs
 
+
 def _exact_scorers(cfg: Mapping[str, Any], project: Path, shuffle: int | None) -> list[str]:
     """Full scorer names computable from the project's model folders (may be empty)."""
     import yaml
@@ -557,14 +606,17 @@ def _exact_scorers(cfg: Mapping[str, Any], project: Path, shuffle: int | None) -
     detindex = cfg.get("detector_snapshotindex", -1)
     if detindex == "all":
         detindex = -1
-    for engine_dir, cfg_name in (("dlc-models-pytorch", "pytorch_config.yaml"),
-                                 ("dlc-models", "pose_cfg.yaml")):
+    for engine_dir, cfg_name in (
+        ("dlc-models-pytorch", "pytorch_config.yaml"),
+        ("dlc-models", "pose_cfg.yaml"),
+    ):
         it_dir = project / engine_dir / f"iteration-{iteration}"
         if not it_dir.is_dir():
             continue
         for frac in fractions:
-            pattern = re.compile(re.escape(f"{task}{date}-trainset{int(float(frac) * 100)}")
-                                 + r"shuffle(\d+)$")
+            pattern = re.compile(
+                re.escape(f"{task}{date}-trainset{int(float(frac) * 100)}") + r"shuffle(\d+)$"
+            )
             for model_dir in sorted(it_dir.iterdir()):
                 m = pattern.match(model_dir.name)
                 if not m or (shuffle is not None and int(m.group(1)) != shuffle):
@@ -608,8 +660,7 @@ def _tf_netname(net: str, mcfg: dict[str, Any]) -> str | None:
     return None
 
 
-def _torch_snapshot_uid(train: Path, mcfg: dict[str, Any], index: Any, detindex: Any
-                        ) -> str | None:
+def _torch_snapshot_uid(train: Path, mcfg: dict[str, Any], index: Any, detindex: Any) -> str | None:
     def snaps(prefix: str) -> list[tuple[bool, int]]:
         found = []
         for p in train.glob(f"{prefix}-*.pt"):
@@ -650,9 +701,12 @@ def scorer_pattern(cfg: Mapping[str, Any], shuffle: int | None = None) -> re.Pat
     ``(DLC|DeepCut)_<net>_<Task><date>shuffle<shuffle>_<iterations or snapshot uid>``.
     """
     shuf = r"\d+" if shuffle is None else str(int(shuffle))
-    return re.compile(r"(?:DLC|DeepCut)_.+?_" + re.escape(f"{cfg['Task']}{cfg['date']}")
-                      + rf"shuffle{shuf}_"
-                      + r"(?:(?:detector_(?:best-)?\d+_)?snapshot_(?:best-)?\d+|\d+)")
+    return re.compile(
+        r"(?:DLC|DeepCut)_.+?_"
+        + re.escape(f"{cfg['Task']}{cfg['date']}")
+        + rf"shuffle{shuf}_"
+        + r"(?:(?:detector_(?:best-)?\d+_)?snapshot_(?:best-)?\d+|\d+)"
+    )
 
 
 def find_analyzed(
@@ -723,8 +777,7 @@ def find_analyzed(
     accepted: list[Path] = []
     report: list[str] = []
     if not folder.is_dir():
-        raise AnalyzedDataNotFoundError(f"{folder}: output folder does not exist "
-                                        f"(video {video})")
+        raise AnalyzedDataNotFoundError(f"{folder}: output folder does not exist (video {video})")
     for f in sorted(folder.iterdir()):
         if not f.is_file() or f.suffix.lower() not in (".h5", ".csv"):
             continue
@@ -746,8 +799,9 @@ def find_analyzed(
             if leftover:
                 reason = f"unexpected text {leftover!r} after the scorer"
             elif found_tracker != tracker:
-                reason = (f"tracker suffix {found_tracker or 'none'!r} but wanted "
-                          f"{tracker or 'none'!r}")
+                reason = (
+                    f"tracker suffix {found_tracker or 'none'!r} but wanted {tracker or 'none'!r}"
+                )
             elif is_filtered != filtered:
                 reason = "filtered file" if is_filtered else "not a filtered file"
         if reason is None:
@@ -763,13 +817,16 @@ def find_analyzed(
     for files in by_stem.values():
         h5 = [f for f in files if f.suffix.lower() == ".h5"]
         chosen.append(h5[0] if h5 else files[0])
-    what = (f"{'filtered' if filtered else 'unfiltered'} output of video {video.name} "
-            f"(scorer {wanted}, tracker {tracker or 'none'}) in {folder}")
+    what = (
+        f"{'filtered' if filtered else 'unfiltered'} output of video {video.name} "
+        f"(scorer {wanted}, tracker {tracker or 'none'}) in {folder}"
+    )
     listing = "\n".join(report) if report else "  (no file starts with the video name)"
     if not chosen:
         raise AnalyzedDataNotFoundError(f"no {what}; candidates:\n{listing}")
     if len(chosen) > 1:
         raise AnalyzedDataNotFoundError(
             f"ambiguous {what}: {len(chosen)} files match ({[c.name for c in chosen]}); "
-            f"pass shuffle/track_method/destfolder to choose; candidates:\n{listing}")
+            f"pass shuffle/track_method/destfolder to choose; candidates:\n{listing}"
+        )
     return chosen[0]

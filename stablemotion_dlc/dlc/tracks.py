@@ -231,12 +231,14 @@ class Tracks:
             f_pos = f_pos[frames]
         i_pos = np.arange(self.n_individuals)
         if individuals is not None:
-            i_pos = np.array([_name_pos(self.individuals, n, "individual") for n in individuals],
-                             dtype=np.intp)
+            i_pos = np.array(
+                [_name_pos(self.individuals, n, "individual") for n in individuals], dtype=np.intp
+            )
         k_pos = np.arange(self.n_keypoints)
         if bodyparts is not None:
-            k_pos = np.array([_name_pos(self.bodyparts, n, "bodypart") for n in bodyparts],
-                             dtype=np.intp)
+            k_pos = np.array(
+                [_name_pos(self.bodyparts, n, "bodypart") for n in bodyparts], dtype=np.intp
+            )
         grid = np.ix_(f_pos, i_pos, k_pos)
         meta = _copy.deepcopy(self.meta)
         raw = meta.pop("raw_points", None)
@@ -320,30 +322,36 @@ class Tracks:
             if unique and animals and animals[-1] == UNIQUE_NAME:
                 animals = animals[:-1]
         if not multianimal and (len(animals) != 1 or unique):
-            raise ValueError("a single-animal layout has exactly one individual and no "
-                             "unique bodyparts; pass multianimal=True")
+            raise ValueError(
+                "a single-animal layout has exactly one individual and no "
+                "unique bodyparts; pass multianimal=True"
+            )
         if placeholder not in _PLACEHOLDERS:
             raise ValueError(f"placeholder must be one of {_PLACEHOLDERS}, got {placeholder!r}")
         _check_unique_names(bodyparts, "bodyparts")
         _check_unique_names(animals, "individuals")
         _check_unique_names(unique, "unique_bodyparts")
         if set(unique) & set(bodyparts):
-            raise ValueError(f"unique bodyparts {sorted(set(unique) & set(bodyparts))} are "
-                             "also animal bodyparts")
+            raise ValueError(
+                f"unique bodyparts {sorted(set(unique) & set(bodyparts))} are also animal bodyparts"
+            )
         xy = np.array(xy, dtype=np.float64, copy=True)
         all_parts = bodyparts + unique
         all_inds = animals + ([UNIQUE_NAME] if unique else [])
         expected = (len(all_inds), len(all_parts), 2)
         if xy.ndim != 4 or xy.shape[1:] != expected:
-            raise ValueError(f"xy must have shape (F, {expected[0]}, {expected[1]}, 2) for "
-                             f"{len(animals)} animal(s), {len(bodyparts)} bodypart(s) and "
-                             f"{len(unique)} unique bodypart(s); got {xy.shape}")
+            raise ValueError(
+                f"xy must have shape (F, {expected[0]}, {expected[1]}, 2) for "
+                f"{len(animals)} animal(s), {len(bodyparts)} bodypart(s) and "
+                f"{len(unique)} unique bodypart(s); got {xy.shape}"
+            )
         n_frames = xy.shape[0]
         if likelihood is not None:
             likelihood = np.array(likelihood, dtype=np.float64, copy=True)
             if likelihood.shape != xy.shape[:3]:
-                raise ValueError(f"likelihood must have shape {xy.shape[:3]}, "
-                                 f"got {likelihood.shape}")
+                raise ValueError(
+                    f"likelihood must have shape {xy.shape[:3]}, got {likelihood.shape}"
+                )
         present = np.zeros(expected[:2], dtype=bool)
         present[: len(animals), : len(bodyparts)] = True
         if unique:
@@ -352,8 +360,10 @@ class Tracks:
         absent = ~present
         if absent.any():
             if np.isfinite(xy[:, absent]).any():
-                logger.warning("from_arrays: finite values in (individual, bodypart) cells "
-                               "that do not exist in the layout were dropped")
+                logger.warning(
+                    "from_arrays: finite values in (individual, bodypart) cells "
+                    "that do not exist in the layout were dropped"
+                )
             xy[:, absent] = np.nan
             if likelihood is not None:
                 likelihood[:, absent] = np.nan
@@ -370,9 +380,17 @@ class Tracks:
             "column_names": list(_LEVELS_MULTI if multianimal else _LEVELS_SINGLE),
             "warnings": [],
         }
-        return cls(xy=xy, likelihood=likelihood, bodyparts=all_parts, individuals=all_inds,
-                   scorer=str(scorer), index=index, present=present,
-                   multianimal=bool(multianimal), meta=meta)
+        return cls(
+            xy=xy,
+            likelihood=likelihood,
+            bodyparts=all_parts,
+            individuals=all_inds,
+            scorer=str(scorer),
+            index=index,
+            present=present,
+            multianimal=bool(multianimal),
+            meta=meta,
+        )
 
     @classmethod
     def from_dataframe(
@@ -429,8 +447,12 @@ def _same_values(a: Any, b: Any) -> bool:
     other pair of values by ``==`` (False when that fails or is ambiguous).
     """
     if isinstance(a, dict) or isinstance(b, dict):
-        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(_same_values(a[key], b[key]) for key in a))
+        return (
+            isinstance(a, dict)
+            and isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_same_values(a[key], b[key]) for key in a)
+        )
     if isinstance(a, (np.ndarray, pd.Index)) or isinstance(b, (np.ndarray, pd.Index)):
         x, y = np.asarray(a), np.asarray(b)
         if x.shape != y.shape:
@@ -438,9 +460,12 @@ def _same_values(a: Any, b: Any) -> bool:
         nan_ok = all(v.dtype.kind in "fc" for v in (x, y))
         return bool(np.array_equal(x, y, equal_nan=nan_ok))
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
-                and len(a) == len(b)
-                and all(_same_values(x, y) for x, y in zip(a, b, strict=True)))
+        return (
+            isinstance(a, (list, tuple))
+            and isinstance(b, (list, tuple))
+            and len(a) == len(b)
+            and all(_same_values(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
         return bool(a == b or (np.isnan(a) and np.isnan(b)))
     try:
@@ -467,8 +492,9 @@ def _check_unique_names(names: list[str], what: str) -> None:
         raise ValueError(f"duplicate {what}: {sorted(set(dup))}")
 
 
-def _select_raw(raw: dict[str, Any], n_frames: int, f_pos: np.ndarray, i_pos: np.ndarray,
-                k_pos: np.ndarray) -> dict[str, Any] | None:
+def _select_raw(
+    raw: dict[str, Any], n_frames: int, f_pos: np.ndarray, i_pos: np.ndarray, k_pos: np.ndarray
+) -> dict[str, Any] | None:
     """Re-index raw placeholder records after a selection (None when nothing is left)."""
     if raw.get("n_frames") != n_frames:
         return None
@@ -482,8 +508,14 @@ def _select_raw(raw: dict[str, Any], n_frames: int, f_pos: np.ndarray, i_pos: np
     keep = (f >= 0) & (i >= 0) & (k >= 0)
     if not keep.any():
         return None
-    return {"n_frames": len(f_pos), "frame": f[keep], "ind": i[keep], "kp": k[keep],
-            "values": raw["values"][keep], "canon_l": raw["canon_l"][keep]}
+    return {
+        "n_frames": len(f_pos),
+        "frame": f[keep],
+        "ind": i[keep],
+        "kp": k[keep],
+        "values": raw["values"][keep],
+        "canon_l": raw["canon_l"][keep],
+    }
 
 
 def _bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -493,8 +525,9 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.view(np.uint64) == b.view(np.uint64)
 
 
-def _encode(xy: np.ndarray, lik: np.ndarray | None, style: str
-            ) -> tuple[np.ndarray, np.ndarray | None]:
+def _encode(
+    xy: np.ndarray, lik: np.ndarray | None, style: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Write missing points (both coordinates NaN) in a placeholder style."""
     if style == "nan":
         return xy, lik
@@ -522,8 +555,10 @@ def _norm_scorer(values: list[str], path: Path, warns: list[str]) -> str:
         return uniq[0]
     base = list(dict.fromkeys(re.sub(r"\.\d+$", "", v) for v in uniq))
     if len(base) == 1:
-        warns.append(f"scorer row was de-duplicated ('{base[0]}.1', '{base[0]}.2', ...); "
-                     f"normalised to '{base[0]}'")
+        warns.append(
+            f"scorer row was de-duplicated ('{base[0]}.1', '{base[0]}.2', ...); "
+            f"normalised to '{base[0]}'"
+        )
         return base[0]
     raise DLCFileError(path, f"several scorers in one file: {uniq[:5]}")
 
@@ -550,9 +585,12 @@ def _tracks_from_df(df: pd.DataFrame, path: Path, extra: dict[str, Any]) -> Trac
     warns: list[str] = list(extra.pop("warnings", []))
     cols = df.columns
     if not isinstance(cols, pd.MultiIndex) or cols.nlevels not in (3, 4):
-        raise DLCFileError(path, "not a DeepLabCut table: columns must have 3 levels "
-                           "(scorer, bodyparts, coords) or 4 (scorer, individuals, bodyparts, "
-                           f"coords); found {cols.nlevels} level(s)")
+        raise DLCFileError(
+            path,
+            "not a DeepLabCut table: columns must have 3 levels "
+            "(scorer, bodyparts, coords) or 4 (scorer, individuals, bodyparts, "
+            f"coords); found {cols.nlevels} level(s)",
+        )
     if df.shape[0] == 0:
         raise DLCFileError(path, "zero frames (no data rows)")
     multianimal = cols.nlevels == 4
@@ -568,8 +606,11 @@ def _tracks_from_df(df: pd.DataFrame, path: Path, extra: dict[str, Any]) -> Trac
     coord_vals = [t[-1] for t in tuples]
     bad = sorted(set(coord_vals) - set(_COORDS_FULL))
     if bad:
-        raise DLCFileError(path, f"not a DeepLabCut table: unknown coords {bad[:5]} (expected "
-                           "x, y and optionally likelihood)")
+        raise DLCFileError(
+            path,
+            f"not a DeepLabCut table: unknown coords {bad[:5]} (expected "
+            "x, y and optionally likelihood)",
+        )
     coords = [c for c in _COORDS_FULL if c in coord_vals]
     if "x" not in coords or "y" not in coords:
         raise DLCFileError(path, "not a DeepLabCut table: no x/y coordinate columns")
@@ -652,9 +693,12 @@ def _tracks_from_df(df: pd.DataFrame, path: Path, extra: dict[str, Any]) -> Trac
         differs = ~_bits_equal(enc, raw_vals).all(axis=-1)
         if differs.any():
             raw_points = {
-                "n_frames": n_frames, "frame": f[differs].astype(np.int64),
-                "ind": i[differs].astype(np.int64), "kp": k[differs].astype(np.int64),
-                "values": raw_vals[differs], "canon_l": canon_l[differs],
+                "n_frames": n_frames,
+                "frame": f[differs].astype(np.int64),
+                "ind": i[differs].astype(np.int64),
+                "kp": k[differs].astype(np.int64),
+                "values": raw_vals[differs],
+                "canon_l": canon_l[differs],
             }
     if n_m1 or n_zero:
         kinds = []
@@ -679,12 +723,22 @@ def _tracks_from_df(df: pd.DataFrame, path: Path, extra: dict[str, Any]) -> Trac
         meta["raw_points"] = raw_points
     if (not multianimal) and (pref := _detect_prefixes(bodyparts)):
         meta["bodypart_prefixes"] = pref
-        warns.append(f"single-animal layout with prefixed bodyparts {pref} (old multi-animal "
-                     "convention); read as one individual")
+        warns.append(
+            f"single-animal layout with prefixed bodyparts {pref} (old multi-animal "
+            "convention); read as one individual"
+        )
     meta.update(extra)
-    tracks = Tracks(xy=xy, likelihood=lik, bodyparts=bodyparts, individuals=individuals,
-                    scorer=scorer, index=df.index.copy(), present=present,
-                    multianimal=multianimal, meta=meta)
+    tracks = Tracks(
+        xy=xy,
+        likelihood=lik,
+        bodyparts=bodyparts,
+        individuals=individuals,
+        scorer=scorer,
+        index=df.index.copy(),
+        present=present,
+        multianimal=multianimal,
+        meta=meta,
+    )
     _check_values(tracks)
     for w in tracks.meta["warnings"]:
         logger.warning("%s: %s", path, w)
@@ -696,11 +750,18 @@ def _check_values(tracks: Tracks) -> None:
     warns = tracks.meta.setdefault("warnings", [])
     xy, present = tracks.xy, tracks.present
     # fmax ignores NaN: NaN over all frames and both coordinates means no data at all
-    empty = (np.isnan(np.fmax.reduce(xy, axis=0)).all(axis=-1) if xy.shape[0]
-             else np.ones(present.shape, dtype=bool)) & present
+    empty = (
+        np.isnan(np.fmax.reduce(xy, axis=0)).all(axis=-1)
+        if xy.shape[0]
+        else np.ones(present.shape, dtype=bool)
+    ) & present
     if empty.any():
-        names = [f"{tracks.individuals[i]}/{tracks.bodyparts[k]}" if tracks.multianimal
-                 else tracks.bodyparts[k] for i, k in zip(*np.nonzero(empty), strict=True)]
+        names = [
+            f"{tracks.individuals[i]}/{tracks.bodyparts[k]}"
+            if tracks.multianimal
+            else tracks.bodyparts[k]
+            for i, k in zip(*np.nonzero(empty), strict=True)
+        ]
         warns.append(f"all-NaN keypoint(s) (kept): {names}")
     size = tracks.meta.get("frame_size")
     gmin = float(np.fmin.reduce(xy, axis=None)) if xy.size else np.nan
@@ -727,15 +788,18 @@ def _check_values(tracks: Tracks) -> None:
             lmax = float(np.fmax.reduce(lik, axis=None))
             if lmin < 0 or lmax > 1:
                 n_out = int(((lik < 0) | (lik > 1)).sum())
-                warns.append(f"{n_out} likelihood value(s) outside [0, 1] (kept, not clipped; "
-                             f"range {lmin:g}..{lmax:g})")
+                warns.append(
+                    f"{n_out} likelihood value(s) outside [0, 1] (kept, not clipped; "
+                    f"range {lmin:g}..{lmax:g})"
+                )
 
 
 # ====================================================================== Tracks -> DataFrame
 def _columns(tracks: Tracks) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.ndarray]:
     """Column MultiIndex in file order, with each column's (individual, bodypart, coord)."""
-    coords = list(tracks.meta.get("coords") or
-                  (_COORDS_FULL if tracks.likelihood is not None else _COORDS_XY))
+    coords = list(
+        tracks.meta.get("coords") or (_COORDS_FULL if tracks.likelihood is not None else _COORDS_XY)
+    )
     if (tracks.likelihood is None) != (coords == list(_COORDS_XY)):
         coords = list(_COORDS_FULL if tracks.likelihood is not None else _COORDS_XY)
     ii, kk = np.nonzero(tracks.present)
@@ -749,14 +813,21 @@ def _columns(tracks: Tracks) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.
         inv[np.asarray(order)] = np.arange(len(order))
         ii, kk, cc = ii[inv], kk[inv], cc[inv]
     if tracks.multianimal:
-        arrays = [[tracks.scorer] * len(ii), [tracks.individuals[i] for i in ii],
-                  [tracks.bodyparts[k] for k in kk], [coords[c] for c in cc]]
+        arrays = [
+            [tracks.scorer] * len(ii),
+            [tracks.individuals[i] for i in ii],
+            [tracks.bodyparts[k] for k in kk],
+            [coords[c] for c in cc],
+        ]
         names = _LEVELS_MULTI
     else:
         if tracks.n_individuals != 1:
             raise ValueError("a single-animal Tracks must have exactly one individual")
-        arrays = [[tracks.scorer] * len(ii), [tracks.bodyparts[k] for k in kk],
-                  [coords[c] for c in cc]]
+        arrays = [
+            [tracks.scorer] * len(ii),
+            [tracks.bodyparts[k] for k in kk],
+            [coords[c] for c in cc],
+        ]
         names = _LEVELS_SINGLE
     given = tracks.meta.get("column_names")
     if given is not None and len(given) == len(names):
@@ -787,8 +858,11 @@ def _tracks_to_df(tracks: Tracks, raw: bool = True) -> pd.DataFrame:
         rp = tracks.meta.get("raw_points")
         if rp is not None and len(rp["frame"]):
             if rp.get("n_frames") != xy.shape[0] or rp["values"].shape[1] != full.shape[-1]:
-                logger.warning("raw placeholder values in meta do not match the tracks' shape; "
-                               "missing points are written in the %r style", style)
+                logger.warning(
+                    "raw placeholder values in meta do not match the tracks' shape; "
+                    "missing points are written in the %r style",
+                    style,
+                )
             else:
                 f, i, k = rp["frame"], rp["ind"], rp["kp"]
                 still = np.isnan(xy[f, i, k]).all(axis=-1)

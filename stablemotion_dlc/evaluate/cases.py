@@ -86,12 +86,17 @@ class BenchFile:
 
 #: The real files with enough confident frames (see ``shared/data/README.md``).
 DEFAULT_FILES: tuple[BenchFile, ...] = (
-    BenchFile("openfield", "openfield_m3v1/m3v1mp4DLC_resnet50_openfieldAug20shuffle1_30000.h5",
-              tune=True),
-    BenchFile("behaviordepot_demo1", "behaviordepot/demo1_tracking.csv", tune=True,
-              max_frames=3000),
-    BenchFile("bsoid", "bsoid/raw_clip1DLC_resnet50_OpenFieldHighResApr8shuffle1_1030000.h5",
-              max_frames=3000),
+    BenchFile(
+        "openfield", "openfield_m3v1/m3v1mp4DLC_resnet50_openfieldAug20shuffle1_30000.h5", tune=True
+    ),
+    BenchFile(
+        "behaviordepot_demo1", "behaviordepot/demo1_tracking.csv", tune=True, max_frames=3000
+    ),
+    BenchFile(
+        "bsoid",
+        "bsoid/raw_clip1DLC_resnet50_OpenFieldHighResApr8shuffle1_1030000.h5",
+        max_frames=3000,
+    ),
     BenchFile("behaviordepot_demo2", "behaviordepot/demo2_tracking.csv", max_frames=3000),
     BenchFile("behaviordepot_demo4", "behaviordepot/demo4_video.csv", max_frames=3000),
     BenchFile("deepof_square_arena", "deepof/testDLC_square_arena.h5"),
@@ -216,7 +221,8 @@ def make_benchmark_case(
     if not segments:
         raise ValueError(
             f"{source}: no stretch of {min_len} frames where {min_fraction:.0%} of an animal's "
-            f"keypoints have likelihood >= {pcutoff}; nothing to use as truth")
+            f"keypoints have likelihood >= {pcutoff}; nothing to use as truth"
+        )
     elig_sub = np.zeros(confident.shape, dtype=bool)
     for s, e, a in segments:
         elig_sub[s:e, a] = confident[s:e, a]
@@ -225,9 +231,18 @@ def make_benchmark_case(
         raise ValueError(f"unknown corruption kinds {bad_kinds}; known: {list(ALL_KINDS)}")
     names = [tracks.bodyparts[k] for k in kps]
     placeholder = -1.0
-    cor = inject_corruption(xy, lik, rng, kinds=list(kinds), rate=rate, min_len=1,
-                            max_len=max_event_len, bodyparts=names, eligible=elig_sub,
-                            placeholder=placeholder)
+    cor = inject_corruption(
+        xy,
+        lik,
+        rng,
+        kinds=list(kinds),
+        rate=rate,
+        min_len=1,
+        max_len=max_event_len,
+        bodyparts=names,
+        eligible=elig_sub,
+        placeholder=placeholder,
+    )
     new_xy = cor.xy
     new_lik = cor.likelihood
     neg1 = cor.kinds == ALL_KINDS.index("dropout_neg1") + 1
@@ -253,9 +268,14 @@ def make_benchmark_case(
     truth = np.full(tracks.xy.shape, np.nan)
     truth[eligible] = tracks.xy[eligible]
     events = [
-        CorruptionEvent(ev.kind, ev.start, ev.stop, tuple(animals[i] for i in ev.individuals),
-                        tuple(kps[k] for k in ev.keypoints),
-                        None if ev.source is None else kps[ev.source])
+        CorruptionEvent(
+            ev.kind,
+            ev.start,
+            ev.stop,
+            tuple(animals[i] for i in ev.individuals),
+            tuple(kps[k] for k in ev.keypoints),
+            None if ev.source is None else kps[ev.source],
+        )
         for ev in cor.events
     ]
     segs = [(s, e, animals[a]) for s, e, a in segments]
@@ -288,8 +308,9 @@ def case_for_file(tracks: Tracks, seed: int, min_len: int) -> BenchmarkCase:
     last: ValueError | None = None
     for frac in (1.0, 0.75):
         try:
-            case = make_benchmark_case(tracks, np.random.default_rng(seed), min_len=min_len,
-                                       min_fraction=frac)
+            case = make_benchmark_case(
+                tracks, np.random.default_rng(seed), min_len=min_len, min_fraction=frac
+            )
         except ValueError as exc:
             last = exc
             continue

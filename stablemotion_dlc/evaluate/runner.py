@@ -69,9 +69,14 @@ def _skeleton_indices(tracks: Tracks, eligible: np.ndarray) -> list[tuple[int, i
         return []
 
 
-def _score_method(pred: np.ndarray, case: BenchmarkCase, flag: np.ndarray | None,
-                  score: np.ndarray | None, skeleton: list[tuple[int, int]],
-                  valid: np.ndarray | None = None) -> dict[str, Any]:
+def _score_method(
+    pred: np.ndarray,
+    case: BenchmarkCase,
+    flag: np.ndarray | None,
+    score: np.ndarray | None,
+    skeleton: list[tuple[int, int]],
+    valid: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Metrics of one method on one case (``valid`` restricts the scored frames)."""
     from .metrics import evaluate, untouched_moved
 
@@ -83,18 +88,29 @@ def _score_method(pred: np.ndarray, case: BenchmarkCase, flag: np.ndarray | None
     corrupted = kinds != 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = evaluate(pred, truth, corrupted, kinds=kinds, kind_names=ALL_KINDS,
-                       input_xy=case.corrupted.xy, detection=flag, score=score,
-                       skeleton=skeleton or None)
+        res = evaluate(
+            pred,
+            truth,
+            corrupted,
+            kinds=kinds,
+            kind_names=ALL_KINDS,
+            input_xy=case.corrupted.xy,
+            detection=flag,
+            score=score,
+            skeleton=skeleton or None,
+        )
     s = res.summary
     # untouched = confident points never corrupted: their input equals the truth
     mv = untouched_moved(pred, truth, corrupted, MOVED_PX)
     out: dict[str, Any] = {
-        "corrupted": {k: s[f"corrupted_{k}"] for k in
-                      ("rmse", "median_error", "mean_error", "pck5", "pck10", "coverage",
-                       "n_truth")},
-        "untouched": {k: s[f"clean_{k}"] for k in
-                      ("rmse", "median_error", "pck5", "pck10", "coverage", "n_truth")},
+        "corrupted": {
+            k: s[f"corrupted_{k}"]
+            for k in ("rmse", "median_error", "mean_error", "pck5", "pck10", "coverage", "n_truth")
+        },
+        "untouched": {
+            k: s[f"clean_{k}"]
+            for k in ("rmse", "median_error", "pck5", "pck10", "coverage", "n_truth")
+        },
         "moved_share": mv["moved_share"],
         "moved_median": mv["moved_median"],
         "jerk": s["jerk"],
@@ -109,9 +125,11 @@ def _score_method(pred: np.ndarray, case: BenchmarkCase, flag: np.ndarray | None
     for row in res.per_kind.to_dict("records"):
         if row["code"] == 0:
             continue
-        kinds_tab[row["kind"]] = {k: row[k] for k in
-                                  ("rmse", "median_error", "pck5", "pck10", "coverage",
-                                   "n_truth", "input_rmse") if k in row}
+        kinds_tab[row["kind"]] = {
+            k: row[k]
+            for k in ("rmse", "median_error", "pck5", "pck10", "coverage", "n_truth", "input_rmse")
+            if k in row
+        }
         if "recall" in row:
             kinds_tab[row["kind"]]["recall"] = row["recall"]
         if "auroc" in row:
@@ -178,25 +196,37 @@ def run_file(
     cor = case.corrupted
     n_f, n_i, n_k = cor.xy.shape[:3]
     info: dict[str, Any] = {
-        "name": name, "source": str(tracks.meta.get("source", "")), "frames": n_f,
-        "individuals": list(tracks.individuals), "bodyparts": list(tracks.bodyparts),
+        "name": name,
+        "source": str(tracks.meta.get("source", "")),
+        "frames": n_f,
+        "individuals": list(tracks.individuals),
+        "bodyparts": list(tracks.bodyparts),
         "eligible_points": int(case.eligible.sum()),
         "eligible_frames": int(case.eligible.any(axis=(1, 2)).sum()),
         "corrupted_points": int(case.mask.sum()),
-        "events": len(case.events), "min_fraction": case.min_fraction,
-        "event_counts": {k: sum(ev.kind == k for ev in case.events)
-                         for k in sorted({ev.kind for ev in case.events})},
+        "events": len(case.events),
+        "min_fraction": case.min_fraction,
+        "event_counts": {
+            k: sum(ev.kind == k for ev in case.events)
+            for k in sorted({ev.kind for ev in case.events})
+        },
         "notes": [],
     }
     skeleton = _skeleton_indices(tracks, case.eligible)
     results: dict[str, dict[str, Any]] = {}
-    arrays: dict[str, np.ndarray] = {"truth": case.truth, "input": cor.xy,
-                                     "kinds": case.kinds}
+    arrays: dict[str, np.ndarray] = {"truth": case.truth, "input": cor.xy, "kinds": case.kinds}
     # ---------------------------------------------------------------- training
     model_path = work_dir / f"{name}.safetensors"
     t0 = time.perf_counter()
-    train_on_tracks([cor], model_path, pcutoff=PCUTOFF, steps=train_steps, resume=False,
-                    overwrite=True, progress=False)
+    train_on_tracks(
+        [cor],
+        model_path,
+        pcutoff=PCUTOFF,
+        steps=train_steps,
+        resume=False,
+        overwrite=True,
+        progress=False,
+    )
     info["train_seconds"] = round(time.perf_counter() - t0, 2)
     cleaner = Cleaner.from_file(model_path)
     info["train_steps"] = int(cleaner.bundle.train_config.get("steps", train_steps or 0))
@@ -204,9 +234,15 @@ def run_file(
     plan = method_plan(quick, methods)
     bar = tqdm(plan, desc=name, leave=False, disable=not progress)
 
-    def put(m: str, xy: np.ndarray, seconds: float, flag: np.ndarray | None = None,
-            score: np.ndarray | None = None, valid: np.ndarray | None = None,
-            **extra: Any) -> None:
+    def put(
+        m: str,
+        xy: np.ndarray,
+        seconds: float,
+        flag: np.ndarray | None = None,
+        score: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+        **extra: Any,
+    ) -> None:
         r = _score_method(xy, case, flag, score, skeleton, valid)
         r["seconds"] = round(float(seconds), 3)
         r["fps"] = round(n_f / seconds, 1) if seconds > 0 else None
@@ -232,8 +268,10 @@ def run_file(
                     info["notes"].append(f"{m}: skipped (arima_frames=0)")
                     continue
                 if n_i * n_k * 2 > ARIMA_MAX_COLUMNS:
-                    info["notes"].append(f"{m}: skipped ({n_i * n_k * 2} coordinate columns; "
-                                         f"run only with <= {ARIMA_MAX_COLUMNS}, too slow)")
+                    info["notes"].append(
+                        f"{m}: skipped ({n_i * n_k * 2} coordinate columns; "
+                        f"run only with <= {ARIMA_MAX_COLUMNS}, too slow)"
+                    )
                     continue
                 a, e = arima_window(case.kinds, arima_frames)
                 out = np.full(cor.xy.shape, np.nan)
@@ -279,8 +317,13 @@ def run_file(
                 swapped.xy = base
                 lab = suspect_mask(swapped, PCUTOFF).mask
                 flag = lab | ~np.isfinite(base).all(-1)
-                put(m, interp_over(base, flag, max_gap), time.perf_counter() - t0,
-                    flag=flag | fixed, score=(flag | fixed).astype(float))
+                put(
+                    m,
+                    interp_over(base, flag, max_gap),
+                    time.perf_counter() - t0,
+                    flag=flag | fixed,
+                    score=(flag | fixed).astype(float),
+                )
             elif m == "ours+interp":
                 flag = (r.status != KEPT) & ~fixed
                 put(m, interp_over(base, flag, max_gap), time.perf_counter() - t0)
@@ -299,13 +342,18 @@ def run_file(
     ours_flag = r.status != KEPT
     ours_score = np.where(~np.isfinite(cor.xy).all(-1), 1.0, r.probability)
     detection = {}
-    for dname, f, sc in (("ours", ours_flag, ours_score), ("likelihood", lik_flag, lik_score),
-                         ("rules", rules_flag, rules_flag.astype(float))):
+    for dname, f, sc in (
+        ("ours", ours_flag, ours_score),
+        ("likelihood", lik_flag, lik_score),
+        ("rules", rules_flag, rules_flag.astype(float)),
+    ):
         d = detection_scores(f, case.mask, valid=valid)
         d["auroc"] = auroc(sc, case.mask, valid=valid)
         d["recall_per_kind"] = {
             ALL_KINDS[c - 1]: float(f[(case.kinds == c) & valid].mean())
-            for c in np.unique(case.kinds) if c}
+            for c in np.unique(case.kinds)
+            if c
+        }
         detection[dname] = d
 
     # ---------------------------------------------------------------- false edits (no injection)
@@ -328,14 +376,25 @@ def run_file(
         mvb = mvb[np.isfinite(mvb)]
         false_edits["bar_moved_share"] = float((mvb > MOVED_PX).mean()) if mvb.size else None
 
-    return {"info": info, "methods": results, "detection": detection,
-            "false_edits": false_edits, "_arrays": arrays,
-            "_model": str(model_path), "_tracks": tracks}
+    return {
+        "info": info,
+        "methods": results,
+        "detection": detection,
+        "false_edits": false_edits,
+        "_arrays": arrays,
+        "_model": str(model_path),
+        "_tracks": tracks,
+    }
 
 
-def _load_files(data_dir: Path | None, files: Sequence[str] | None, quick: bool,
-                work: Path, seed: int, max_frames: int | None = None
-                ) -> list[tuple[str, bool, Tracks, str]]:
+def _load_files(
+    data_dir: Path | None,
+    files: Sequence[str] | None,
+    quick: bool,
+    work: Path,
+    seed: int,
+    max_frames: int | None = None,
+) -> list[tuple[str, bool, Tracks, str]]:
     """``(name, tune, tracks, note)`` of every input; the simulated sample is always added."""
     from ..sample import make_sample_project
 
@@ -346,11 +405,12 @@ def _load_files(data_dir: Path | None, files: Sequence[str] | None, quick: bool,
         known = {f.name for f in DEFAULT_FILES} | {SAMPLE_NAME}
         unknown = [f for f in wanted if f not in known and not Path(f).exists()]
         if unknown:
-            raise ValueError(f"unknown benchmark file(s) {unknown}; known: {sorted(known)} "
-                             "or paths to DLC .h5/.csv files")
+            raise ValueError(
+                f"unknown benchmark file(s) {unknown}; known: {sorted(known)} "
+                "or paths to DLC .h5/.csv files"
+            )
         specs = [f for f in DEFAULT_FILES if f.name in wanted]
-        specs += [BenchFile(Path(f).stem, str(Path(f).resolve())) for f in files
-                  if f not in known]
+        specs += [BenchFile(Path(f).stem, str(Path(f).resolve())) for f in files if f not in known]
     if data_dir is not None and not data_dir.is_dir():
         logger.warning("data folder %s not found; only the simulated sample is used", data_dir)
         data_dir = None
@@ -365,21 +425,32 @@ def _load_files(data_dir: Path | None, files: Sequence[str] | None, quick: bool,
             continue
         tr = read_tracks(path)
         note = ""
-        caps = [c for c in (spec.max_frames, max_frames, 600 if quick else None)
-                if c is not None]
+        caps = [c for c in (spec.max_frames, max_frames, 600 if quick else None) if c is not None]
         cap = min(caps) if caps else None
         if cap is not None and tr.n_frames > cap:
             note = f"first {cap} of {tr.n_frames} frames used"
             tr = tr.select(frames=slice(0, cap))
         out.append((spec.name, spec.tune, tr, note))
     if files is None or SAMPLE_NAME in files:
-        sample = make_sample_project(work / "sample", seed=seed, n_animals=1,
-                                     duration_s=20.0 if quick else 40.0, video=False,
-                                     overwrite=True, progress=False)
+        sample = make_sample_project(
+            work / "sample",
+            seed=seed,
+            n_animals=1,
+            duration_s=20.0 if quick else 40.0,
+            video=False,
+            overwrite=True,
+            progress=False,
+        )
         tr = read_tracks(sample.predictions_h5)
-        out.append((SAMPLE_NAME, False, tr,
-                    "simulated project (stablemotion-dlc sample); its own simulated errors are "
-                    "part of the input, scored only against the injected ones"))
+        out.append(
+            (
+                SAMPLE_NAME,
+                False,
+                tr,
+                "simulated project (stablemotion-dlc sample); its own simulated errors are "
+                "part of the input, scored only against the injected ones",
+            )
+        )
     if not out:
         raise ValueError("no benchmark input found")
     return out
@@ -487,18 +558,32 @@ def run_benchmark(
     work = Path(tmp_ctx.name) if tmp_ctx is not None else Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     try:
-        inputs = _load_files(Path(data_dir) if data_dir else None, files, quick, work, seed,
-                             max_frames)
+        inputs = _load_files(
+            Path(data_dir) if data_dir else None, files, quick, work, seed, max_frames
+        )
         per_file: dict[str, Any] = {}
         for name, tune, tr, note in tqdm(inputs, desc="files", disable=not progress):
             try:
-                res = run_file(tr, name, work, seed=seed, quick=quick, train_steps=train_steps,
-                               methods=methods, progress=progress,
-                               arima_frames=0 if quick else 150)
+                res = run_file(
+                    tr,
+                    name,
+                    work,
+                    seed=seed,
+                    quick=quick,
+                    train_steps=train_steps,
+                    methods=methods,
+                    progress=progress,
+                    arima_frames=0 if quick else 150,
+                )
             except ValueError as exc:
                 logger.warning("%s skipped: %s", name, exc)
-                per_file[name] = {"info": {"name": name, "skipped": str(exc),
-                                           "split": "tuning" if tune else "held-out"}}
+                per_file[name] = {
+                    "info": {
+                        "name": name,
+                        "skipped": str(exc),
+                        "split": "tuning" if tune else "held-out",
+                    }
+                }
                 continue
             res["info"]["split"] = "tuning" if tune else "held-out"
             if note:
@@ -509,24 +594,41 @@ def run_benchmark(
             ref = next((r for r in per_file.values() if "_model" in r), None)
             if ref is not None:
                 lengths = speed_lengths or ((500,) if quick else (1000, 10000, 100000))
-                steps_sp = speed_train_steps if speed_train_steps is not None else (
-                    0 if quick else 10)
-                speed_rows = measure_speed(ref["_model"], ref["_tracks"], lengths,
-                                           baselines=QUICK_BASELINES if quick else None,
-                                           train_steps=steps_sp, progress=progress,
-                                           slow_s=20.0,
-                                           time_budget_s=60 if quick else 300)
+                steps_sp = (
+                    speed_train_steps if speed_train_steps is not None else (0 if quick else 10)
+                )
+                speed_rows = measure_speed(
+                    ref["_model"],
+                    ref["_tracks"],
+                    lengths,
+                    baselines=QUICK_BASELINES if quick else None,
+                    train_steps=steps_sp,
+                    progress=progress,
+                    slow_s=20.0,
+                    time_budget_s=60 if quick else 300,
+                )
                 for row in speed_rows:
                     row["file"] = ref["info"]["name"]
         report = {
             "command": cmd,
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                        "cpus": os.cpu_count()},
-            "settings": {"quick": quick, "seed": seed, "pcutoff": PCUTOFF,
-                         "moved_px": MOVED_PX, "train_steps": train_steps,
-                         "kinds": list(BENCHMARK_KINDS), "rate": 0.05, "event_len": [1, 60],
-                         "tuning_files": list(TUNING_FILES)},
+            "machine": {
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "torch_threads": torch.get_num_threads(),
+                "cpus": os.cpu_count(),
+            },
+            "settings": {
+                "quick": quick,
+                "seed": seed,
+                "pcutoff": PCUTOFF,
+                "moved_px": MOVED_PX,
+                "train_steps": train_steps,
+                "kinds": list(BENCHMARK_KINDS),
+                "rate": 0.05,
+                "event_len": [1, 60],
+                "tuning_files": list(TUNING_FILES),
+            },
             "files": per_file,
             "speed": speed_rows,
             "seconds": round(time.perf_counter() - t_start, 1),
@@ -538,12 +640,14 @@ def run_benchmark(
             if tmp_ctx is None:  # keep the raw results when the caller keeps the work folder
                 import pickle
 
-                keep = {n: {k: v for k, v in r.items() if k != "_tracks"}
-                        for n, r in per_file.items()}
+                keep = {
+                    n: {k: v for k, v in r.items() if k != "_tracks"} for n, r in per_file.items()
+                }
                 with open(work / "benchmark_results.pkl", "wb") as fh:
                     pickle.dump({"report": {**report, "files": keep}, "arrays": arrays}, fh)
-                logger.error("report failed; raw results kept in %s",
-                             work / "benchmark_results.pkl")
+                logger.error(
+                    "report failed; raw results kept in %s", work / "benchmark_results.pkl"
+                )
             raise
     finally:
         if tmp_ctx is not None:
@@ -557,9 +661,10 @@ def default_data_dir() -> Path | None:
     the repository.
     """
     env = os.environ.get("STABLEMOTION_SHARED_DATA")
-    for c in ([Path(env)] if env else []) + [Path.cwd().parent / "shared" / "data",
-                                              Path(__file__).resolve().parents[3] / "shared"
-                                              / "data"]:
+    for c in ([Path(env)] if env else []) + [
+        Path.cwd().parent / "shared" / "data",
+        Path(__file__).resolve().parents[3] / "shared" / "data",
+    ]:
         if c.is_dir():
             return c
     return None

@@ -79,8 +79,11 @@ def measure_speed(
     from .baselines import BASELINES
 
     cleaner = Cleaner.from_file(model)
-    names = [b for b in (baselines if baselines is not None else BASELINES)
-             if b in BASELINES and not BASELINES[b].slow and BASELINES[b].available()[0]]
+    names = [
+        b
+        for b in (baselines if baselines is not None else BASELINES)
+        if b in BASELINES and not BASELINES[b].slow and BASELINES[b].available()[0]
+    ]
     rows: list[dict[str, Any]] = []
     too_slow: dict[str, str] = {}
     start = time.perf_counter()
@@ -90,8 +93,11 @@ def measure_speed(
                 rows.append({"frames": int(n), "skipped": "time budget exhausted"})
                 continue
             tr = _tile(tracks, int(n))
-            row: dict[str, Any] = {"frames": int(n), "individuals": tr.n_individuals,
-                                   "keypoints": tr.n_keypoints}
+            row: dict[str, Any] = {
+                "frames": int(n),
+                "individuals": tr.n_individuals,
+                "keypoints": tr.n_keypoints,
+            }
             t0 = time.perf_counter()
             clean_tracks(tr, cleaner, pcutoff=PCUTOFF)
             dt = time.perf_counter() - t0
@@ -115,8 +121,14 @@ def measure_speed(
                 rows.append(row)
                 continue
             t0 = time.perf_counter()
-            train_on_tracks([tr], Path(tmp) / f"speed_{n}.safetensors", steps=train_steps,
-                            resume=False, overwrite=True, progress=False)
+            train_on_tracks(
+                [tr],
+                Path(tmp) / f"speed_{n}.safetensors",
+                steps=train_steps,
+                resume=False,
+                overwrite=True,
+                progress=False,
+            )
             dt = time.perf_counter() - t0
             row["train_seconds"] = round(dt, 2)
             row["train_steps"] = train_steps

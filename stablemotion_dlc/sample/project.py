@@ -196,8 +196,9 @@ def load_corruption(path: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _config_dict(outdir: Path, video: Path, multianimal: bool, individuals: list[str],
-                 width: int, height: int) -> dict[str, Any]:
+def _config_dict(
+    outdir: Path, video: Path, multianimal: bool, individuals: list[str], width: int, height: int
+) -> dict[str, Any]:
     """A DLC 3 ``config.yaml`` content, key order as ``deeplabcut.create_new_project``."""
     skeleton = [list(b) for b in SKELETON]
     cfg: dict[str, Any] = {
@@ -211,40 +212,44 @@ def _config_dict(outdir: Path, video: Path, multianimal: bool, individuals: list
         "video_sets": {str(video): {"crop": f"0, {width}, 0, {height}"}},
     }
     if multianimal:
-        cfg.update({
-            "individuals": individuals,
-            "uniquebodyparts": [],
-            "multianimalbodyparts": list(BODYPARTS),
-            "bodyparts": "MULTI!",
-        })
+        cfg.update(
+            {
+                "individuals": individuals,
+                "uniquebodyparts": [],
+                "multianimalbodyparts": list(BODYPARTS),
+                "bodyparts": "MULTI!",
+            }
+        )
     else:
         cfg["bodyparts"] = list(BODYPARTS)
-    cfg.update({
-        "start": 0,
-        "stop": 1,
-        "numframes2pick": 20,
-        "skeleton": skeleton,
-        "skeleton_color": "black",
-        "pcutoff": DEFAULT_PCUTOFF,
-        "dotsize": 6,
-        "alphavalue": 0.7,
-        "colormap": "rainbow",
-        "TrainingFraction": [0.95],
-        "iteration": 0,
-        "default_net_type": NET_TYPE,
-        "default_augmenter": "albumentations" if multianimal else "default",
-        "snapshotindex": -1,
-        "detector_snapshotindex": -1,
-        "batch_size": 8,
-        "detector_batch_size": 1,
-        "cropping": False,
-        "x1": 0,
-        "x2": width,
-        "y1": 0,
-        "y2": height,
-        "corner2move2": [50, 50],
-        "move2corner": True,
-    })
+    cfg.update(
+        {
+            "start": 0,
+            "stop": 1,
+            "numframes2pick": 20,
+            "skeleton": skeleton,
+            "skeleton_color": "black",
+            "pcutoff": DEFAULT_PCUTOFF,
+            "dotsize": 6,
+            "alphavalue": 0.7,
+            "colormap": "rainbow",
+            "TrainingFraction": [0.95],
+            "iteration": 0,
+            "default_net_type": NET_TYPE,
+            "default_augmenter": "albumentations" if multianimal else "default",
+            "snapshotindex": -1,
+            "detector_snapshotindex": -1,
+            "batch_size": 8,
+            "detector_batch_size": 1,
+            "cropping": False,
+            "x1": 0,
+            "x2": width,
+            "y1": 0,
+            "y2": height,
+            "corner2move2": [50, 50],
+            "move2corner": True,
+        }
+    )
     if multianimal:
         cfg["default_track_method"] = "ellipse"
     if not multianimal:
@@ -333,8 +338,10 @@ def make_sample_project(
     if outdir.exists() and not outdir.is_dir():
         raise FileExistsError(f"{outdir}: exists and is not a folder")
     if outdir.is_dir() and any(outdir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{outdir}: folder is not empty; pass overwrite=True to write "
-                              "the sample project into it anyway")
+        raise FileExistsError(
+            f"{outdir}: folder is not empty; pass overwrite=True to write "
+            "the sample project into it anyway"
+        )
     t0 = time.perf_counter()
     n_frames = max(1, int(round(duration_s * fps)))
     multianimal = n_animals > 1
@@ -352,16 +359,24 @@ def make_sample_project(
     corr_npz = gt_dir / f"{name}_corruption.npz"
 
     sim_seq, corr_seq, render_seq = np.random.SeedSequence(seed).spawn(3)
-    truth = simulate_animals(n_frames, n_animals, float(fps), width, height,
-                             np.random.default_rng(sim_seq))
-    xy, lik, kinds = corrupt_predictions(truth, np.random.default_rng(corr_seq), fps=float(fps),
-                                         width=width, height=height, config=corruption)
+    truth = simulate_animals(
+        n_frames, n_animals, float(fps), width, height, np.random.default_rng(sim_seq)
+    )
+    xy, lik, kinds = corrupt_predictions(
+        truth,
+        np.random.default_rng(corr_seq),
+        fps=float(fps),
+        width=width,
+        height=height,
+        config=corruption,
+    )
     outdir.mkdir(parents=True, exist_ok=True)
     videos_dir.mkdir(exist_ok=True)
     gt_dir.mkdir(exist_ok=True)
 
-    common: dict[str, Any] = dict(bodyparts=list(BODYPARTS), individuals=individuals,
-                                  scorer=scorer, multianimal=multianimal)
+    common: dict[str, Any] = dict(
+        bodyparts=list(BODYPARTS), individuals=individuals, scorer=scorer, multianimal=multianimal
+    )
     pred = Tracks.from_arrays(xy, lik, placeholder=placeholder, **common)
     write_tracks(pred, pred_h5, overwrite=overwrite)
     write_tracks(pred, pred_csv, overwrite=overwrite)
@@ -381,45 +396,55 @@ def make_sample_project(
     if video:
         from .render import render_video
 
-        render_video(truth, video_path, fps=float(fps), width=width, height=height,
-                     seed=int(render_seq.generate_state(1)[0]), noise=noise,
-                     overwrite=overwrite, progress=progress)
+        render_video(
+            truth,
+            video_path,
+            fps=float(fps),
+            width=width,
+            height=height,
+            seed=int(render_seq.generate_state(1)[0]),
+            noise=noise,
+            overwrite=overwrite,
+            progress=progress,
+        )
     elif video_path.exists():
         video_path.unlink()  # a stale video from an earlier run would not match these tracks
         logger.info("removed stale %s (video=False)", video_path)
 
     run_s = time.perf_counter() - t0
-    meta = {"data": {
-        "start": 0.0,
-        "stop": run_s,
-        "run_duration": run_s,
-        "Scorer": scorer,
-        "pytorch-config": {
-            "net_type": NET_TYPE,
-            "method": "bu",
-            "metadata": {
-                "project_path": str(outdir),
-                "pose_config_path": "",
-                "bodyparts": list(BODYPARTS),
-                "unique_bodyparts": [],
-                "individuals": list(pred.individuals),
-                "with_identity": None,
+    meta = {
+        "data": {
+            "start": 0.0,
+            "stop": run_s,
+            "run_duration": run_s,
+            "Scorer": scorer,
+            "pytorch-config": {
+                "net_type": NET_TYPE,
+                "method": "bu",
+                "metadata": {
+                    "project_path": str(outdir),
+                    "pose_config_path": "",
+                    "bodyparts": list(BODYPARTS),
+                    "unique_bodyparts": [],
+                    "individuals": list(pred.individuals),
+                    "with_identity": None,
+                },
             },
-        },
-        "fps": float(fps),
-        "batch_size": 8,
-        "frame_dimensions": (width, height),
-        "nframes": n_frames,
-        "iteration (active-learning)": 0,
-        "training set fraction": 0.95,
-        "cropping": False,
-        "cropping_parameters": [0, width, 0, height],
-        "individuals": list(pred.individuals),
-        "bodyparts": list(BODYPARTS),
-        "unique_bodyparts": [],
-        "simulated": True,
-        "seed": seed,
-    }}
+            "fps": float(fps),
+            "batch_size": 8,
+            "frame_dimensions": (width, height),
+            "nframes": n_frames,
+            "iteration (active-learning)": 0,
+            "training set fraction": 0.95,
+            "cropping": False,
+            "cropping_parameters": [0, width, 0, height],
+            "individuals": list(pred.individuals),
+            "bodyparts": list(BODYPARTS),
+            "unique_bodyparts": [],
+            "simulated": True,
+            "seed": seed,
+        }
+    }
     _write_bytes(meta_path, pickle.dumps(meta, protocol=4), overwrite)
     cfg = _config_dict(outdir, video_path, multianimal, list(pred.individuals), width, height)
     text = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
@@ -427,16 +452,34 @@ def make_sample_project(
 
     counts = {n: int(np.sum(kinds == KIND_CODES[n])) for n in CORRUPTION_KINDS}
     project = SampleProject(
-        outdir=outdir, config=outdir / "config.yaml", video=video_path, predictions_h5=pred_h5,
-        predictions_csv=pred_csv, meta_pickle=meta_path, truth_h5=truth_h5,
-        corruption_npz=corr_npz, scorer=scorer, bodyparts=tuple(BODYPARTS),
-        individuals=tuple(pred.individuals), multianimal=multianimal, n_frames=n_frames,
-        fps=float(fps), width=width, height=height, seed=seed, has_video=bool(video),
+        outdir=outdir,
+        config=outdir / "config.yaml",
+        video=video_path,
+        predictions_h5=pred_h5,
+        predictions_csv=pred_csv,
+        meta_pickle=meta_path,
+        truth_h5=truth_h5,
+        corruption_npz=corr_npz,
+        scorer=scorer,
+        bodyparts=tuple(BODYPARTS),
+        individuals=tuple(pred.individuals),
+        multianimal=multianimal,
+        n_frames=n_frames,
+        fps=float(fps),
+        width=width,
+        height=height,
+        seed=seed,
+        has_video=bool(video),
         kind_counts=counts,
     )
-    logger.info("sample project %s: %d frames, %d animal(s), %.1f%% points corrupted, %.1f s",
-                outdir, n_frames, n_animals, 100 * project.corrupted_share,
-                time.perf_counter() - t0)
+    logger.info(
+        "sample project %s: %d frames, %d animal(s), %.1f%% points corrupted, %.1f s",
+        outdir,
+        n_frames,
+        n_animals,
+        100 * project.corrupted_share,
+        time.perf_counter() - t0,
+    )
     return project
 
 
@@ -507,8 +550,15 @@ def make_sample_experiment(
 
     if n_videos < 1:
         raise ValueError(f"n_videos must be at least 1, got {n_videos}")
-    common: dict[str, Any] = dict(n_animals=n_animals, duration_s=duration_s, fps=fps,
-                                  width=width, height=height, video=video, progress=progress)
+    common: dict[str, Any] = dict(
+        n_animals=n_animals,
+        duration_s=duration_s,
+        fps=fps,
+        width=width,
+        height=height,
+        video=video,
+        progress=progress,
+    )
     project = make_sample_project(outdir, seed=seed, **common)
     exp = project.outdir / folder
     exp.mkdir(exist_ok=False)
@@ -520,7 +570,7 @@ def make_sample_experiment(
             old = sub.video.stem
 
             def moved(p: Path, dest: Path, old: str = old, stem: str = stem) -> Path:
-                target = dest / (stem + p.name[len(old):])
+                target = dest / (stem + p.name[len(old) :])
                 shutil.move(str(p), str(target))
                 return target
 

@@ -52,15 +52,22 @@ def _to_ss(points: np.ndarray) -> np.ndarray:
     return np.asarray(points, dtype=np.float64) * _SS + (_SS - 1) / 2.0
 
 
-def _disc(draw: ImageDraw.ImageDraw, centre: np.ndarray, r: float, fill: tuple[int, ...],
-          outline: tuple[int, ...] | None = None, width: int = 1) -> None:
+def _disc(
+    draw: ImageDraw.ImageDraw,
+    centre: np.ndarray,
+    r: float,
+    fill: tuple[int, ...],
+    outline: tuple[int, ...] | None = None,
+    width: int = 1,
+) -> None:
     """Filled circle at a float centre (Pillow floors ellipse boxes; +0.5 makes it round)."""
     x, y = float(centre[0]) + 0.5, float(centre[1]) + 0.5
     draw.ellipse([x - r, y - r, x + r, y + r], fill=fill, outline=outline, width=width)
 
 
-def _merge_boxes(boxes: list[list[float]], width: int, height: int
-                 ) -> list[tuple[tuple[int, int, int, int], set[int]]]:
+def _merge_boxes(
+    boxes: list[list[float]], width: int, height: int
+) -> list[tuple[tuple[int, int, int, int], set[int]]]:
     """Integer boxes (clipped to the frame) with the animals they hold; overlaps merged."""
     groups = [(list(b), {i}) for i, b in enumerate(boxes)]
     merged = True
@@ -70,8 +77,12 @@ def _merge_boxes(boxes: list[list[float]], width: int, height: int
             for b in range(a + 1, len(groups)):
                 ba, bb = groups[a][0], groups[b][0]
                 if ba[0] < bb[2] and bb[0] < ba[2] and ba[1] < bb[3] and bb[1] < ba[3]:
-                    box = [min(ba[0], bb[0]), min(ba[1], bb[1]), max(ba[2], bb[2]),
-                           max(ba[3], bb[3])]
+                    box = [
+                        min(ba[0], bb[0]),
+                        min(ba[1], bb[1]),
+                        max(ba[2], bb[2]),
+                        max(ba[3], bb[3]),
+                    ]
                     groups[a] = (box, groups[a][1] | groups[b][1])
                     del groups[b]
                     merged = True
@@ -140,16 +151,29 @@ class FrameRenderer:
         self._background_ss = self._make_background(rng)
         self._background = self._background_ss.reduce(_SS)
         jitter = rng.integers(-6, 7, size=(n_animals, 3))
-        self._fur = [tuple(int(c) for c in np.clip(np.add(_FUR[i % 3], jitter[i]), 0, 255))
-                     for i in range(n_animals)]
+        self._fur = [
+            tuple(int(c) for c in np.clip(np.add(_FUR[i % 3], jitter[i]), 0, 255))
+            for i in range(n_animals)
+        ]
         # grey sensor noise (sd 2.5 levels) stored as uint8 shifted by +_NOISE_SHIFT; every
         # drawn colour lies in [_NOISE_SHIFT, 255 - _NOISE_SHIFT], so wrapping uint8 adds give
         # the exact result without a float round trip
-        self._noise = [
-            np.repeat(np.clip(np.round(rng.normal(_NOISE_SHIFT, 2.5, size=(height, width, 1))),
-                              0, 2 * _NOISE_SHIFT).astype(np.uint8), 3, axis=2)
-            for _ in range(6)
-        ] if noise else None
+        self._noise = (
+            [
+                np.repeat(
+                    np.clip(
+                        np.round(rng.normal(_NOISE_SHIFT, 2.5, size=(height, width, 1))),
+                        0,
+                        2 * _NOISE_SHIFT,
+                    ).astype(np.uint8),
+                    3,
+                    axis=2,
+                )
+                for _ in range(6)
+            ]
+            if noise
+            else None
+        )
         self._tails: list[np.ndarray | None] = [None] * n_animals
         self._count = 0
 
@@ -158,11 +182,19 @@ class FrameRenderer:
         arena = arena_for_frame(self.width, self.height)
         # bedding: low-frequency blotches + fine grain + a few specks
         low = Image.fromarray(rng.uniform(0, 255, size=(h // 40 + 2, w // 40 + 2)).astype(np.uint8))
-        low_arr = np.asarray(low.resize((w, h), Image.Resampling.BICUBIC),
-                             dtype=np.float32) / 255.0 - 0.5
-        grain = np.asarray(
-            Image.fromarray(rng.uniform(0, 255, size=(h, w)).astype(np.uint8)).filter(
-                ImageFilter.GaussianBlur(1.2)), dtype=np.float32) / 255.0 - 0.5
+        low_arr = (
+            np.asarray(low.resize((w, h), Image.Resampling.BICUBIC), dtype=np.float32) / 255.0 - 0.5
+        )
+        grain = (
+            np.asarray(
+                Image.fromarray(rng.uniform(0, 255, size=(h, w)).astype(np.uint8)).filter(
+                    ImageFilter.GaussianBlur(1.2)
+                ),
+                dtype=np.float32,
+            )
+            / 255.0
+            - 0.5
+        )
         base = np.array([201.0, 193.0, 176.0])
         img = base[None, None, :] + (18.0 * low_arr + 40.0 * grain)[..., None]
         specks = rng.random((h, w)) < 0.0015
@@ -170,8 +202,9 @@ class FrameRenderer:
         # walls: darker grey band with a lit inner edge and a soft floor shadow
         x = np.arange(w)[None, :] / _SS
         y = np.arange(h)[:, None] / _SS
-        dist = np.minimum(np.minimum(x - arena.x0, arena.x1 - x), np.minimum(y - arena.y0,
-                                                                              arena.y1 - y))
+        dist = np.minimum(
+            np.minimum(x - arena.x0, arena.x1 - x), np.minimum(y - arena.y0, arena.y1 - y)
+        )
         wall = dist < 0
         img[wall] = np.array([112.0, 110.0, 108.0]) + 6.0 * low_arr[wall][:, None]
         edge = (dist >= -2.0) & (dist < 0)
@@ -205,19 +238,28 @@ class FrameRenderer:
         self._tails[i] = tail
         return tail
 
-    def _draw_animal(self, draw: ImageDraw.ImageDraw, i: int, pose: np.ndarray,
-                     tail: np.ndarray, offset: np.ndarray) -> None:
+    def _draw_animal(
+        self,
+        draw: ImageDraw.ImageDraw,
+        i: int,
+        pose: np.ndarray,
+        tail: np.ndarray,
+        offset: np.ndarray,
+    ) -> None:
         """Draw animal ``i`` into a supersampled crop whose origin is ``offset`` (SS px)."""
 
         def loc(points: np.ndarray) -> np.ndarray:
             return _to_ss(points) - offset
 
         ix = self._idx
-        length = float(np.linalg.norm(pose[ix["snout"]] - pose[ix["neck"]])
-                       + np.linalg.norm(pose[ix["neck"]] - pose[ix["spine_mid"]])
-                       + np.linalg.norm(pose[ix["spine_mid"]] - pose[ix["tailbase"]]))
-        scale = float(np.clip(np.linalg.norm(pose[ix["spine_mid"]] - pose[ix["tailbase"]]) / 30.0,
-                              0.8, 1.4))
+        length = float(
+            np.linalg.norm(pose[ix["snout"]] - pose[ix["neck"]])
+            + np.linalg.norm(pose[ix["neck"]] - pose[ix["spine_mid"]])
+            + np.linalg.norm(pose[ix["spine_mid"]] - pose[ix["tailbase"]])
+        )
+        scale = float(
+            np.clip(np.linalg.norm(pose[ix["spine_mid"]] - pose[ix["tailbase"]]) / 30.0, 0.8, 1.4)
+        )
         ss = _SS
         fur = self._fur[i]
         light = tuple(min(255, c + 13) for c in fur)
@@ -231,8 +273,9 @@ class FrameRenderer:
         for name in ("left_hindpaw", "right_hindpaw", "left_forepaw", "right_forepaw"):
             _disc(draw, loc(pose[ix[name]]), 3.8 * scale * ss, _PAW)
         # body outline around the smoothed spine snout -> neck -> spine_mid -> tailbase
-        spine = _chaikin(np.stack([pose[ix[b]] for b in ("snout", "neck", "spine_mid",
-                                                           "tailbase")]), 3)
+        spine = _chaikin(
+            np.stack([pose[ix[b]] for b in ("snout", "neck", "spine_mid", "tailbase")]), 3
+        )
         seglen = np.linalg.norm(np.diff(spine, axis=0), axis=1)
         u = np.concatenate([[0.0], np.cumsum(seglen)]) / max(float(seglen.sum()), 1e-6)
         tang = np.gradient(spine, axis=0)
@@ -243,8 +286,12 @@ class FrameRenderer:
         right = spine - normal * half[:, None]
         outline = loc(np.vstack([left, right[::-1]]))
         draw.polygon([tuple(p) for p in outline], fill=fur)
-        back = np.vstack([spine + normal * (0.35 * half)[:, None],
-                          (spine - normal * (0.35 * half)[:, None])[::-1]])[2:-2]
+        back = np.vstack(
+            [
+                spine + normal * (0.35 * half)[:, None],
+                (spine - normal * (0.35 * half)[:, None])[::-1],
+            ]
+        )[2:-2]
         back = loc(back)
         if len(back) > 2:
             draw.polygon([tuple(p) for p in back], fill=light)
@@ -271,8 +318,11 @@ class FrameRenderer:
         ix = self._idx
         tails, boxes = [], []
         for i, pose in enumerate(poses):
-            scale = float(np.clip(np.linalg.norm(pose[ix["spine_mid"]] - pose[ix["tailbase"]])
-                                  / 30.0, 0.8, 1.4))
+            scale = float(
+                np.clip(
+                    np.linalg.norm(pose[ix["spine_mid"]] - pose[ix["tailbase"]]) / 30.0, 0.8, 1.4
+                )
+            )
             tail = self._update_tail(i, pose, 6.5 * scale)
             tails.append(tail)
             pts = np.vstack([pose, tail])
@@ -349,15 +399,18 @@ def render_video(
     truth = np.asarray(truth, dtype=np.float64)
     if truth.ndim != 4 or truth.shape[2:] != (len(BODYPARTS), 2):
         raise ValueError(
-            f"truth must be (frames, individuals, {len(BODYPARTS)}, 2), got {truth.shape}")
+            f"truth must be (frames, individuals, {len(BODYPARTS)}, 2), got {truth.shape}"
+        )
     if not np.all(np.isfinite(truth)):
         raise ValueError("truth contains NaN/inf; only complete ground truth can be drawn")
     codec = codec or pick_codec()
     renderer = FrameRenderer(width, height, truth.shape[1], seed=seed, noise=noise)
     path = Path(path)
     rate = Fraction(fps).limit_denominator(1001)
-    with atomic_path(path, overwrite) as tmp, av.open(str(tmp), mode="w",
-                                                     format="mp4") as container:
+    with (
+        atomic_path(path, overwrite) as tmp,
+        av.open(str(tmp), mode="w", format="mp4") as container,
+    ):
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
@@ -365,8 +418,13 @@ def render_video(
             stream.options = {"crf": "23", "preset": "veryfast"}
         else:
             stream.bit_rate = 2_500_000
-        frames = tqdm(renderer.frames(truth), total=truth.shape[0], disable=not progress,
-                      desc=f"rendering {path.name}", unit="frame")
+        frames = tqdm(
+            renderer.frames(truth),
+            total=truth.shape[0],
+            disable=not progress,
+            desc=f"rendering {path.name}",
+            unit="frame",
+        )
         for rgb in frames:
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             for packet in stream.encode(frame):

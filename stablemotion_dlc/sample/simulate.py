@@ -228,8 +228,7 @@ def _choose_state(rng: np.random.Generator, current: int, social: bool) -> int:
     return nxt
 
 
-def _start_state(a: _Animal, state: int, rng: np.random.Generator, n_animals: int,
-                 me: int) -> None:
+def _start_state(a: _Animal, state: int, rng: np.random.Generator, n_animals: int, me: int) -> None:
     a.state = state
     a.state_left = max(0.3, rng.gamma(2.0, _MEAN_DURATION_S[state] / 2.0))
     a.target = -1
@@ -379,8 +378,9 @@ def simulate_animals(
                 else:
                     steer += 2.5 * _wrap(np.arctan2(vec[1], vec[0]) - a.heading)
             a.speed = max(0.0, a.speed)
-            omega = float(np.clip(a.turn * (0.35 + min(1.0, a.speed / 120.0)) + steer,
-                                  -_MAX_TURN, _MAX_TURN))
+            omega = float(
+                np.clip(a.turn * (0.35 + min(1.0, a.speed / 120.0)) + steer, -_MAX_TURN, _MAX_TURN)
+            )
             a.heading = float(_wrap(a.heading + omega * dt))
             a.pos = a.pos + a.speed * dt * np.array([np.cos(a.heading), np.sin(a.heading)])
             a.pos = np.clip(a.pos, lo, hi)
@@ -388,8 +388,11 @@ def simulate_animals(
             a.bend += (np.clip(0.32 * omega, -1.2, 1.2) - a.bend) * min(1.0, dt / 0.15)
             head_target = np.clip(0.18 * omega, -0.6, 0.6) if walking else 0.0
             head_sigma = 5.0 if walking else (3.0 if a.state == _GROOM else 14.0)
-            a.head_vel += (-a.head_vel * dt / 0.15 - (a.head - head_target) * dt * 25.0
-                           + head_sigma * sq * rng.normal())
+            a.head_vel += (
+                -a.head_vel * dt / 0.15
+                - (a.head - head_target) * dt * 25.0
+                + head_sigma * sq * rng.normal()
+            )
             a.head = float(np.clip(a.head + a.head_vel * dt, -1.0, 1.0))
             if abs(a.head) >= 1.0:
                 a.head_vel = 0.0
@@ -463,26 +466,30 @@ class CorruptionConfig:
     """
 
     jitter_px: float = 1.5
-    rates: dict[str, float] = field(default_factory=lambda: {
-        "jitter_burst": 0.10,
-        "low_likelihood": 0.10,
-        "jump_bodypart": 0.15,
-        "jump_background": 0.08,
-        "lr_swap": 0.06,
-        "identity_swap": 0.15,
-        "dropout": 0.08,
-        "frozen": 0.05,
-    })
-    lengths: dict[str, tuple[int, int]] = field(default_factory=lambda: {
-        "jitter_burst": (3, 30),
-        "low_likelihood": (5, 60),
-        "jump_bodypart": (1, 10),
-        "jump_background": (1, 8),
-        "lr_swap": (3, 45),
-        "identity_swap": (5, 60),
-        "dropout": (1, 30),
-        "frozen": (5, 40),
-    })
+    rates: dict[str, float] = field(
+        default_factory=lambda: {
+            "jitter_burst": 0.10,
+            "low_likelihood": 0.10,
+            "jump_bodypart": 0.15,
+            "jump_background": 0.08,
+            "lr_swap": 0.06,
+            "identity_swap": 0.15,
+            "dropout": 0.08,
+            "frozen": 0.05,
+        }
+    )
+    lengths: dict[str, tuple[int, int]] = field(
+        default_factory=lambda: {
+            "jitter_burst": (3, 30),
+            "low_likelihood": (5, 60),
+            "jump_bodypart": (1, 10),
+            "jump_background": (1, 8),
+            "lr_swap": (3, 45),
+            "identity_swap": (5, 60),
+            "dropout": (1, 30),
+            "frozen": (5, 40),
+        }
+    )
     encounter_px: float = 80.0
 
     def __post_init__(self) -> None:
@@ -513,12 +520,22 @@ class CorruptionConfig:
 
 
 _JITTER_FACTOR = {
-    "snout": 0.8, "left_ear": 0.8, "right_ear": 0.8, "neck": 1.0, "spine_mid": 1.2,
-    "tailbase": 1.0, "left_forepaw": 1.3, "right_forepaw": 1.3, "left_hindpaw": 1.3,
+    "snout": 0.8,
+    "left_ear": 0.8,
+    "right_ear": 0.8,
+    "neck": 1.0,
+    "spine_mid": 1.2,
+    "tailbase": 1.0,
+    "left_forepaw": 1.3,
+    "right_forepaw": 1.3,
+    "left_hindpaw": 1.3,
     "right_hindpaw": 1.3,
 }
 _OCCLUSION_WEIGHT = {  # paws disappear under the body far more often than the head
-    "left_forepaw": 3.0, "right_forepaw": 3.0, "left_hindpaw": 3.0, "right_hindpaw": 3.0,
+    "left_forepaw": 3.0,
+    "right_forepaw": 3.0,
+    "left_hindpaw": 3.0,
+    "right_hindpaw": 3.0,
     "tailbase": 1.5,
 }
 
@@ -535,7 +552,7 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], a: float) -> np.ndarr
 
 
 def _length(rng: np.random.Generator, lo: int, hi: int) -> int:
-    return int(np.clip(np.round(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))) , lo, hi))
+    return int(np.clip(np.round(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))), lo, hi))
 
 
 def _merge_runs(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
@@ -631,8 +648,11 @@ def corrupt_predictions(
     z = 1.6 + 1.1 * _ar1(rng, (n_f, n_i, n_k), float(np.exp(-1.0 / (0.5 * fps))))
     lik = 0.9 + 0.1 / (1.0 + np.exp(-z))
     kinds = np.zeros((n_f, n_i, n_k), dtype=np.int8)
-    pairs = [(bodyparts.index(a), bodyparts.index(b)) for a, b in lr_pairs
-             if a in bodyparts and b in bodyparts]
+    pairs = [
+        (bodyparts.index(a), bodyparts.index(b))
+        for a, b in lr_pairs
+        if a in bodyparts and b in bodyparts
+    ]
     occl_w = np.array([_OCCLUSION_WEIGHT.get(b, 1.0) for b in bodyparts])
     occl_w /= occl_w.sum()
 
@@ -673,7 +693,9 @@ def corrupt_predictions(
                 s, e = window("lr_swap")
                 rows = np.arange(s, e)[(kinds[s:e, ind, a_k] == 0) & (kinds[s:e, ind, b_k] == 0)]
                 xy[rows, ind, a_k], xy[rows, ind, b_k] = (
-                    xy[rows, ind, b_k].copy(), xy[rows, ind, a_k].copy())
+                    xy[rows, ind, b_k].copy(),
+                    xy[rows, ind, a_k].copy(),
+                )
                 kinds[rows, ind, a_k] = kinds[rows, ind, b_k] = code["lr_swap"]
 
         # dropouts: one to three keypoints, sometimes the whole animal
@@ -682,8 +704,12 @@ def corrupt_predictions(
             if n_i > 1 and rng.random() < 0.2:
                 kps = np.arange(n_k)
             else:
-                kps = rng.choice(n_k, size=int(rng.choice([1, 2, 3], p=[0.6, 0.25, 0.15])),
-                                 replace=False, p=occl_w)
+                kps = rng.choice(
+                    n_k,
+                    size=int(rng.choice([1, 2, 3], p=[0.6, 0.25, 0.15])),
+                    replace=False,
+                    p=occl_w,
+                )
             for kp in kps:
                 rows = np.arange(s, e)[kinds[s:e, ind, kp] == 0]
                 xy[rows, ind, kp] = np.nan
@@ -719,9 +745,11 @@ def corrupt_predictions(
                     src_ind = other
             src_k = int(rng.choice([j for j in range(n_k) if j != k or src_ind != ind]))
             xy[rows, ind, k] = truth[rows, src_ind, src_k] + rng.normal(
-                0.0, sig[src_k], size=(rows.size, 2))
-            lik[rows, ind, k] = np.clip(rng.uniform(0.82, 0.97) + 0.02 * rng.normal(
-                size=rows.size), 0.6, 1.0)
+                0.0, sig[src_k], size=(rows.size, 2)
+            )
+            lik[rows, ind, k] = np.clip(
+                rng.uniform(0.82, 0.97) + 0.02 * rng.normal(size=rows.size), 0.6, 1.0
+            )
             kinds[rows, ind, k] = code["jump_bodypart"]
 
         # confident jumps to the background (a fixed spot: wall, corner, bedding)
@@ -736,10 +764,12 @@ def corrupt_predictions(
             else:
                 ang = rng.uniform(-np.pi, np.pi)
                 spot = truth[rows[0], ind, k] + rng.uniform(40.0, 150.0) * np.array(
-                    [np.cos(ang), np.sin(ang)])
+                    [np.cos(ang), np.sin(ang)]
+                )
             xy[rows, ind, k] = spot + rng.normal(0.0, 1.0, size=(rows.size, 2))
-            lik[rows, ind, k] = np.clip(rng.uniform(0.8, 0.97) + 0.02 * rng.normal(
-                size=rows.size), 0.6, 1.0)
+            lik[rows, ind, k] = np.clip(
+                rng.uniform(0.8, 0.97) + 0.02 * rng.normal(size=rows.size), 0.6, 1.0
+            )
             kinds[rows, ind, k] = code["jump_background"]
 
         # frozen points: stuck at the last value
@@ -750,8 +780,9 @@ def corrupt_predictions(
             if rows.size == 0:
                 continue
             xy[rows, ind, k] = xy[rows[0], ind, k]
-            lik[rows, ind, k] = np.clip(rng.uniform(0.6, 0.95) + 0.01 * rng.normal(
-                size=rows.size), 0.5, 1.0)
+            lik[rows, ind, k] = np.clip(
+                rng.uniform(0.6, 0.95) + 0.01 * rng.normal(size=rows.size), 0.5, 1.0
+            )
             kinds[rows, ind, k] = code["frozen"]
 
         # bursts of strong jitter
