@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.evaluate.disk_baseline import (
     GAP_BINS,
@@ -45,7 +46,7 @@ FILES = (
     "bsoid/raw_clip1DLC_resnet50_OpenFieldHighResApr8shuffle1_1030000.h5",
     "behaviordepot/demo1_tracking.csv",
 )
-PCUTOFF = 0.6
+PCUTOFF = DEFAULT_PCUTOFF
 METHODS = ("disk", "linear")
 
 

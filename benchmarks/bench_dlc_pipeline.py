@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.tracks import Tracks
 from stablemotion_dlc.evaluate.methods import interp_over
@@ -60,7 +61,7 @@ from stablemotion_dlc.sample import load_corruption, make_sample_project
 
 logger = logging.getLogger("bench_dlc_pipeline")
 
-PCUTOFF = 0.6
+PCUTOFF = DEFAULT_PCUTOFF
 MOVED_PX = 2.0
 
 

@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
 from stablemotion_dlc.evaluate.disk_baseline import gap_rmse_by_bin, make_gap_benchmark
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-PCUTOFF = 0.6
+PCUTOFF = DEFAULT_PCUTOFF
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("STABLEMOTION_SHARED_DATA", REPO.parent / "shared" / "data"))
 if not DEFAULT_DATA.is_dir():
@@ -69,7 +71,7 @@ OURS = ["ours", "ours_rules"]
 ALL_METHODS = CLASSICAL + OURS
 DETECTORS = ["rules", "model", "edits", "likelihood"]
 MOVED_PX = 2.0
-PCUTOFF = 0.6
+PCUTOFF = DEFAULT_PCUTOFF
 SPLITS = ("held-out", "tuning")
 
 #: Figures of docs/benchmarks/real_data.md (protocol A = dlc/corruption.py, the generator the

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
 from stablemotion_dlc.evaluate.baselines import available_baselines, run_baseline
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strong", default=STRONG)
     ap.add_argument("--labels", type=Path, default=None)
     ap.add_argument("--video", default=VIDEO)
-    ap.add_argument("--pcutoff", type=float, default=0.6)
+    ap.add_argument("--pcutoff", type=float, default=DEFAULT_PCUTOFF)
     ap.add_argument("--train-steps", type=int, default=2000)
     ap.add_argument("--model", type=Path, default=None, help="reuse a model file")
     ap.add_argument("--frames", type=int, nargs="*", default=[151, 2237, 2253])

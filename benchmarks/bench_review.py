@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.labels import suspect_mask
 from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     truth = {n: read_tracks(p.truth_h5) for n, p in projects.items()}
     corrupted = {n: load_corruption(p.corruption_npz)["corrupted"].astype(bool)
                  for n, p in projects.items()}
-    pcutoff = 0.6
+    pcutoff = DEFAULT_PCUTOFF
     base = work / "base.safetensors"
     logger.info("training the base model (%d steps)", args.base_steps)
     train_on_tracks([tracks["A"]], base, steps=args.base_steps, pcutoff=pcutoff, progress=False,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ._version import __version__
+from .dlc.constants import DEFAULT_PCUTOFF
 from .errors import StableMotionError
 
 logger = logging.getLogger("stablemotion_dlc")
@@ -427,7 +428,8 @@ def _add_flag(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("tracks", type=Path, help="DLC .h5 or .csv file")
     p.add_argument("--pcutoff", type=_unit_float, default=None,
-                   help="likelihood threshold (default: the config's, else 0.6)")
+                   help="likelihood threshold (default: the config's, else DeepLabCut's "
+                        f"{DEFAULT_PCUTOFF})")
     p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
     p.set_defaults(handler=_cmd_flag)
 
