@@ -114,3 +114,21 @@ def test_physical_cores(tmp_path):
     _write(tmp_path / "cpuinfo", text)
     assert th._physical_cores(tmp_path / "cpuinfo") == 2
     assert th._physical_cores(tmp_path / "missing") is None
+
+
+def test_numpy_blas_threads_follow_the_choice() -> None:
+    """NumPy's BLAS gets the chosen count (it collapsed like torch on a busy machine), unless
+    a BLAS variable is set in the environment."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from stablemotion_dlc._threads import _limit_blas
+
+    before = threadpoolctl.threadpool_info()
+    try:
+        assert not _limit_blas(1, environ={"OPENBLAS_NUM_THREADS": "2"})
+        assert _limit_blas(1, environ={})
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert all(i["num_threads"] == 1 for i in blas)
+    finally:
+        for info in before:
+            if info["user_api"] == "blas":
+                threadpoolctl.threadpool_limits(limits=info["num_threads"], user_api="blas")
