@@ -435,6 +435,8 @@ def clean_tracks(
     if repair not in ("auto", "network", "interp", "pose", "linear"):
         raise ValueError(f"repair must be auto, network, interp, pose or linear, got {repair!r}")
     cleaner = _as_cleaner(model, batch_size=batch_size, device=device)
+    from ..core.inference import merge_detection
+
     _configure_threads(cleaner)
     rep = cleaner.rep
     if not isinstance(rep, KeypointRepresentation):
@@ -512,7 +514,7 @@ def clean_tracks(
                 animal_repair = "interp"
                 notes.append(f"{work.individuals[i]}: unlike the model's training data "
                              f"({check.reason}); the model's detection and repair not used")
-        flag = sus_i | missing | (p_model > threshold)
+        _, flag = merge_detection(p_model, sus_i | missing, threshold)  # the core's merge
         no_anchor = ~good.any(axis=0)  # keypoints with no trustworthy value anywhere
         if no_anchor.any():
             names = [rep.bodyparts[k] for k in np.flatnonzero(no_anchor)]
