@@ -349,7 +349,7 @@ def repair_animal(
     keep_plausible: bool = True,
     keepable: np.ndarray | None = None,
     min_network_run: int | None = 16,
-    smooth: bool = True,
+    smooth: bool = False,
     steps: int = 1,
     ensemble: int = 1,
     sits: bool = True,
@@ -394,7 +394,8 @@ def repair_animal(
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
     smooth : bool
         Also smooth the stretches of unflagged points that jitter far more than usual
-        (:func:`smooth_jitter`); they count as changed, with their own uncertainty.
+        (:func:`smooth_jitter`); they count as changed, with their own uncertainty. Off by
+        default (see :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`).
     steps, ensemble, sits, seed, progress, should_stop
         Passed to :meth:`Cleaner.cleanup`.
 
