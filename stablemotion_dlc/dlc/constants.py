@@ -15,6 +15,8 @@ __all__ = [
     "MODEL_FILE",
     "TRACK_METHODS",
     "PROVENANCE_SUFFIX",
+    "DEFAULT_TRACK_METHOD",
+    "DEFAULT_NUMFRAMES2PICK",
 ]
 
 #: DeepLabCut's default ``pcutoff`` (the value ``create_new_project`` writes). Used only when
@@ -44,6 +46,12 @@ TRACK_METHODS: dict[str, str] = {
     "ellipse": "_el",
     "transformer": "_tr",
 }
+
+#: DeepLabCut's tracker of a multi-animal project without ``default_track_method``.
+DEFAULT_TRACK_METHOD = "ellipse"
+
+#: DeepLabCut's ``numframes2pick`` (frames extracted per video) when the config has none.
+DEFAULT_NUMFRAMES2PICK = 20
 
 #: Suffix of the provenance file written beside a cleaned file
 #: (``<stem><scorer>[_tracker]_filtered_stablemotion.npz``): never an ``.h5`` that DeepLabCut's

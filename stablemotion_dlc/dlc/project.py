@@ -34,7 +34,9 @@ from ..errors import AnalyzedDataNotFoundError, ConfigError, FileProblemError
 if TYPE_CHECKING:  # pragma: no cover
     from .tracks import Tracks
 from .constants import (
+    DEFAULT_NUMFRAMES2PICK,
     DEFAULT_PCUTOFF,
+    DEFAULT_TRACK_METHOD,
     MODEL_FILE,
     MODELS_FOLDER,
     PROVENANCE_SUFFIX,
@@ -233,13 +235,13 @@ class DlcProject:
             bodyparts = _str_list(cfg, "multianimalbodyparts", path, required=True)
             unique = _str_list(cfg, "uniquebodyparts", path, required=False)
             individuals = _str_list(cfg, "individuals", path, required=True)
-            track_method = str(cfg.get("default_track_method") or "ellipse")
+            track_method = str(cfg.get("default_track_method") or DEFAULT_TRACK_METHOD)
         else:
             bodyparts = _str_list(cfg, "bodyparts", path, required=True)
             unique, individuals, track_method = [], [], None
         try:
             iteration = int(cfg.get("iteration", 0) or 0)
-            numframes = int(cfg.get("numframes2pick", 20) or 20)
+            numframes = int(cfg.get("numframes2pick") or DEFAULT_NUMFRAMES2PICK)
             start, stop = float(cfg.get("start", 0) or 0), float(cfg.get("stop", 1) or 1)
         except (TypeError, ValueError) as exc:
             raise ConfigError(

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from stablemotion_dlc._atomic import atomic_path
-from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF, DEFAULT_TRACK_METHOD
 from stablemotion_dlc.dlc.corruption import CORRUPTION_KINDS, KIND_CODES
 
 from .simulate import (
@@ -251,7 +251,7 @@ def _config_dict(
         }
     )
     if multianimal:
-        cfg["default_track_method"] = "ellipse"
+        cfg["default_track_method"] = DEFAULT_TRACK_METHOD
     if not multianimal:
         del cfg["identity"]
     return cfg
@@ -351,7 +351,7 @@ def make_sample_project(
     videos_dir = outdir / "videos"
     gt_dir = outdir / "ground_truth"
     video_path = videos_dir / f"{name}.mp4"
-    tracker = "ellipse" if multianimal else None
+    tracker = DEFAULT_TRACK_METHOD if multianimal else None
     pred_h5 = videos_dir / dlc_output_name(video_path, scorer, track_method=tracker)
     pred_csv = pred_h5.with_suffix(".csv")
     meta_path = videos_dir / f"{name}{scorer}_meta.pickle"
