@@ -618,10 +618,14 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
 def _rule_stuck(
     xy: np.ndarray, finite: np.ndarray, tol: float, min_frames: int, body_px: float
 ) -> np.ndarray:
-    """STUCK rule: runs of >= ``min_frames`` sub-``tol`` steps while the body moves."""
+    """STUCK rule: runs of >= ``min_frames`` sub-``tol`` steps while the body moves.
+
+    "The body" is the median step of the other keypoints, so it needs at least two of them:
+    with one, an animal pivoting on a keypoint (a fly turning on its thorax) looks stuck.
+    """
     t_frames, n_ind, n_kp = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
-    if t_frames < 2 or n_kp < 2:
+    if t_frames < 2 or n_kp < 3:
         return flags
     step = np.full(finite.shape, np.nan)
     step[1:] = np.linalg.norm(xy[1:] - xy[:-1], axis=-1)
