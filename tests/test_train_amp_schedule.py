@@ -114,3 +114,12 @@ def test_sampler_bf16_autocast_on_cpu() -> None:
     assert seen[:2] == [torch.float32, torch.float32] and torch.bfloat16 in seen[2:4]
     assert torch.equal(outs["auto"], outs["fp32"])  # CPU: no autocast unless asked
     assert (outs["bf16"] - outs["fp32"]).abs().max() < 0.1
+
+
+def test_cleaner_batches_windows_to_the_device(source: SyntheticSource, tmp_path: Path) -> None:
+    from stablemotion_dlc.core.inference import Cleaner
+
+    tr = _trainer(source, tmp_path / "m.safetensors", steps=2)
+    tr.run()
+    assert Cleaner.from_file(tmp_path / "m.safetensors").batch_size == CPU_WINDOW_BATCH
+    assert Cleaner.from_file(tmp_path / "m.safetensors", batch_size=7).batch_size == 7

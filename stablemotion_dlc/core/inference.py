@@ -22,7 +22,7 @@ import torch
 
 from ..errors import ModelMismatchError, StableMotionError
 from .checkpoint import ModelBundle, load_checkpoint
-from .device import resolve_device
+from .device import amp_dtype, resolve_device, window_batch_size
 from .diffusion import linear_fill, sits_start_times
 from .normalize import Normalizer
 from .representation import Representation, layout_mismatch
@@ -267,8 +267,10 @@ class Cleaner:
         Loaded model file (see :meth:`from_file`).
     device : str or torch.device, optional
         Default: the bundle's device (CPU unless moved).
-    batch_size : int
-        Windows per network call.
+    batch_size : int, optional
+        Windows per network call; default sized to the device
+        (:func:`~stablemotion_dlc.core.device.window_batch_size`: 64 on a CPU, as many as fit
+        a quarter of the free memory of a GPU, up to 4,096).
     overlap : int, optional
         Frames shared by neighbouring windows (default: a quarter of the window).
     rep : Representation, optional
@@ -277,7 +279,7 @@ class Cleaner:
     """
 
     def __init__(self, bundle: ModelBundle, device: str | torch.device | None = None,
-                 batch_size: int = 64, overlap: int | None = None,
+                 batch_size: int | None = None, overlap: int | None = None,
                  rep: Representation | None = None) -> None:
         if rep is not None:
             why = layout_mismatch(bundle.layout, rep.layout)
@@ -298,6 +300,12 @@ class Cleaner:
         self.layout = bundle.layout
         self.window = int(bundle.train_config.get("window", 64))
         self.residual = bool(bundle.train_config.get("residual_to_interp", False))
+        if batch_size is None:
+            cfg = self.model.config
+            batch_size = window_batch_size(
+                self.device, self.window, self.layout.n_features + self.layout.n_labels,
+                int(getattr(cfg, "width", 128)), int(getattr(cfg, "depth", 4)),
+                bytes_per_value=2 if amp_dtype(self.device) is not None else 4)
         self.batch_size = max(1, int(batch_size))
         self.overlap = self.window // 4 if overlap is None else int(overlap)
         self.T = self.diffusion.num_steps
