@@ -559,8 +559,8 @@ def _rule_bone(
     for j in range(len(e)):
         fa, fb = frac[:, :, a[j]], frac[:, :, b[j]]
         ca, cb = conf[:, :, a[j]], conf[:, :, b[j]]
-        blame_a = np.where(ca != cb, ~ca, fa >= fb)
-        blame_b = np.where(ca != cb, ~cb, fb >= fa)
+        blame_a = np.where(ca != cb, ~ca, fa > fb)
+        blame_b = np.where(ca != cb, ~cb, fb > fa)
         flags[:, :, a[j]] |= bad[:, :, j] & blame_a
         flags[:, :, b[j]] |= bad[:, :, j] & blame_b
     return flags, {"bone_median": med.tolist()}
