@@ -123,3 +123,26 @@ def test_cleaner_batches_windows_to_the_device(source: SyntheticSource, tmp_path
     tr.run()
     assert Cleaner.from_file(tmp_path / "m.safetensors").batch_size == CPU_WINDOW_BATCH
     assert Cleaner.from_file(tmp_path / "m.safetensors", batch_size=7).batch_size == 7
+
+
+def test_expected_shapes_without_meta_device(source: SyntheticSource,
+                                                           tmp_path: Path) -> None:
+    """Reading the declared shapes builds a small network on the CPU (no meta device, whose
+    initialisers imported torch._dynamo: ~1.3 s a clean) without consuming the caller's RNG;
+    a large one on the meta device."""
+    from stablemotion_dlc.core.checkpoint import _expected_shapes, load_checkpoint
+
+    tr = _trainer(source, tmp_path / "m.safetensors", steps=2)
+    tr.run()
+    bundle = load_checkpoint(tmp_path / "m.safetensors")
+    shapes = {k: tuple(v.shape) for k, v in bundle.model.state_dict().items()}
+    mcfg = {"n_features": source.layout.n_features, "n_labels": source.layout.n_labels,
+            "config": {**TINY, "t_max": 50}}
+    torch.manual_seed(0)
+    a = torch.rand(3)
+    torch.manual_seed(0)
+    assert _expected_shapes(mcfg) == shapes
+    assert torch.equal(torch.rand(3), a)
+    big = {**mcfg, "config": {"width": 2048, "depth": 24, "heads": 16, "t_max": 50}}
+    assert _expected_shapes(big)["x_embed.weight"] == (2048, 3 * (mcfg["n_features"]
+                                                                  + mcfg["n_labels"]))

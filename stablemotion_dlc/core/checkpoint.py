@@ -312,10 +312,25 @@ def _check_sizes(path: Path, meta: dict[str, Any]) -> None:
         raise ModelError(f"{path}: implausible model size mlp_ratio={ratio!r}")
 
 
+#: Declared networks up to about this many parameters are built on the CPU to read their
+#: shapes; larger ones on torch's meta device (no memory). The meta device routes every
+#: initialiser through torch's Python reference ops, whose first use imports
+#: ``torch._dynamo``: 1.3-1.5 s of every clean on a 2-core machine for the tiny default.
+CPU_SHAPE_PARAMS = 8_000_000
+
+
 def _expected_shapes(mcfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Parameter shapes of the declared network, built on torch's meta device (no memory)."""
-    with torch.device("meta"):
-        net = DiT(mcfg["n_features"], mcfg["n_labels"], DiTConfig(**mcfg["config"]))
+    """Parameter shapes of the declared network (small ones on the CPU, others on meta)."""
+    cfg = DiTConfig(**mcfg["config"])
+    c = int(mcfg["n_features"]) + int(mcfg["n_labels"])
+    w = int(cfg.width)
+    approx = int(cfg.depth) * w * w * (10 + 2 * float(cfg.mlp_ratio)) + w * (6 * c + 4 * w)
+    if approx <= CPU_SHAPE_PARAMS:
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG is not consumed
+            net = DiT(mcfg["n_features"], mcfg["n_labels"], cfg)
+    else:
+        with torch.device("meta"):
+            net = DiT(mcfg["n_features"], mcfg["n_labels"], cfg)
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
