@@ -575,9 +575,10 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
     the whole stretch, and bones that do not join the two parts say nothing. For every pair
     of keypoints of an animal that are well apart in the confident frames (10th percentile
     of their distance at least ``apart`` times the median, median above ``2 * min_px``), the
-    frames where they come within ``frac`` times their median distance are a collapse. The part to blame is the one that jumped into the collapse (or out of it,
-    when it starts with the file): it moved at least half the pair's usual distance and
-    twice as far as the other. When neither did, nothing is flagged.
+    frames where they come within ``frac`` times their median distance are a collapse. The
+    part to blame is the one that jumped into the collapse (or out of it, when it starts
+    with the file): it moved at least half the pair's usual distance and twice as far as
+    the other. When neither did, nothing is flagged.
     """
     n_t, n_i, n_k = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
