@@ -19,7 +19,8 @@ points moved. It also reports the network's own held-out error: the repair's val
 RMSE of the ``network`` candidate per run-length bin (spans of the file's trustworthy points
 hidden and refilled), the signal a user has without any truth.
 
-Prints a table and writes JSON.
+``--reuse`` scores the models already in ``--out`` again without training (every recipe
+scored by one state of the cleaning code). Prints a line per recipe and writes JSON.
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ def _cpu_s() -> float:
 
 
 def run_recipe(name: str, overrides: dict[str, Any], weak: Any, truth: Any, out: Path,
-               pcutoff: float) -> dict[str, Any]:
-    """Train one recipe, clean the weak file with it, score; seconds and scores."""
+               pcutoff: float, reuse: bool = False) -> dict[str, Any]:
+    """Train one recipe, clean the weak file with it, score; seconds and scores.
+
+    With ``reuse``, a model already in ``out`` is scored without training again (to score
+    every recipe with one state of the cleaning code); its training figures are then None.
+    """
     from stablemotion_dlc.core.train import TrainConfig
     from stablemotion_dlc.dlc.pipeline import (
         DEFAULT_TRAIN_CONFIG,
@@ -80,10 +85,12 @@ def run_recipe(name: str, overrides: dict[str, Any], weak: Any, truth: Any, out:
     cfg = replace(cfg, **overrides)
     model = out / f"model_{name}.safetensors"
     load0 = _load()
-    c0, t0 = _cpu_s(), time.perf_counter()
-    train_on_tracks([weak], model, config=cfg, progress=False, pcutoff=pcutoff,
-                    overwrite=True, resume=False)
-    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    wall = cpu = None
+    if not (reuse and model.exists()):
+        c0, t0 = _cpu_s(), time.perf_counter()
+        train_on_tracks([weak], model, config=cfg, progress=False, pcutoff=pcutoff,
+                        overwrite=True, resume=False)
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     load1 = _load()
     res = clean_tracks(weak, model, pcutoff=pcutoff)
     score = score_real_errors(res.tracks.xy, weak.xy, weak.likelihood, truth, pcutoff=pcutoff,
@@ -96,8 +103,10 @@ def run_recipe(name: str, overrides: dict[str, Any], weak: Any, truth: Any, out:
         break
     keep = ("rmse_input", "rmse_all", "rmse_wrong", "fixed_share", "right_moved_share",
             "broken_share")
-    return {"recipe": name, "overrides": overrides, "train_wall_s": round(wall, 2),
-            "train_cpu_s": round(cpu, 2), "steps_per_s": round(cfg.steps / wall, 2),
+    return {"recipe": name, "overrides": overrides,
+            "train_wall_s": None if wall is None else round(wall, 2),
+            "train_cpu_s": None if cpu is None else round(cpu, 2),
+            "steps_per_s": None if wall is None else round(cfg.steps / wall, 2),
             "load_before": load0, "load_after": load1,
             "score": {k: score.get(k) for k in keep if k in score}, "score_full": score,
             "validation": val}
@@ -112,6 +121,8 @@ def main() -> None:
     ap.add_argument("--pcutoff", type=float, default=0.6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--reuse", action="store_true",
+                    help="score the models already in --out without training them again")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from stablemotion_dlc.dlc.io import read_tracks
@@ -126,13 +137,16 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.configs:
-        row = run_recipe(name, RECIPES[name], weak, truth, args.out, args.pcutoff)
+        row = run_recipe(name, RECIPES[name], weak, truth, args.out, args.pcutoff,
+                         reuse=args.reuse)
         rows.append(row)
         s = row["score"]
         net = {b: v["network"] for b, v in row["validation"].items()}
-        print(f"{name}: train {row['train_wall_s']:.1f} s wall, {row['train_cpu_s']:.1f} s CPU "
-              f"({row['steps_per_s']:.1f} steps/s, load {row['load_before']} -> "
-              f"{row['load_after']}); " + ", ".join(f"{k} {v:.4g}" for k, v in s.items()
+        trained = ("model reused" if row["train_wall_s"] is None else
+                   f"train {row['train_wall_s']:.1f} s wall, {row['train_cpu_s']:.1f} s CPU, "
+                   f"{row['steps_per_s']:.1f} steps/s")
+        print(f"{name}: {trained}; load {row['load_before']} -> "
+              f"{row['load_after']}; " + ", ".join(f"{k} {v:.4g}" for k, v in s.items()
                                                    if isinstance(v, float))
               + f"; network validation RMSE {net}", flush=True)
     if args.json:
