@@ -440,12 +440,16 @@ def test_signal_during_the_renames_is_held_until_the_set_is_complete(
 
     monkeypatch.setattr(os, "replace", signalling)
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # as the CLI does
+    # Python's own Ctrl-C handler: a process started in the background by a non-interactive
+    # shell (``cmd &``) inherits SIGINT ignored, and Python then installs none
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt), atomic_outputs(outs, overwrite=True) as tmps:
             for t in tmps:
                 t.write_text("new")
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
     assert sent and [p.read_text() for p in outs] == ["new"] * 3
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in outs)
 
