@@ -110,7 +110,22 @@ def _clean_options(args: argparse.Namespace) -> dict:
         "steps": args.sampling_steps,
         "ensemble": args.ensemble,
         "seed": args.seed,
+        "on_ood": args.on_ood,
+        "smooth_jitter": args.smooth_jitter,
     }
+
+
+def _add_guard_options(p: argparse.ArgumentParser) -> None:
+    """The out-of-distribution policy and the opt-in jitter smoothing of a clean."""
+    p.add_argument("--on-ood", choices=["fallback", "refuse", "ignore"], default="fallback",
+                   help="tracks unlike the model's training data (a model of another "
+                        "project or camera): repair only what the rules flag, with a "
+                        "warning (fallback, default), stop with an error (refuse), or use "
+                        "the model anyway (ignore)")
+    p.add_argument("--smooth-jitter", action="store_true",
+                   help="also smooth stretches whose frame-to-frame noise is far above the "
+                        "keypoint's usual level (off by default: fast real motion can look "
+                        "like noise; see docs/quality.md)")
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -375,6 +390,7 @@ def _add_clean(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", type=_positive_int, default=1,
                    help="repair candidates averaged; their spread is the uncertainty")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    _add_guard_options(p)
     p.add_argument("--shard", default=None, metavar="K/N",
                    help="clean only shard K of N of the videos (K from 1; sorted by path, "
                         "dealt round-robin): N processes or a SLURM array "
@@ -417,6 +433,7 @@ def _add_extract_outliers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampling-steps", type=int, default=1, help="diffusion sampling steps")
     p.add_argument("--ensemble", type=int, default=1, help="repair candidates averaged")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    _add_guard_options(p)
     p.set_defaults(handler=_cmd_extract_outliers)
 
 

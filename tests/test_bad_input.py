@@ -865,3 +865,17 @@ def test_dlc3_meta_pickle_with_enum_is_read_without_importing_dlc(tmp_path: Path
     obj = safe_load_path(p)
     assert obj["data"]["fps"] == 30.0
     assert obj["data"]["net_type"] == "resnet_50"
+
+
+def test_cli_clean_passes_the_guard_policy_and_smoothing(work: Work) -> None:
+    """``clean --on-ood refuse --smooth-jitter`` reaches the cleaning (recorded in the report);
+    the model was trained on these tracks, so the guard lets it through."""
+    import json
+
+    out = work.root / "guard.h5"
+    assert main(["clean", str(work.h5), "--model", str(work.model), "-o", str(out),
+                 "--on-ood", "refuse", "--smooth-jitter"]) == 0
+    z = np.load(out.with_name("guard_stablemotion.npz"))
+    report = json.loads(str(z["report"]))
+    assert report["settings"]["smooth_jitter"] is True
+    assert all(c["in_distribution"] for c in report["input_check"].values())
