@@ -377,21 +377,23 @@ def _relabel(pos: np.ndarray, valid: np.ndarray, states: np.ndarray):
 
 def _track_states(
     pos: np.ndarray, valid: np.ndarray, ratio: float, min_gain: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two-pass continuity tracking; returns ``states (T, n)`` and the gain per frame (T,).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-pass continuity tracking: ``states (T, n)``, gain per frame (T,), pass-1 costs.
 
+    The pass-1 costs ``(T, n, n)`` are :func:`_pair_costs` without velocity.
     Pass 1 uses the last position as prediction, which a swap cannot contaminate. Pass 2 runs
     a constant-velocity prediction on the data relabelled by pass 1, which undoes pass-1
     mistakes at close crossings and catches swaps hidden by fast motion.
     """
-    perms, best1, gain1 = _transitions(_pair_costs(pos, valid, velocity=False), ratio, min_gain)
+    cost1 = _pair_costs(pos, valid, velocity=False)
+    perms, best1, gain1 = _transitions(cost1, ratio, min_gain)
     s1 = _compose_states(perms, best1)
     p1, v1 = _relabel(pos, valid, s1)
     _, best2, gain2 = _transitions(_pair_costs(p1, v1, velocity=True), ratio, min_gain)
     s2 = _compose_states(perms, best2)
     # column c of the raw data holds item s1[t, c] (pass-1 label), which pass 2 says is s2[...]
     states = np.take_along_axis(s2, s1, axis=1)
-    return states, gain1 + gain2
+    return states, gain1 + gain2, cost1
 
 
 def _state_segments(states: np.ndarray, gain: np.ndarray, ref: np.ndarray):
@@ -408,16 +410,15 @@ def _state_segments(states: np.ndarray, gain: np.ndarray, ref: np.ndarray):
         yield int(a), int(b), states[a], g
 
 
-def _disturbances(pos: np.ndarray, valid: np.ndarray, gain: np.ndarray,
-                  min_gain: float) -> np.ndarray:
+def _disturbances(cost: np.ndarray, gain: np.ndarray, min_gain: float) -> np.ndarray:
     """Frames where the labels may have changed but no transition was accepted.
 
     Something happened (the kept labels cost at least twice ``min_gain``) and an exchange
     of two items explains the frame about as well (at most 1.5 times the kept labels' cost),
     yet the evidence was too weak to accept it. Whether the labels changed there is unknown,
     so the identity before such a frame says nothing about the identity after it.
+    ``cost`` is the tracking's pass-1 cost (:func:`_track_states`).
     """
-    cost = _pair_costs(pos, valid, velocity=False)
     n = cost.shape[1]
     rows = np.arange(n)
     diag = cost[:, rows, rows]
@@ -446,17 +447,15 @@ def _decided_segments(states: np.ndarray, gain: np.ndarray, weight: np.ndarray,
     bounds = np.concatenate([[0], cuts, [t_frames]])
     whole = cuts.size == 0
     for s0, s1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if s1 <= s0:
-            continue
         ref = _mode_state(states[s0:s1], weight[s0:s1])
-        for a, b, state, _g in _state_segments(states[s0:s1], gain[s0:s1], ref):
-            a, b = int(a + s0), int(b + s0)
-            ok_a = gain[a] > 0 if a > s0 else (whole and a == 0)
-            ok_b = (gain[b] > 0 if b < s1 else (whole and b == t_frames))
-            if b == s1 < t_frames:
-                ok_b = False  # a block's end is a disturbance, not a transition
+        # a block's edge is a disturbance (never an accepted transition, its gain is 0)
+        # or the file's edge, which counts only for an undisturbed file
+        for a, b, state, g in _state_segments(states[s0:s1], gain[s0:s1], ref):
+            a, b = a + s0, b + s0
+            ok_a = gain[a] > 0 if a > s0 else whole
+            ok_b = gain[b] > 0 if b < s1 else whole
             if ok_a and ok_b:
-                yield a, b, state, float(gain[a] + (gain[b] if b < t_frames else 0.0)), ref
+                yield a, b, state, g, ref
             else:
                 logger.debug("identity swap [%d, %d) left alone: an end is not a clear "
                              "transition", a, b)
@@ -564,12 +563,12 @@ def find_identity_swaps(
     pos = tracks.xy[:, ind][:, :, kps]
     valid = _confident(tracks, pcutoff)[:, ind][:, :, kps]
     gain_px = _auto_min_gain(pos, valid) if min_gain is None else float(min_gain)
-    states, gain = _track_states(pos, valid, ratio, gain_px)
+    states, gain, cost1 = _track_states(pos, valid, ratio, gain_px)
     weight = valid.any(-1).sum(-1).astype(float)
     events: list[SwapEvent] = []
     names = [tracks.individuals[i] for i in ind]
     for a, b, state, g, ref in _decided_segments(states, gain, weight,
-                                                 _disturbances(pos, valid, gain, gain_px)):
+                                                 _disturbances(cost1, gain, gain_px)):
         # state -> permutation relative to the reference: column c holds ref-label inv_ref[s]
         inv_ref = np.argsort(ref)
         local = inv_ref[state]  # column c's data belong to local[c] in reference labels
@@ -784,7 +783,7 @@ def find_lr_swaps(
                 continue
             pos = xy_i[:, [a, b]][:, :, None]
             valid = ok_i[:, [a, b]][:, :, None]
-            states, gain = _track_states(pos, valid, ratio, gain_px)
+            states, gain, _ = _track_states(pos, valid, ratio, gain_px)
             n_others = int((tracks.present[i] & ~np.isin(np.arange(tracks.n_keypoints), [a, b]))
                            .sum())
             if use_geometry and n_others > 0:
