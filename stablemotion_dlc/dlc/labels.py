@@ -29,6 +29,7 @@ Every rule is vectorised over frames; the loops run over keypoints or skeleton e
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from collections.abc import Sequence
@@ -585,34 +586,29 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
     if n_t < 3 or n_k < 2:
         return flags
     rows = _sample_rows(n_t, max_rows)
-    for i in range(n_i):
-        for a in range(n_k):
-            for b in range(a + 1, n_k):
-                both = conf[rows, i, a] & conf[rows, i, b]
-                if both.sum() < 50:
-                    continue
-                d_s = np.linalg.norm(xy[rows, i, a] - xy[rows, i, b], axis=-1)[both]
-                med = float(np.median(d_s))
-                # well apart in at least 90 % of the confident frames (the collapses
-                # themselves may be several per cent of a file)
-                if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
-                    continue
-                ok = finite[:, i, a] & finite[:, i, b]
-                d = np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1)
-                with np.errstate(invalid="ignore"):
-                    close = ok & (d < frac * med)
-                if not close.any():
-                    continue
-                for s, e in zip(*true_runs(close), strict=True):
-                    t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
-                    if t1 >= n_t or not (ok[t0] and ok[t1]):
-                        continue
-                    da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
-                    db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
-                    if da >= 0.5 * med and da > 2.0 * db:
-                        flags[s:e, i, a] = True
-                    elif db >= 0.5 * med and db > 2.0 * da:
-                        flags[s:e, i, b] = True
+    for i, (a, b) in itertools.product(range(n_i), itertools.combinations(range(n_k), 2)):
+        both = conf[rows, i, a] & conf[rows, i, b]
+        if both.sum() < 50:
+            continue
+        d_s = np.linalg.norm(xy[rows, i, a] - xy[rows, i, b], axis=-1)[both]
+        med = float(np.median(d_s))
+        # well apart in at least 90 % of the confident frames (the collapses themselves
+        # may be several per cent of a file)
+        if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
+            continue
+        ok = finite[:, i, a] & finite[:, i, b]
+        with np.errstate(invalid="ignore"):
+            close = ok & (np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1) < frac * med)
+        for s, e in zip(*true_runs(close), strict=True):
+            t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
+            if t1 >= n_t or not (ok[t0] and ok[t1]):
+                continue
+            da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
+            db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
+            if da >= 0.5 * med and da > 2.0 * db:
+                flags[s:e, i, a] = True
+            elif db >= 0.5 * med and db > 2.0 * da:
+                flags[s:e, i, b] = True
     return flags
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from .._arrays import interp_fill, true_runs
 from .pose_prior import PosePrior, pose_anchored_fill, pose_evidence
+from .skeleton import median_distances
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.inference import Cleaner
@@ -195,14 +196,8 @@ def nearest_neighbours(xy: np.ndarray, good: np.ndarray, n: int = 2,
     """
     n_t, n_k = good.shape
     rows = np.linspace(0, n_t - 1, min(n_t, max_rows)).astype(np.intp) if n_t else []
-    p, g = xy[rows], good[rows]
-    dist = np.full((n_k, n_k), np.inf)
-    for i in range(n_k):
-        for j in range(i + 1, n_k):
-            both = g[:, i] & g[:, j]
-            if both.any():
-                dist[i, j] = dist[j, i] = float(
-                    np.median(np.linalg.norm(p[both, i] - p[both, j], axis=-1)))
+    dist = median_distances(xy[rows], good[rows])
+    dist = np.where(np.isfinite(dist), dist, np.inf)
     np.fill_diagonal(dist, -1.0)  # self first, dropped below
     return np.argsort(dist, axis=1, kind="stable")[:, 1:1 + min(n, n_k - 1)]
 
