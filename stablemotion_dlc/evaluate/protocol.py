@@ -252,6 +252,19 @@ class _Injector:
         dur = max(lo, min(dur, cap))
         return start, min(self.n_frames, start + dur), dur
 
+    def point_span(self, kind: str, remaining: float
+                   ) -> tuple[int, int, int, int, int, int, np.ndarray] | None:
+        """A confident point and its span for a one-point kind, or None when none is left.
+
+        Returns ``(t, i, k, s, e, dur, f)`` with ``f`` the eligible frames of the span.
+        """
+        p = self.pick_point()
+        if p is None:
+            return None
+        t, i, k = p
+        s, e, dur = self.span(kind, t, remaining)
+        return t, i, k, s, e, dur, s + np.flatnonzero(self.eligible()[s:e, i, k])
+
     def neighbours(self, i: int, k: int, n: int) -> list[int]:
         d = self.dist[i, k]
         order = [int(j) for j in np.argsort(np.where(np.isfinite(d), d, np.inf))
@@ -286,12 +299,10 @@ class _Injector:
                 "duration": dur, "n_points": 2 * int(f.size)}
 
     def background(self, code: int, remaining: float) -> dict[str, Any] | None:
-        p = self.pick_point()
-        if p is None:
+        picked = self.point_span("background", remaining)
+        if picked is None:
             return None
-        t, i, k = p
-        s, e, dur = self.span("background", t, remaining)
-        f = s + np.flatnonzero(self.eligible()[s:e, i, k])
+        t, i, k, s, e, dur, f = picked
         lo_a, hi_a = self.arena
         min_d = 0.5 * self.body[i]
 
@@ -319,12 +330,10 @@ class _Injector:
                 "likelihood_range": [float(l_lo), float(l_hi)]}
 
     def drift_low(self, code: int, remaining: float) -> dict[str, Any] | None:
-        p = self.pick_point()
-        if p is None:
+        picked = self.point_span("drift_low", remaining)
+        if picked is None:
             return None
-        t, i, k = p
-        s, e, dur = self.span("drift_low", t, remaining)
-        f = s + np.flatnonzero(self.eligible()[s:e, i, k])
+        t, i, k, s, e, dur, f = picked
         if f.size == 0:
             return None
         amp = float(self.rng.uniform(0.1, 0.5))
@@ -410,12 +419,10 @@ class _Injector:
                 "n_points": total, "mode": mode, "sigma": sigma, "likelihood_max": l_hi}
 
     def jitter(self, code: int, remaining: float) -> dict[str, Any] | None:
-        p = self.pick_point()
-        if p is None:
+        picked = self.point_span("jitter", remaining)
+        if picked is None:
             return None
-        t, i, k = p
-        s, e, dur = self.span("jitter", t, remaining)
-        f = s + np.flatnonzero(self.eligible()[s:e, i, k])
+        t, i, k, s, e, dur, f = picked
         sigma = float(self.rng.uniform(1.0, 4.0))
         self.xy[f, i, k] = self.truth[f, i, k] + self.rng.normal(0, sigma, (f.size, 2))
         self.mark(f, i, k, code)
