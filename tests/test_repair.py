@@ -10,7 +10,7 @@ import pytest
 from stablemotion_dlc.core.train import TrainConfig
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED, KEPT, clean_tracks, train_on_tracks
-from stablemotion_dlc.dlc.repair import LENGTH_BINS, METHODS, validation_mask
+from stablemotion_dlc.dlc.repair import INTERVAL_SCALE, LENGTH_BINS, METHODS, validation_mask
 from stablemotion_dlc.sample import make_sample_project
 
 TINY = dict(model="tiny", window=32, batch_size=8, steps=30, log_every=10, checkpoint_every=0,
@@ -61,6 +61,13 @@ def test_auto_repair_reports_its_choice_and_keeps_unflagged_points(project):
     repaired = changed & (res.status != IDENTITY_FIXED)  # swaps move points, not estimate them
     assert (res.uncertainty[repaired] > 0).all()  # a stated interval for every repair
     assert (res.uncertainty[~repaired] == 0).all()
+    # the stated radius is the validation's 90 % radius of the point's cell, widened by
+    # INTERVAL_SCALE (doubled at the file's ends)
+    radii = np.array([INTERVAL_SCALE * row["radius90_px"] * f
+                      for animal in rep.values() for row in animal["validation"].values()
+                      if row["radius90_px"] is not None for f in (1.0, 2.0)])
+    stated = np.unique(res.uncertainty[repaired])
+    assert (np.abs(stated[:, None] - radii[None]).min(1) < 0.01).all()
 
 
 def test_forced_policies_and_bad_policy(project):

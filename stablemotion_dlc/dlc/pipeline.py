@@ -426,8 +426,10 @@ def clean_tracks(
     Returns
     -------
     CleanResult
-        Cleaned tracks plus per-point provenance; ``uncertainty`` is the radius (px) within
-        which 90 % of the chosen repair's errors fell on the file's own held-out points.
+        Cleaned tracks plus per-point provenance; ``uncertainty`` is the radius (px) of a
+        90 % interval: the 90th percentile of the chosen repair's errors on the file's own
+        held-out points, times :data:`~.repair.INTERVAL_SCALE` (twice that next to the
+        file's start or end).
 
     Notes
     -----
