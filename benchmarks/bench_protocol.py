@@ -204,7 +204,8 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
         if args.reuse_models and model.exists():
             notes.append(f"model reused from {model}")
         else:
-            train_on_tracks([corrupt_in], model, steps=args.train_steps, progress=False,
+            train_on_tracks([corrupt_in], model, config=_train_config(args),
+                            steps=args.train_steps, progress=False,
                             overwrite=True, resume=False)
             timing["train"] = time.perf_counter() - t0
         if "ours" in methods:
@@ -412,9 +413,10 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     lines += [
         "",
         f"`ours`: `train_on_tracks` on the file's own corrupted tracks ({s['train_steps']} "
-        "steps; never sees the truth), then `clean_tracks` with its defaults; `ours_rules`: "
-        "the same model with `detect=None` (rule-based detection only). Classical methods: "
-        "`stablemotion_dlc.evaluate.baselines` with their defaults (pcutoff 0.6). "
+        f"steps{_recipe(s)}; never sees the truth), then `clean_tracks` with its defaults; "
+        "`ours_rules`: the same model with `detect=None` (rule-based detection only). "
+        "Classical methods: `stablemotion_dlc.evaluate.baselines` with their defaults "
+        "(pcutoff 0.6). "
         "RMSE is over the corrupted truth points that got a value (coverage = share that got "
         "one); *common* RMSE is over the points every method filled. *moved* = share of the "
         "untouched truth points moved > 2 px. Detection is scored on the truth points: "
@@ -611,6 +613,26 @@ def cross_check(pooled: dict[str, Any]) -> dict[str, Any]:
 
 
 # ============================================================================ main
+def _recipe(settings: dict[str, Any]) -> str:
+    """``", lr 0.001, cosine"`` when the run overrode the training defaults, else ``""``."""
+    parts = [f"lr {settings['lr']:g}" if settings.get("lr") is not None else "",
+             str(settings.get("lr_schedule") or "")]
+    return "".join(f", {p}" for p in parts if p)
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    """The pipeline's default training settings, with ``--lr`` / ``--lr-schedule`` applied."""
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.pipeline import DEFAULT_TRAIN_CONFIG
+
+    cfg = dict(DEFAULT_TRAIN_CONFIG, steps=args.train_steps)
+    if args.lr is not None:
+        cfg["lr"] = args.lr
+    if args.lr_schedule is not None:
+        cfg["lr_schedule"] = args.lr_schedule
+    return TrainConfig(**cfg)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -619,6 +641,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="report path without suffix (default docs/benchmarks/protocol_b; "
                         "/tmp/protocol_b_quick with --quick)")
     p.add_argument("--train-steps", type=int, default=2000)
+    p.add_argument("--lr", type=float, default=None,
+                   help="training learning rate (default: the pipeline's)")
+    p.add_argument("--lr-schedule", default=None,
+                   help="training lr schedule, e.g. cosine (default: the pipeline's)")
     p.add_argument("--methods", default=",".join(ALL_METHODS),
                    help=f"comma-separated, from {ALL_METHODS}")
     p.add_argument("--files", default="", help="comma-separated file names (default all)")
@@ -704,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         "git_dirty": dirty,
         "machine": f"{platform.platform()}, {os.cpu_count()} CPU(s) (shared)",
         "torch": torch.__version__,
-        "settings": {"train_steps": args.train_steps, "seed": args.seed, "rate": args.rate,
+        "settings": {"train_steps": args.train_steps, "lr": args.lr,
+                     "lr_schedule": args.lr_schedule, "seed": args.seed, "rate": args.rate,
                      "max_frames": args.max_frames, "threads": args.threads,
                      "methods": methods, "pcutoff": PCUTOFF, "moved_px": MOVED_PX},
         "files": summaries,
