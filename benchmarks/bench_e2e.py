@@ -105,6 +105,8 @@ def make_model(work: Path, layout: str, data: Path, steps: int) -> Path:
 # ------------------------------------------------------------------------- the timed run
 def run_once(data: Path, model: Path, out_dir: Path) -> dict:
     """clean_h5's work on one file, in this process, with the breakdown (seconds)."""
+    import numpy as np
+
     import stablemotion_dlc
     from stablemotion_dlc.core import inference
     from stablemotion_dlc.dlc import identity, io, labels, pipeline, pose_prior, repair
@@ -147,16 +149,37 @@ def run_once(data: Path, model: Path, out_dir: Path) -> dict:
     pipeline.save_clean_result(result, out, overwrite=True, save_as_csv=True)
     total = time.perf_counter() - t_all
     times["other"] = total - sum(times.values())
+    import hashlib
+
     import torch
 
+    def _sha(*arrays: object) -> str:
+        h = hashlib.sha256()
+        for a in arrays:
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
+    # fingerprints of the outputs: equal fingerprints = bit-identical results
+    digest = {"xy": _sha(result.tracks.xy), "likelihood": _sha(result.tracks.likelihood),
+              "status": _sha(result.status), "probability": _sha(result.probability),
+              "uncertainty": _sha(result.uncertainty),
+              "csv": hashlib.sha256(out.with_suffix(".csv").read_bytes()).hexdigest()[:16]}
+
     return {"total_s": round(total, 3), "parts_s": {k: round(v, 3) for k, v in times.items()},
-            "summary": result.summary(), "frames": tracks.n_frames,
+            "summary": result.summary(), "frames": tracks.n_frames, "sha256": digest,
             "torch_threads": torch.get_num_threads(),
             "code": str(Path(stablemotion_dlc.__file__).parent)}
 
 
 def _child(args: argparse.Namespace) -> None:
-    out = run_once(Path(args.data), Path(args.model), Path(args.out_dir))
+    if args.profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        out = prof.runcall(run_once, Path(args.data), Path(args.model), Path(args.out_dir))
+        prof.dump_stats(args.profile)
+    else:
+        out = run_once(Path(args.data), Path(args.model), Path(args.out_dir))
     print("RESULT " + json.dumps(out))
 
 
@@ -170,6 +193,8 @@ def main() -> None:
                     help="checkout whose stablemotion_dlc runs the timed part (default: this)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="folder: write a cProfile of each run there (LAYOUT_N.pstats)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--data", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model", default=None, help=argparse.SUPPRESS)
@@ -196,8 +221,12 @@ def main() -> None:
         for _ in range(args.repeats):
             env = dict(os.environ, PYTHONPATH=str(code))
             load0 = _load()
+            extra = []
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                extra = ["--profile", str(args.profile.resolve() / f"{layout}_{len(runs)}.pstats")]
             proc = subprocess.run([sys.executable, __file__, "--child", "--data", str(data),
-                                   "--model", str(model), "--out-dir", str(out_dir)],
+                                   "--model", str(model), "--out-dir", str(out_dir), *extra],
                                   capture_output=True, text=True, env=env, cwd=str(code))
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode != 0 or not line:
@@ -208,6 +237,7 @@ def main() -> None:
             parts = "  ".join(f"{k} {v:.2f}" for k, v in res["parts_s"].items())
             print(f"{layout}: {res['total_s']:.2f} s  [{parts}]  load {load0} -> "
                   f"{res['load_after']}  ({res['code']})", flush=True)
+            print(f"  outputs sha256: {res['sha256']}", flush=True)
         report["runs"][layout] = runs
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

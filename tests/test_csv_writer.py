@@ -165,3 +165,49 @@ def test_csv_cell_matches_csv_module(text):
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow([text, "1.0"])
     assert dlc_io._csv_cell(text) + ",1.0\n" == buf.getvalue()
+
+
+def _cell_texts(cells: np.ndarray) -> list[str]:
+    return [bytes(row[row != 0]).decode("ascii") for row in cells]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_repr_cells_is_repr(seed):
+    """The vectorised float text (issue 17) is ``repr`` byte for byte, whatever the value."""
+    from stablemotion_dlc.dlc._float_text import repr_cells
+
+    rng = np.random.default_rng(seed)
+    n = 40_000
+    powers = 10.0 ** rng.integers(-6, 18, n)
+    kinds = [
+        rng.normal(300, 200, n),  # pixels
+        rng.uniform(0, 1, n),  # likelihoods
+        rng.uniform(0, 1, n).astype(np.float32).astype(np.float64),  # DLC's float32 values
+        np.exp(rng.uniform(-12, 40, n)) * rng.choice([-1.0, 1.0], n),
+        rng.integers(0, 2**64, n, dtype=np.uint64).view(np.float64),  # any bit pattern
+        np.array([round(x, d) for x, d in zip(rng.uniform(0, 2000, n).tolist(),
+                                               rng.integers(0, 16, n).tolist())]),
+        rng.integers(-10**6, 10**6, n) / 2.0 ** rng.integers(0, 40, n),  # dyadic
+        powers * (1 + rng.integers(-3, 4, n) * 2.0**-52),  # next to powers of ten
+        np.nextafter(powers, powers * rng.choice([0.0, 2.0], n)),
+    ]
+    special = np.array([1e-4, np.nextafter(1e-4, 0), np.nextafter(1e-4, 1), 1e16,
+                        np.nextafter(1e16, 0), 9.999999999999999e15, 0.5, 0.25, 1.0, 2.0,
+                        100.0, 0.1, 1 / 3, 2 / 3, 123456789012345.6, 999999999999999.9,
+                        0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e-5, 4503599627370497.0])
+    for v in [*kinds, special]:
+        got = _cell_texts(repr_cells(v))
+        want = ["" if x != x else repr(x) for x in v.tolist()]
+        bad = [(x, g, w) for x, g, w in zip(v.tolist(), got, want, strict=True) if g != w]
+        assert not bad, bad[:5]
+
+
+def test_repr_cells_without_extended_precision(monkeypatch):
+    """Where long double is plain double, every value takes ``repr`` itself."""
+    from stablemotion_dlc.dlc import _float_text
+
+    monkeypatch.setattr(_float_text, "EXTENDED", False)
+    v = np.random.default_rng(3).normal(300, 200, 1000)
+    v[::7] = np.nan
+    assert _cell_texts(_float_text.repr_cells(v)) == [
+        "" if x != x else repr(x) for x in v.tolist()]

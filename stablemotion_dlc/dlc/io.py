@@ -46,6 +46,7 @@ from stablemotion_dlc._atomic import atomic_path
 from stablemotion_dlc._safe_pickle import safe_load_path
 from stablemotion_dlc.errors import DLCFileError
 
+from ._float_text import CELL_W, repr_cells
 from .constants import TRACK_METHODS
 from .tracks import (
     _COORDS_FULL,
@@ -385,10 +386,11 @@ def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
     """DLC-style CSV: pandas' header rows, then rows of shortest round-trip float text.
 
     Values are written as float64 ``repr`` (what ``DataFrame.to_csv`` writes, NaN as an
-    empty cell) so they read back bit-identically. pandas' own formatter (and numpy's
-    float-to-text conversion) is several times slower on large files; here each chunk of
-    rows is formatted with one ``map(repr, ...)`` over its values and joined per row
-    (about 20x faster than a ``csv.writer`` row by row; the same bytes).
+    empty cell) so they read back bit-identically. The text of each chunk of rows is made by
+    :func:`~stablemotion_dlc.dlc._float_text.repr_cells` (the bytes of ``repr``, vectorised:
+    about 3x faster than ``map(repr, ...)``, itself about 20x faster than pandas' formatter
+    or a ``csv.writer`` row by row) into fixed-width byte fields that are squeezed into the
+    file's rows.
     """
     head = df.iloc[:0].copy()
     if isinstance(head.index, pd.MultiIndex):
@@ -398,6 +400,32 @@ def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
     header = head.to_csv(lineterminator="\n")
     values = df.to_numpy(dtype=np.float64)
     labels = _csv_row_labels(df.index)
+    n_rows, n_cols = values.shape
+    encoded = [lab.encode("utf-8") for lab in labels]
+    if n_cols == 0 or any(b"\x00" in lab for lab in encoded):
+        _write_csv_rows(header, values, labels, path, chunk)
+        return
+    width = max((len(lab) for lab in encoded), default=1) or 1
+    lab_bytes = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(n_rows, width)
+    cell_w = CELL_W + 1  # the text and its separator
+    with open(path, "wb") as fh:
+        fh.write(header.encode("utf-8"))
+        for start in range(0, n_rows, chunk):
+            block = values[start : start + chunk]
+            r = block.shape[0]
+            mat = np.zeros((r, width + n_cols * cell_w), np.uint8)
+            mat[:, :width] = lab_bytes[start : start + r]
+            body = mat[:, width:].reshape(r, n_cols, cell_w)
+            body[:, :, :CELL_W] = repr_cells(block.ravel()).reshape(r, n_cols, CELL_W)
+            body[:, :-1, CELL_W] = ord(",")
+            body[:, -1, CELL_W] = ord("\n")
+            fh.write(mat[mat != 0].tobytes())
+
+
+def _write_csv_rows(
+    header: str, values: np.ndarray, labels: list[str], path: Path, chunk: int
+) -> None:
+    """The rows of :func:`_write_csv` with ``map(repr, ...)`` (index labels holding NUL)."""
     n_rows, n_cols = values.shape
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(header)
