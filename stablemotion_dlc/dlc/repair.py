@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
-from .pose_prior import PosePrior, pose_anchored_fill, pose_evidence
+from .pose_prior import PoseEvidence, PosePrior, pose_anchored_fill, pose_evidence
 from .skeleton import median_distances
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -260,6 +260,83 @@ def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np
     return feats, net
 
 
+def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence],
+                          prediction_of: Callable[[PoseEvidence], np.ndarray],
+                          xy: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """The pose prediction :func:`pose_anchored_fill` reads, computed where it reads it.
+
+    :func:`pose_anchored_fill` uses the prediction at the filled frames and at each filled
+    run's nearest anchors (an observed, unfilled point with a prediction) on both sides.
+    Starting from the filled frames and their neighbours, the evidence is computed
+    (``evidence_at(rows, previous)``, frame by frame the same values as over all frames)
+    until every run's nearest anchor on each side is found with no frame left uncomputed
+    between it and the run (or none is left up to the file's edge), widening the search
+    (8, 16, 32, ... frames) where one is not. The fill is then the one made from the
+    prediction of every frame: on a 1-hour file it costs what the flagged frames cost.
+
+    Parameters
+    ----------
+    evidence_at : callable
+        ``(rows, previous) -> PoseEvidence``: the evidence computed at ``rows``, updating
+        ``previous`` (None at first) in place elsewhere.
+    prediction_of : callable
+        ``PoseEvidence -> (T, K, 2)`` prediction used by the fill (NaN where none).
+    xy : np.ndarray
+        ``(T, K, 2)`` positions.
+    fill : np.ndarray
+        ``(T, K)`` bool, the points to fill.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T, K, 2)``: ``prediction_of`` of the evidence at the computed frames, NaN at the
+        others (which the fill does not read).
+    """
+    n_t, n_k = fill.shape
+    observed = ~fill & np.isfinite(xy).all(-1)
+    want = fill.any(axis=1)
+    todo = want.copy()
+    todo[:-1] |= want[1:]
+    todo[1:] |= want[:-1]
+    done = np.zeros(n_t, bool)
+    ev = None
+    pred = np.full(xy.shape, np.nan)
+    t = np.arange(n_t)
+    width = 8
+    while True:
+        new = todo & ~done
+        if new.any():
+            ev = evidence_at(np.flatnonzero(new), ev)
+            done |= new
+        if ev is None:
+            return pred
+        pred = prediction_of(ev)
+        anchor = observed & np.isfinite(pred).all(-1)  # (T, K)
+        # before each filled point: the last anchor and the last uncomputed frame
+        last_a = np.maximum.accumulate(np.where(anchor, t[:, None], -1), axis=0)
+        last_u = np.maximum.accumulate(np.where(done, -1, t))
+        prev_a = np.vstack([np.full((1, n_k), -1), last_a[:-1]])
+        prev_u = np.concatenate([[-1], last_u[:-1]])
+        before = fill & (prev_u[:, None] > prev_a)
+        # after it: the next anchor and the next uncomputed frame
+        next_a = np.minimum.accumulate(np.where(anchor, t[:, None], n_t)[::-1], axis=0)[::-1]
+        next_u = np.minimum.accumulate(np.where(done, n_t, t)[::-1])[::-1]
+        nxt_a = np.vstack([next_a[1:], np.full((1, n_k), n_t)])
+        nxt_u = np.concatenate([next_u[1:], [n_t]])
+        after = fill & (nxt_u[:, None] < nxt_a)
+        if not (before.any() or after.any()):
+            return pred
+        grow = np.zeros(n_t + 1, np.int64)
+        for u in np.unique(prev_u[before.any(axis=1)]).tolist():
+            grow[max(u - width + 1, 0)] += 1
+            grow[u + 1] -= 1
+        for u in np.unique(nxt_u[after.any(axis=1)]).tolist():
+            grow[u] += 1
+            grow[min(u + width, n_t)] -= 1
+        todo |= np.cumsum(grow[:n_t]) > 0
+        width *= 2
+
+
 def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 4.0, min_px: float = 1.0,
                   window: int = 9, sg_window: int = 11, order: int = 2
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -439,14 +516,22 @@ def repair_animal(
         if prior is None:
             raise ValueError("no pose prior for this animal")
         evidence = good[rows] & ~mask
-        ev = pose_evidence(prior, xy[rows], evidence)
-        # a prediction is only as good as its evidence: frames whose evidence points do not
-        # agree with each other (one of them is an undetected error) fall back to
-        # interpolation
-        judged = evidence & np.isfinite(ev.d2)
-        consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & (judged.sum(1) >= 2)
-        pred = np.where(consistent[:, None, None], ev.prediction, np.nan)
-        return pose_anchored_fill(xy[rows], mask, pred), 0
+        xr = xy[rows]
+
+        def consistent_prediction(ev: PoseEvidence) -> np.ndarray:
+            # a prediction is only as good as its evidence: frames whose evidence points do
+            # not agree with each other (one of them is an undetected error) fall back to
+            # interpolation
+            judged = evidence & np.isfinite(ev.d2)
+            consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & (judged.sum(1) >= 2)
+            return np.where(consistent[:, None, None], ev.prediction, np.nan)
+
+        # the evidence of the frames the fill reads only: the filled ones and their anchors
+        # (a frame's evidence depends on that frame alone; the same values as over all)
+        pred = _pose_fill_prediction(lambda r, ev: pose_evidence(prior, xr, evidence, rows=r,
+                                                                 out=ev),
+                                     consistent_prediction, xr, mask)
+        return pose_anchored_fill(xr, mask, pred), 0
 
     names = ["linear", "interp", "network"] + (["pose"] if prior is not None else [])
     report: dict[str, Any] = {"policy": policy}
