@@ -1,4 +1,4 @@
-"""Identity swaps between individuals and left/right swaps within one individual.
+"""Identity swaps between individuals, left/right swaps and front/back reversals.
 
 Both problems are the same one: a group of ``n`` items (whole animals, or the two keypoints of a
 left/right pair) is tracked from frame to frame, and the labels the network gave them may be
@@ -15,6 +15,11 @@ transition into a swapped state) and an end (the transition back, or the end of 
 Left/right pairs also use geometry when the individual has other keypoints: a left keypoint
 lies on a consistent side of the line from the pair's midpoint to the rest of the body, so a
 segment between transitions is called swapped when most of its frames sit on the other side.
+
+Front/back reversals (:func:`find_reversals`) are the third kind: a weak network takes the
+animal's tail end for its head for a stretch. They are found on the body's long axis, which
+turns by about 180 degrees from one frame to the next and back, and undone by exchanging the
+axis' two ends (:func:`fix_lr_swaps`).
 
 Everything here is pure: the input :class:`~stablemotion_dlc.dlc.tracks.Tracks` is never modified;
 ``fix_*`` return a corrected copy plus a record of each correction.
@@ -42,6 +47,7 @@ __all__ = [
     "fix_identity_swaps",
     "find_lr_swaps",
     "fix_lr_swaps",
+    "find_reversals",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,8 +70,10 @@ class SwapEvent:
 
     Attributes
     ----------
-    kind : {"identity", "lr"}
-        ``"identity"``: whole animals exchanged; ``"lr"``: two keypoints of one animal.
+    kind : {"identity", "lr", "reversal"}
+        ``"identity"``: whole animals exchanged; ``"lr"``: two keypoints of one animal;
+        ``"reversal"``: the animal's front and back (:func:`find_reversals`), given as the
+        two ends of its long axis.
     start, stop : int
         Frame span ``[start, stop)`` (row positions, not the file's index labels).
     individuals : tuple of str
@@ -83,7 +91,7 @@ class SwapEvent:
         side margin in pixels instead.
     """
 
-    kind: Literal["identity", "lr"]
+    kind: Literal["identity", "lr", "reversal"]
     start: int
     stop: int
     individuals: tuple[str, ...]
@@ -103,7 +111,7 @@ class Correction:
 
     Attributes
     ----------
-    kind : {"identity", "lr"}
+    kind : {"identity", "lr", "reversal"}
         Type of swap undone.
     start, stop : int
         Frame span ``[start, stop)`` (row positions).
@@ -119,7 +127,7 @@ class Correction:
         Number of (frame, individual, keypoint) entries that changed.
     """
 
-    kind: Literal["identity", "lr"]
+    kind: Literal["identity", "lr", "reversal"]
     start: int
     stop: int
     individuals: tuple[str, ...]
@@ -858,7 +866,8 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
     tracks : Tracks
         The tracks the events were found on (not modified).
     events : list of SwapEvent
-        Events with ``kind="lr"`` (others are ignored).
+        Events with ``kind="lr"`` or ``"reversal"`` (the two ends of the axis are exchanged;
+        others are ignored).
 
     Returns
     -------
@@ -871,7 +880,7 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
     out = tracks.copy()
     corrections: list[Correction] = []
     for ev in events:
-        if ev.kind != "lr":
+        if ev.kind not in ("lr", "reversal"):
             continue
         _check_span(tracks, ev)
         if len(ev.individuals) != 1 or len(ev.keypoints) != 2:
@@ -887,7 +896,7 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
         ka, kb = ev.keypoints
         corrections.append(
             Correction(
-                kind="lr",
+                kind=ev.kind,
                 start=ev.start,
                 stop=ev.stop,
                 individuals=ev.individuals,
@@ -898,3 +907,185 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
         )
     _log_fix(out, corrections)
     return out, corrections
+
+
+# --------------------------------------------------------------------------------------------
+# front/back reversals
+# --------------------------------------------------------------------------------------------
+def _axis_pair(xy: np.ndarray, ok: np.ndarray, present: np.ndarray) -> tuple[int, int] | None:
+    """The two keypoints furthest apart in the median pose (the body's long axis)."""
+    from .skeleton import median_distances
+
+    sub = np.flatnonzero(present)
+    if sub.size < 2:
+        return None
+    both = ok[:, sub]
+    if (both.sum(1) >= 2).sum() < 50:
+        return None
+    d = median_distances(xy[:, sub], both)
+    np.fill_diagonal(d, np.nan)
+    if not np.isfinite(d).any():
+        return None
+    a, b = np.unravel_index(int(np.nanargmax(d)), d.shape)
+    return int(sub[a]), int(sub[b])
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    return np.angle(np.exp(1j * angle))
+
+
+def find_reversals(
+    tracks: Tracks,
+    *,
+    pcutoff: float | None = DEFAULT_PCUTOFF,
+    min_angle: float = 120.0,
+    stable_frames: int = 5,
+    stable_angle: float = 30.0,
+    max_span: int = 300,
+    min_forward: float = 0.6,
+) -> list[SwapEvent]:
+    """Detect stretches where the network put the animal's front at its back and vice versa.
+
+    A weak network sometimes takes the tail end for the head: for tens of frames the tail
+    base sits on the head with a high likelihood and the snout and ears on the tail base.
+    Every keypoint is then wrong and the body looks whole, so no rule on one keypoint or on
+    the pose sees it. What gives it away is the body's long axis (the two keypoints furthest
+    apart in the median pose, e.g. snout and tail base): it turns by about 180 degrees
+    between two frames, far faster than the animal ever turns, one of its ends jumping by
+    half a body length from one frame to the next (a curling animal moves them smoothly),
+    and it turns back later.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks (any number of individuals; every point of the axis pair is used,
+        whatever its likelihood, where the axis has a plausible length).
+    pcutoff : float or None, default :data:`~.constants.DEFAULT_PCUTOFF`
+        Confident points (the axis length and the animal's turning speed are measured on
+        them).
+    min_angle : float, default 120
+        Degrees the axis must turn between two consecutive usable frames; at least 1.5 times
+        the file's own 99th percentile turn per frame times the frames between them.
+    stable_frames, stable_angle
+        The axis must hold its direction (within ``stable_angle`` degrees, median) over
+        ``stable_frames`` usable frames on each side of the turn: a single odd frame is no
+        reversal.
+    max_span : int, default 300
+        Longer reversed stretches are left alone (a network rarely stays wrong so long; a
+        misread turn would be costly).
+    min_forward : float, default 0.6
+        The front is learned from the file's own motion: outside the reversed stretches,
+        more than this share of the moving frames (or less than ``1 - min_forward``) must
+        go towards one end of the axis, else nothing is reversed (an axis across the body,
+        such as two wing tips, or an animal with no preferred direction). A stretch in
+        which the animal would then move backwards most of the time (at least 10 moving
+        frames) is not reversed.
+
+    Returns
+    -------
+    list of SwapEvent
+        ``kind="reversal"``, one per reversed stretch and individual; ``keypoints`` is the
+        axis pair, whose positions and likelihoods :func:`fix_lr_swaps` exchanges. The other
+        keypoints of the animal are wrong in the stretch as well; cleaning flags them.
+    """
+    events: list[SwapEvent] = []
+    if tracks.n_frames < 2 * stable_frames + 2:
+        return events
+    conf = _confident(tracks, pcutoff)
+    finite = np.isfinite(tracks.xy).all(-1) & tracks.present[None]
+    for i in _animal_individuals(tracks):
+        xy_i = tracks.xy[:, i]
+        pair = _axis_pair(xy_i, conf[:, i], tracks.present[i])
+        if pair is None:
+            continue
+        f, b = pair
+        axis = xy_i[:, f] - xy_i[:, b]
+        length = np.linalg.norm(axis, axis=-1)
+        both_conf = conf[:, i, f] & conf[:, i, b]
+        if both_conf.sum() < 50:
+            continue
+        med = float(np.median(length[both_conf]))
+        if not med > 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            usable = (finite[:, i, f] & finite[:, i, b]
+                      & (length > 0.5 * med) & (length < 1.5 * med))
+        phi = np.arctan2(axis[:, 1], axis[:, 0])
+        cf = np.flatnonzero(usable & both_conf)
+        one = np.diff(cf) == 1
+        if one.sum() < 50:
+            continue
+        turn = float(np.quantile(np.abs(_wrap(np.diff(phi[cf])))[one], 0.99))
+        vf = np.flatnonzero(usable)
+        if vf.size < 2 * stable_frames + 2:
+            continue
+        d = _wrap(np.diff(phi[vf]))
+        gap = np.diff(vf)
+        need = np.maximum(np.deg2rad(min_angle), 1.5 * gap * turn)
+        cand = np.flatnonzero(np.abs(d) > need)
+        # one end of the axis must jump by half the body in one frame somewhere in the turn:
+        # an animal curling round (snout past the tail base) moves every point smoothly
+        jump = np.zeros(tracks.n_frames, bool)
+        for k in (f, b):
+            step = np.linalg.norm(np.diff(xy_i[:, k], axis=0), axis=-1)
+            with np.errstate(invalid="ignore"):
+                jump[1:] |= step > 0.5 * med
+        flips: list[int] = []  # positions in vf where the new direction begins
+        for j in cand:
+            lo, hi = j + 1 - stable_frames, j + 1 + stable_frames
+            if lo < 0 or hi > vf.size or not jump[vf[j] + 1:vf[j + 1] + 1].any():
+                continue
+            before = np.abs(_wrap(phi[vf[lo:j + 1]] - phi[vf[j]]))
+            after = np.abs(_wrap(phi[vf[j + 1:hi]] - phi[vf[j + 1]]))
+            if (np.median(before) < np.deg2rad(stable_angle)
+                    and np.median(after) < np.deg2rad(stable_angle)):
+                flips.append(int(j + 1))
+        if not flips:
+            continue
+        seg = np.zeros(vf.size, dtype=np.intp)
+        seg[flips] = 1
+        seg = np.cumsum(seg)
+        odd = seg % 2 == 1
+        reversed_parity = odd.sum() < (~odd).sum()  # the network is right most of the time
+        rev = odd if reversed_parity else ~odd
+        # motion: the midpoint of the axis does not move when the labels reverse
+        mid = 0.5 * (xy_i[:, f] + xy_i[:, b])
+        vel = np.full_like(mid, np.nan)
+        vel[2:-2] = (mid[4:] - mid[:-4]) / 4.0
+        unit = axis / np.where(length > 0, length, np.nan)[:, None]
+        fwd = np.sum(vel * unit, axis=-1)
+        speed = np.linalg.norm(vel, axis=-1)
+        with np.errstate(invalid="ignore"):
+            moving = np.isfinite(fwd) & (speed > np.nanmedian(speed))
+        mv_ok = moving[vf] & ~rev
+        share = float((fwd[vf][mv_ok] > 0).mean()) if mv_ok.sum() >= 50 else 0.5
+        if not (share > min_forward or share < 1.0 - min_forward):
+            logger.info("reversals of %s not fixed: its motion shows no front (%.2f of the "
+                        "moving frames go towards %s)", tracks.individuals[i], share,
+                        tracks.bodyparts[f])
+            continue
+        sign = 1.0 if share >= 0.5 else -1.0
+        for s, e in zip(*true_runs(rev), strict=True):
+            start, stop = int(vf[s]), int(vf[e - 1]) + 1
+            if stop - start > max_span:
+                logger.info("reversal %s [%d, %d) not fixed: longer than %d frames",
+                            tracks.individuals[i], start, stop, max_span)
+                continue
+            m = moving[vf[s:e]]
+            if m.sum() >= 10:
+                # once reversed back, the axis points the other way: forward becomes -fwd
+                back_fwd = float((-sign * fwd[vf[s:e]][m] > 0).mean())
+                if back_fwd <= 0.5:
+                    logger.info("reversal %s [%d, %d) not fixed: the animal would move "
+                                "backwards", tracks.individuals[i], start, stop)
+                    continue
+            ends = [j for j in (s, e) if 0 < j < vf.size]
+            events.append(SwapEvent(
+                kind="reversal", start=start, stop=stop,
+                individuals=(tracks.individuals[i],),
+                keypoints=(tracks.bodyparts[f], tracks.bodyparts[b]), permutation=(b, f),
+                cost_gain=float(np.rad2deg(np.mean([abs(d[j - 1]) for j in ends]))),
+            ))
+    events.sort(key=lambda e: (tracks.individuals.index(e.individuals[0]), e.start))
+    logger.info("find_reversals: %d reversed span(s)", len(events))
+    return events

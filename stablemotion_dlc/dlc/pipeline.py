@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
-from .labels import LOW_LIKELIHOOD, SuspectLabels, suspect_mask
+from .labels import LOW_LIKELIHOOD, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
     DlcProject,
@@ -462,8 +462,15 @@ def clean_tracks(
     status = np.zeros((n_f, n_i, n_k), np.uint8)
     corrections: list[Any] = []
     swaps_undone = fix_swaps and work.n_frames > 2
+    reversals: list[Any] = []
     if swaps_undone:
-        from .identity import find_identity_swaps, find_lr_swaps, fix_identity_swaps, fix_lr_swaps
+        from .identity import (
+            find_identity_swaps,
+            find_lr_swaps,
+            find_reversals,
+            fix_identity_swaps,
+            fix_lr_swaps,
+        )
 
         events = find_identity_swaps(work, pcutoff=pcutoff)
         if events:
@@ -473,12 +480,18 @@ def clean_tracks(
         if lr_events:
             work, corr = fix_lr_swaps(work, lr_events)
             corrections += corr
+        reversals = find_reversals(work, pcutoff=pcutoff)
+        if reversals:
+            work, corr = fix_lr_swaps(work, reversals)
+            corrections += corr
         moved = ~_same_points(work, base)
         status[moved] = IDENTITY_FIXED
 
     # the swaps found above are undone in ``work``: the SWAP rule does not search again
     labels = suspect_mask(work, pcutoff, skeleton=skeleton,
                           swap_events=([], []) if swaps_undone else None)
+    if swaps_undone and reversals:
+        _flag_reversed(work, labels, reversals)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
@@ -635,6 +648,25 @@ def _without_far_points(tracks: Tracks) -> tuple[Tracks, np.ndarray]:
         logger.warning("%s: %d point(s) with |coordinate| > %g px treated as missing",
                        tracks.meta.get("source", "tracks"), int(far.sum()), MAX_COORDINATE)
     return work, far
+
+
+def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any]) -> None:
+    """Flag (SWAP) the keypoints of reversed stretches other than the exchanged axis ends.
+
+    When the network took the animal's back for its front, the keypoints between the two
+    ends (ears, spine) sit where the reversed animal would have them: wrong too, but not a
+    relabelling of another keypoint. They are repaired from the corrected axis ends.
+    """
+    finite = np.isfinite(work.xy).all(-1)
+    for ev in reversals:
+        i = work.individuals.index(ev.individuals[0])
+        others = [k for k, name in enumerate(work.bodyparts)
+                  if name not in ev.keypoints and work.present[i, k]]
+        sl = slice(ev.start, ev.stop)
+        extra = np.zeros(finite[sl, i].shape, bool)
+        extra[:, others] = finite[sl, i][:, others]
+        labels.mask[sl, i] |= extra
+        labels.reasons[sl, i] |= np.where(extra, SWAP, 0).astype(labels.reasons.dtype)
 
 
 def _same_points(a: Tracks, b: Tracks) -> np.ndarray:

@@ -66,8 +66,8 @@ class RepairSpan:
         ``"replaced"``, ``"gap-filled"`` or ``"identity-fixed"``.
     reasons : tuple of str
         Rules that flagged the input points, ``"model"`` where only the learned detector did,
-        ``"identity swap"`` / ``"left/right swap"`` for identity fixes, ``"marked"`` for
-        points marked by the user.
+        ``"identity swap"`` / ``"left/right swap"`` / ``"front/back reversal"`` for identity
+        fixes, ``"marked"`` for points marked by the user.
     probability : float
         Highest detection probability of the input points in the span.
     individual_name, keypoint_name : str
@@ -155,11 +155,12 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
 
 
 def _swap_kind(result: Any, start: int, stop: int, individual: str, keypoint: str) -> str:
-    """``"identity swap"`` or ``"left/right swap"``: the correction that moved these points."""
+    """Name of the correction (identity, left/right, front/back) that moved these points."""
+    names = {"lr": "left/right swap", "reversal": "front/back reversal"}
     for c in getattr(result, "corrections", []) or []:
         if c.start < stop and start < c.stop and individual in c.individuals and (
                 keypoint in c.keypoints or not c.keypoints):
-            return "left/right swap" if c.kind == "lr" else "identity swap"
+            return names.get(c.kind, "identity swap")
     return "swap"
 
 

@@ -1,0 +1,150 @@
+"""Front/back reversals: found where the network took the tail for the head, never elsewhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stablemotion_dlc.dlc.identity import find_reversals, fix_lr_swaps
+from stablemotion_dlc.dlc.tracks import Tracks
+
+BODYPARTS = ["snout", "leftear", "rightear", "spine", "tailbase"]
+#: body frame (x forward, y to the animal's left in a camera from above), px
+POSE = np.array([[55.0, 0.0], [38.0, 13.0], [38.0, -13.0], [0.0, 0.0], [-60.0, 0.0]])
+
+
+def walking_animal(n: int = 2400, seed: int = 0, *, uturns: int = 0, curls: int = 0,
+                   mirror: bool = False) -> np.ndarray:
+    """(T, K, 2) positions of an animal that walks forward, pauses and turns.
+
+    ``uturns``: 180-degree turns in 8 frames (22 degrees a frame, twice the usual turning);
+    ``curls``: the animal curls round (snout past the tail base, the body folded) and comes
+    out of it facing the other way, every point moving smoothly; ``mirror``: a camera from
+    below (left and right exchanged).
+    """
+    rng = np.random.default_rng(seed)
+    turn = np.convolve(rng.normal(0.0, 0.06, n), np.ones(15) / 15, mode="same")
+    speed = np.clip(np.convolve(rng.normal(2.5, 3.0, n), np.ones(30) / 30, mode="same"), 0, None)
+    speed[rng.random(n) < 0.002] = 0.0
+    fold = np.zeros(n)  # 0 straight, 1 folded in two
+    for t0 in rng.choice(np.arange(100, n - 100), size=uturns, replace=False):
+        turn[t0:t0 + 8] += np.pi / 8
+    for t0 in rng.choice(np.arange(100, n - 100), size=curls, replace=False):
+        turn[t0:t0 + 20] += np.pi / 20
+        fold[t0:t0 + 20] = np.sin(np.linspace(0, np.pi, 20))
+    heading = np.cumsum(turn)
+    step = speed[:, None] * np.stack([np.cos(heading), np.sin(heading)], -1)
+    centre = 400.0 + np.cumsum(step, axis=0)
+    pose = np.repeat(POSE[None], n, axis=0)
+    # folding: the rear half swings round the spine towards the head
+    ang = np.pi * 0.9 * fold[:, None]
+    rear = pose[:, -1:, :].copy()
+    rot = np.stack([rear[..., 0] * np.cos(ang) - rear[..., 1] * np.sin(ang),
+                    rear[..., 0] * np.sin(ang) + rear[..., 1] * np.cos(ang)], -1)
+    pose[:, -1:, :] = rot
+    if mirror:
+        pose[..., 1] *= -1.0
+    c, s = np.cos(heading)[:, None], np.sin(heading)[:, None]
+    world = np.stack([pose[..., 0] * c - pose[..., 1] * s, pose[..., 0] * s + pose[..., 1] * c],
+                     -1)
+    return world + centre[:, None, :] + rng.normal(0.0, 0.8, (n, len(BODYPARTS), 2))
+
+
+def as_tracks(xy: np.ndarray, lik: np.ndarray | None = None) -> Tracks:
+    n = xy.shape[0]
+    if lik is None:
+        lik = np.full((n, 1, xy.shape[1]), 0.97)
+    return Tracks.from_arrays(xy[:, None].copy(), lik, bodyparts=BODYPARTS, scorer="DLC_test")
+
+
+def reverse(xy: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The network's error: the animal turned round about the middle of its axis."""
+    out = xy.copy()
+    lik = np.full((xy.shape[0], 1, xy.shape[1]), 0.97)
+    mid = 0.5 * (xy[start:stop, 0] + xy[start:stop, -1])
+    out[start:stop] = 2.0 * mid[:, None, :] - xy[start:stop]
+    lik[start:stop, 0, :3] = 0.35  # the head's keypoints on the tail: not sure
+    return out, lik
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_reversed_stretch_found_and_undone(mirror: bool):
+    truth = walking_animal(seed=1, mirror=mirror)
+    xy, lik = reverse(truth, 700, 760)
+    tracks = as_tracks(xy, lik)
+    events = find_reversals(tracks)
+    assert [(e.start, e.stop, e.keypoints) for e in events] == [(700, 760, ("snout", "tailbase"))]
+    fixed, corrections = fix_lr_swaps(tracks, events)
+    assert corrections[0].kind == "reversal"
+    np.testing.assert_allclose(fixed.xy[700:760, 0, 0], truth[700:760, 0], atol=1e-9)
+    np.testing.assert_allclose(fixed.xy[700:760, 0, -1], truth[700:760, -1], atol=1e-9)
+    # the likelihoods travel with the points (the confident detection was the head's)
+    assert (fixed.likelihood[700:760, 0, 0] == 0.97).all()
+    assert np.array_equal(fixed.xy[:700], tracks.xy[:700])
+
+
+def test_reversal_at_the_end_of_the_file():
+    truth = walking_animal(seed=2)
+    xy, lik = reverse(truth, 2300, 2400)
+    events = find_reversals(as_tracks(xy, lik))
+    assert [(e.start, e.stop) for e in events] == [(2300, 2400)]
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_no_reversal_on_fast_turns_curls_or_a_mirrored_camera(seed: int):
+    for mirror in (False, True):
+        xy = walking_animal(seed=seed, uturns=6, curls=6, mirror=mirror)
+        assert find_reversals(as_tracks(xy)) == []
+
+
+def test_no_reversal_when_the_animal_shows_no_front():
+    """A body axis the animal does not move along (wing tips, a still animal): left alone."""
+    truth = walking_animal(seed=6)
+    xy, lik = reverse(truth, 700, 760)
+    side = xy[:, [1, 2, 0, 3, 4]]  # the ears' axis across the body is now the longest one
+    side[:, 0] = xy[:, 1] + 3.0 * (xy[:, 1] - xy[:, 2])
+    side[:, 1] = xy[:, 2] - 3.0 * (xy[:, 1] - xy[:, 2])
+    assert find_reversals(as_tracks(side, lik)) == []
+
+
+def test_cleaning_undoes_a_reversal_and_flags_the_rest_of_the_body(tmp_path):
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.labels import SWAP
+    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED, clean_tracks, train_on_tracks
+
+    truth = walking_animal(n=1500, seed=7)
+    xy, lik = reverse(truth, 600, 660)
+    tracks = as_tracks(xy, lik)
+    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
+                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
+                                               checkpoint_every=0, normalizer_batches=2,
+                                               warmup_steps=1))
+    res = clean_tracks(tracks, model, detect=None)
+    assert [c["kind"] for c in res.report["corrections"]] == ["reversal"]
+    # the snout takes the confident detection; the tail base the unsure one, which is then
+    # repaired like any point below pcutoff
+    assert (res.status[600:660, 0, 0] == IDENTITY_FIXED).all()
+    assert (res.status[600:660, 0, 4] > 0).all()
+    assert (res.suspect.reasons[600:660, 0, 1:4] & SWAP).all()
+    err = np.linalg.norm(res.tracks.xy[600:660, 0] - truth[600:660], axis=-1)
+    before = np.linalg.norm(xy[600:660] - truth[600:660], axis=-1)
+    assert np.median(err[:, [0, 4]]) < 2.0 < 50.0 < np.median(before[:, [0, 4]])
+    assert np.median(err[:, 1:4]) < 0.5 * np.median(before[:, 1:4])
+    # points outside the stretch keep their values
+    assert np.array_equal(res.tracks.xy[:590], tracks.xy[:590])
+
+
+def test_real_weak_network_reversals(shared_data):
+    """openfield_m3v1: the 15,001-iteration network reverses the mouse three times (tail base
+    on the head with likelihood 0.95-1.0, checked against the 30,000-iteration network); the
+    stronger network's tracks of the same video have none."""
+    from stablemotion_dlc.dlc.io import read_tracks
+
+    d = shared_data / "openfield_m3v1"
+    weak = d / "m3v1mp4DeepCut_resnet50_openfieldOct30shuffle1_15001.h5"
+    strong = d / "m3v1mp4DLC_resnet50_openfieldAug20shuffle1_30000.h5"
+    if not (weak.exists() and strong.exists()):
+        pytest.skip("openfield_m3v1 pair not present")
+    events = find_reversals(read_tracks(weak))
+    assert [(e.start, e.stop) for e in events] == [(107, 153), (985, 1007), (2239, 2330)]
+    assert find_reversals(read_tracks(strong)) == []
