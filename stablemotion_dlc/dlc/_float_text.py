@@ -181,7 +181,10 @@ def repr_cells(values: np.ndarray) -> np.ndarray:
         ok &= plain
         tab = _digit_table(m, v < 0)
         key = np.where(ok, (e + 4) * 18 + p, 0)  # (e + 1 digits before the point)
-        out = np.take_along_axis(tab, _TEMPLATES[key], axis=1)
+        out = np.empty((n, CELL_W), np.uint8)
+        for kk in np.flatnonzero(np.bincount(key)).tolist():  # a few layouts per file
+            rows = np.flatnonzero(key == kk)
+            out[rows] = tab[rows][:, _TEMPLATES[kk]]
     else:
         ok = plain
         out = np.zeros((n, CELL_W), np.uint8)

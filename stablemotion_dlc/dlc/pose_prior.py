@@ -302,7 +302,10 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
         out = PoseEvidence(prediction=np.full((n_t, n_k, 2), np.nan),
                            d2=np.full((n_t, n_k), np.nan), sigma=np.full((n_t, n_k), np.nan))
     pred, d2, sigma = out.prediction, out.d2, out.sigma
-    todo = np.ones(n_t, bool) if rows is None else np.isin(np.arange(n_t), rows)
+    todo = np.ones(n_t, bool)
+    if rows is not None:
+        todo[:] = False
+        todo[np.asarray(rows, np.int64)] = True
     if rows is not None:
         pred[todo] = np.nan
         d2[todo] = np.nan
@@ -329,7 +332,11 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
         sel = np.flatnonzero(judged[inv] & todo)
         if not len(sel):
             continue
-        groups = np.flatnonzero(judged)
+        # the judged sets of the frames computed (all of them unless ``rows``): a set's fit
+        # does not depend on the sets fitted with it, so the others wait until needed
+        used = np.zeros(len(uniq), bool)
+        used[inv[sel]] = True
+        groups = np.flatnonzero(used)
         first = np.zeros(len(uniq), np.int64)
         first[inv[::-1]] = np.arange(n_t)[::-1]          # a frame of each evidence set
         subsets = others[first[groups]]                   # (G, K)

@@ -237,13 +237,16 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 
 
 def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np.ndarray,
-                            min_run: int | None) -> tuple[np.ndarray, np.ndarray]:
+                            min_run: int | None, filled: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
     """Fill every flagged feature entry by linear interpolation in time.
 
     Only the label entries of runs of at least ``min_run`` frames are kept for the network.
 
     Returns the features (flagged entries interpolated, others bit-identical) and the
-    ``(T, L)`` label mask left for the network.
+    ``(T, L)`` label mask left for the network. ``filled``: those features from an earlier
+    call with the same ``features`` and ``lab_mask`` (the interpolation does not depend on
+    ``min_run``).
     """
     import torch
 
@@ -251,13 +254,14 @@ def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np
 
     if not min_run or min_run <= 1:
         return features, lab_mask
-    fmask = cleaner.layout.feature_mask(lab_mask)
-    with torch.inference_mode():
-        fill = linear_fill(torch.from_numpy(np.asarray(features, np.float64)[None]),
-                           torch.from_numpy(~fmask[None]))[0].numpy()
-    feats = np.where(fmask, fill.astype(features.dtype), features)
+    if filled is None:
+        fmask = cleaner.layout.feature_mask(lab_mask)
+        with torch.inference_mode():
+            fill = linear_fill(torch.from_numpy(np.asarray(features, np.float64)[None]),
+                               torch.from_numpy(~fmask[None]))[0].numpy()
+        filled = np.where(fmask, fill.astype(features.dtype), features)
     net = lab_mask & (_run_lengths(lab_mask) >= int(min_run))
-    return feats, net
+    return filled, net
 
 
 def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence],
@@ -485,15 +489,26 @@ def repair_animal(
     flag0 = flag  # the points asked for (runs left at the file's edges are not smoothed)
     missing = ~np.isfinite(xy).all(-1)
 
+    # the encoding and the interpolation of one (mask, rows), shared by the interp and
+    # network candidates (the network starts from the interpolation)
+    prepared: dict[tuple[int, int], list[Any]] = {}
+
     def network_or_interp(mask: np.ndarray, min_run: int | None, rows: Any = slice(None)
                           ) -> tuple[np.ndarray, int]:
-        sus = suspect[rows] | mask
-        enc = rep.encode(xy[rows], sus)
-        lab_mask = np.concatenate([mask, enc.labels[:, n_k:] > 0.5], axis=1)
-        suspicion = np.concatenate(
-            [np.maximum(p_model[rows], (sus | missing[rows]).astype(np.float32)),
-             enc.labels[:, n_k:]], axis=1)
-        feats, net_mask = _interpolate_short_runs(cleaner, enc.features, lab_mask, min_run)
+        hit = prepared.get((id(mask), id(rows)))
+        if hit is None or hit[0] is not mask or hit[1] is not rows:
+            sus = suspect[rows] | mask
+            enc = rep.encode(xy[rows], sus)
+            lab_mask = np.concatenate([mask, enc.labels[:, n_k:] > 0.5], axis=1)
+            suspicion = np.concatenate(
+                [np.maximum(p_model[rows], (sus | missing[rows]).astype(np.float32)),
+                 enc.labels[:, n_k:]], axis=1)
+            hit = prepared[(id(mask), id(rows))] = [mask, rows, enc, lab_mask, suspicion, None]
+        _, _, enc, lab_mask, suspicion, filled = hit
+        feats, net_mask = _interpolate_short_runs(cleaner, enc.features, lab_mask, min_run,
+                                                  filled)
+        if min_run and min_run > 1:
+            hit[5] = feats
         n_net = 0
         if net_mask.any():
             res = cleaner.cleanup(feats, net_mask, suspicion=suspicion, steps=steps,
@@ -545,8 +560,9 @@ def repair_animal(
     errors: dict[str, list[list[float]]] = {m: [[] for _ in range(n_cells)] for m in names}
     rows, at = _validation_rows(spans, n_t)
     if spans:
+        vmask_rows = vmask[rows]  # one object: the candidates share their preparation
         for m in names:
-            pred, _ = candidate(m, vmask[rows], rows)
+            pred, _ = candidate(m, vmask_rows, rows)
             err = np.linalg.norm(pred - xy[rows], axis=-1)
             for k, a, z, c in spans:
                 e = err[at(a):at(a) + z - a, k]
