@@ -121,10 +121,10 @@ def test_cleaning_undoes_a_reversal_and_flags_the_rest_of_the_body(tmp_path):
                                                warmup_steps=1))
     res = clean_tracks(tracks, model, detect=None)
     assert [c["kind"] for c in res.report["corrections"]] == ["reversal"]
-    # the snout takes the confident detection; the tail base the unsure one, which is then
-    # repaired like any point below pcutoff
-    assert (res.status[600:660, 0, 0] == IDENTITY_FIXED).all()
-    assert (res.status[600:660, 0, 4] > 0).all()
+    # both ends are relabelled detections, with the likelihood of changed points (the snout's
+    # low score at the tail end said nothing about a tail base there)
+    assert (res.status[600:660, 0, [0, 4]] == IDENTITY_FIXED).all()
+    assert (res.tracks.likelihood[600:660, 0, [0, 4]] == 0.8).all()
     assert (res.suspect.reasons[600:660, 0, 1:4] & SWAP).all()
     err = np.linalg.norm(res.tracks.xy[600:660, 0] - truth[600:660], axis=-1)
     before = np.linalg.norm(xy[600:660] - truth[600:660], axis=-1)

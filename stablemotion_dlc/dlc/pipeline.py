@@ -484,6 +484,7 @@ def clean_tracks(
         if reversals:
             work, corr = fix_lr_swaps(work, reversals)
             corrections += corr
+            _relabel_likelihood(work, reversals, _changed_likelihood(pcutoff))
         moved = ~_same_points(work, base)
         status[moved] = IDENTITY_FIXED
 
@@ -648,6 +649,26 @@ def _without_far_points(tracks: Tracks) -> tuple[Tracks, np.ndarray]:
         logger.warning("%s: %d point(s) with |coordinate| > %g px treated as missing",
                        tracks.meta.get("source", "tracks"), int(far.sum()), MAX_COORDINATE)
     return work, far
+
+
+def _relabel_likelihood(work: Tracks, reversals: list[Any], value: float) -> None:
+    """Give the exchanged axis ends of reversed stretches the likelihood of changed points.
+
+    Their likelihoods were the network's confidence in the wrong labels: the snout's low
+    score at the tail base says nothing about a tail base there (DLC's convention would then
+    throw the one detection of the tail end away). Like every changed point they get
+    ``(1 + pcutoff) / 2``; the jump, bone and pose rules still judge them.
+    """
+    if work.likelihood is None:
+        return
+    finite = np.isfinite(work.xy).all(-1)
+    for ev in reversals:
+        i = work.individuals.index(ev.individuals[0])
+        for name in ev.keypoints:
+            k = work.bodyparts.index(name)
+            sl = slice(ev.start, ev.stop)
+            work.likelihood[sl, i, k] = np.where(finite[sl, i, k], value,
+                                                 work.likelihood[sl, i, k])
 
 
 def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any]) -> None:
