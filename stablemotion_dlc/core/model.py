@@ -212,6 +212,21 @@ class DiTBlock(nn.Module):
         x = x + g2 * self.mlp(modulate(self.norm2(x), sh2, sc2))  # (B, T, W)
         return x
 
+    def forward_shared(self, x: torch.Tensor, c_u: torch.Tensor,
+                       spread: Any) -> torch.Tensor:
+        """:meth:`forward` with the conditioning of few distinct tokens (inference).
+
+        ``c_u`` ``(1, U, W)`` holds the distinct conditionings, ``spread`` puts a
+        ``(1, U, n)`` tensor on the tokens ``(B, T, n)``. The modulation (and ``1 + scale``)
+        is computed once per distinct conditioning: the same values as :meth:`forward`.
+        """
+        sh1, sc1, g1, sh2, sc2, g2 = self.ada(c_u).chunk(6, dim=-1)  # each (1, U, W)
+        sc1, sc2 = 1 + sc1, 1 + sc2
+        h = self.norm1(x) * spread(sc1) + spread(sh1)
+        x = x + spread(g1) * self.attn(h)
+        h = self.norm2(x) * spread(sc2) + spread(sh2)
+        return x + spread(g2) * self.mlp(h)
+
 
 class FinalLayer(nn.Module):
     """adaLN (shift/scale) then a zero-initialised projection to ``D + L`` outputs."""
@@ -225,6 +240,12 @@ class FinalLayer(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.ada(c).chunk(2, dim=-1)  # (B, T, W) each
         return self.linear(modulate(self.norm(x), shift, scale))  # (B, T, D + L)
+
+    def forward_shared(self, x: torch.Tensor, c_u: torch.Tensor,
+                       spread: Any) -> torch.Tensor:
+        """:meth:`forward` with few distinct conditionings (see :meth:`DiTBlock.forward_shared`)."""
+        shift, scale = self.ada(c_u).chunk(2, dim=-1)  # (1, U, W) each
+        return self.linear(self.norm(x) * spread(1 + scale) + spread(shift))
 
 
 class DiT(nn.Module):
@@ -301,10 +322,51 @@ class DiT(nn.Module):
         h = torch.cat([x, gen.to(x.dtype), (t / self.config.t_max).to(x.dtype)], dim=-1)
         h = self.x_embed(h)  # (B, T, W)
         t_tok = t.amax(dim=-1)  # (B, T)
-        c = self.t_embed(t_tok) + self.mode_embed(frame_mode(gen, self.n_features))  # (B, T, W)
+        mode = frame_mode(gen, self.n_features)  # (B, T)
+        if not (self.training or torch.is_grad_enabled()) and x.device.type == "cpu":
+            shared = self._forward_shared(h, t_tok, mode)
+            if shared is not None:
+                return shared
+        c = self.t_embed(t_tok) + self.mode_embed(mode)  # (B, T, W)
         for blk in self.blocks:
             h = blk(h, c)  # (B, T, W)
         return self.final(h, c)  # (B, T, C)
+
+    #: Distinct conditionings are computed on at least this many rows: a matrix product of
+    #: 1-3 rows takes another kernel (matrix-vector) whose sums may differ in the last bit.
+    SHARED_MIN_ROWS = 64
+
+    def _forward_shared(self, h: torch.Tensor, t_tok: torch.Tensor,
+                        mode: torch.Tensor) -> torch.Tensor | None:
+        """The rest of :meth:`forward` when few tokens differ in conditioning, else None.
+
+        Every token's conditioning (and so its adaLN modulation, a third of the network's
+        multiply-adds) depends only on its ``(max t, frame mode)``: in detection all the
+        tokens share one, in cleanup a few dozen. Each distinct one is computed once (padded
+        to :attr:`SHARED_MIN_ROWS` rows, the same matrix-product kernel as over all tokens)
+        and spread to the tokens, a broadcast for one, a gather for several. On the CPU the
+        outputs are the same as :meth:`forward`'s, bit for bit (``tests/test_model_shared.py``).
+        """
+        b, n = t_tok.shape
+        key = torch.stack([t_tok.reshape(-1), mode.reshape(-1).to(t_tok.dtype)], dim=1)
+        uniq, inv = torch.unique(key, dim=0, return_inverse=True)
+        n_u = uniq.shape[0]
+        if n_u * 4 > b * n:
+            return None
+        rows = torch.arange(max(n_u, self.SHARED_MIN_ROWS), device=h.device) % n_u
+        padded = uniq[rows][None]  # (1, M, 2)
+        c_u = self.t_embed(padded[..., 0]) + self.mode_embed(padded[..., 1].long())  # (1, M, W)
+        if n_u == 1:
+            def spread(v: torch.Tensor) -> torch.Tensor:
+                return v[:, :1]  # (1, 1, n): broadcast over the tokens
+        else:
+            idx = inv.reshape(b, n)
+
+            def spread(v: torch.Tensor) -> torch.Tensor:
+                return v[0][idx]  # (B, T, n)
+        for blk in self.blocks:
+            h = blk.forward_shared(h, c_u, spread)  # (B, T, W)
+        return self.final.forward_shared(h, c_u, spread)  # (B, T, C)
 
 
 def _factory(width: int, depth: int, heads: int) -> Any:
