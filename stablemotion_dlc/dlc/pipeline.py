@@ -491,8 +491,9 @@ def clean_tracks(
     # the swaps found above are undone in ``work``: the SWAP rule does not search again
     labels = suspect_mask(work, pcutoff, skeleton=skeleton,
                           swap_events=([], []) if swaps_undone else None)
+    forced = np.zeros(work.xy.shape[:3], bool)  # flagged on strong evidence: never kept
     if swaps_undone and reversals:
-        _flag_reversed(work, labels, reversals)
+        forced = _flag_reversed(work, labels, reversals, pcutoff)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
@@ -563,7 +564,7 @@ def clean_tracks(
             outcome = repair_animal(
                 cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=animal_repair,
                 keep_plausible=keep_plausible and given is None,
-                keepable=None if keep_low_likelihood else ~low_i,
+                keepable=~forced[:, i][:, cols] & (True if keep_low_likelihood else ~low_i),
                 min_network_run=min_network_run, smooth=smooth_jitter and given is None,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop)
@@ -671,23 +672,39 @@ def _relabel_likelihood(work: Tracks, reversals: list[Any], value: float) -> Non
                                                  work.likelihood[sl, i, k])
 
 
-def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any]) -> None:
-    """Flag (SWAP) the keypoints of reversed stretches other than the exchanged axis ends.
+def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
+                   pcutoff: float) -> np.ndarray:
+    """Flag (SWAP) what a reversal leaves wrong; returns those flags, ``(F, I, K)``.
 
     When the network took the animal's back for its front, the keypoints between the two
     ends (ears, spine) sit where the reversed animal would have them: wrong too, but not a
-    relabelling of another keypoint. They are repaired from the corrected axis ends.
+    relabelling of another keypoint. They are repaired from the corrected axis ends. So are
+    the axis ends themselves in the frames of the stretch where, once exchanged, they are
+    not a body length apart (the network had put both on the same end there). The evidence
+    (a whole body turned round) is strong: these points are repaired even where the repair
+    would not contradict them.
     """
     finite = np.isfinite(work.xy).all(-1)
+    forced = np.zeros(finite.shape, bool)
+    conf = finite if work.likelihood is None else finite & (work.likelihood >= pcutoff)
     for ev in reversals:
         i = work.individuals.index(ev.individuals[0])
-        others = [k for k, name in enumerate(work.bodyparts)
-                  if name not in ev.keypoints and work.present[i, k]]
+        f, b = (work.bodyparts.index(name) for name in ev.keypoints)
+        length = np.linalg.norm(work.xy[:, i, f] - work.xy[:, i, b], axis=-1)
         sl = slice(ev.start, ev.stop)
+        outside = conf[:, i, f] & conf[:, i, b]
+        outside[sl] = False
+        med = float(np.median(length[outside])) if outside.any() else np.nan
+        others = [k for k in range(work.n_keypoints) if k not in (f, b) and work.present[i, k]]
         extra = np.zeros(finite[sl, i].shape, bool)
         extra[:, others] = finite[sl, i][:, others]
+        with np.errstate(invalid="ignore"):
+            short = ~((length[sl] > 0.5 * med) & (length[sl] < 1.5 * med))
+        extra[:, [f, b]] = finite[sl, i][:, [f, b]] & short[:, None]
         labels.mask[sl, i] |= extra
         labels.reasons[sl, i] |= np.where(extra, SWAP, 0).astype(labels.reasons.dtype)
+        forced[sl, i] = extra
+    return forced
 
 
 def _same_points(a: Tracks, b: Tracks) -> np.ndarray:
