@@ -10,20 +10,19 @@ which made the CSV twin of a 1-hour file (3-40 M values) one of the slowest part
    strings that read back, the closest to ``x``, which is ``D_p``. A ``p``-digit string reads
    back as ``x`` when it lies within half an ulp of ``x``, and if ``D_p`` does, so does
    ``D_{p+1}``: the search goes down from 16 digits until one fails. Both tests (the
-   rounding of ``D_p`` and the half-ulp test) are done in x87 extended precision
-   (``np.longdouble`` with a 64-bit mantissa): ``10**s`` is exact there for ``|s| <= 27``, so
-   ``x * 10**s`` carries one rounding (relative error ``2**-64``, at most 0.006 for the
-   17-digit values below ``10**17``). A value whose test falls within 4 times that bound of
-   its threshold is **not decided here** and gets Python's own ``repr``, as does everything
-   outside the plain case: NaN, infinities, zero, magnitudes below ``1e-4`` or from ``1e16``
-   (``repr``'s exponent notation), exact powers of two (their lower half-ulp is half the
-   upper one). On random data 2-5 % of the values take that path.
+   rounding of ``D_p`` and the half-ulp test) are exact: ``x * 10**s`` (``10**s`` is an
+   exact double for ``s <= 22``) is computed exactly as the sum of two doubles with
+   Dekker's two-product, and the rest is integer arithmetic and exact small differences.
+   Exact ties and tests within ``1e-12`` of their threshold are **not decided here** and
+   get Python's own ``repr``, as does everything outside the plain case: NaN, infinities,
+   zero, magnitudes below ``1e-4`` or from ``1e16`` (``repr``'s exponent notation), exact
+   powers of two (their lower half-ulp is half the upper one).
 2. **Text.** ``repr``'s fixed notation: ``[-]INT.FRAC`` with ``.0`` for whole numbers, built
    as fixed-width byte fields (zero bytes for padding) and squeezed.
 
-Where ``np.longdouble`` has no 64-bit mantissa (Windows, Apple silicon), everything takes
-the ``repr`` path. ``tests/test_csv_writer.py`` compares the bytes with ``repr`` on
-millions of random values over the whole exponent range.
+It needs IEEE doubles rounded to nearest, which NumPy's float64 arithmetic is on every
+platform it supports. ``tests/test_csv_writer.py`` compares the bytes with ``repr`` on
+hundreds of thousands of values of every kind.
 """
 
 from __future__ import annotations
@@ -35,17 +34,29 @@ import numpy as np
 #: longest text ("-2.2250738585072014e-308").
 CELL_W = 24
 
-_LD = np.longdouble
-EXTENDED = np.finfo(_LD).nmant >= 63
-_POW10_LD = np.array([_LD(10) ** i for i in range(28)], dtype=_LD) if EXTENDED else None
+#: Whether the vectorised path is used (IEEE doubles with round-to-nearest; tests switch it
+#: off to check the ``repr`` path).
+EXTENDED = True
 _POW10 = 10.0 ** np.arange(23)  # exact doubles
-#: Twice the largest error of ``y = x * 10**s`` for 17-digit ``y`` (below 2**57, where the
-#: extended format's ulp is 2**-7: one rounding errs by 2**-8 at most); ``y``'s fraction and
-#: the distances to it are then exact, so no test within this margin of its threshold is
-#: decided here
-_MARGIN = 2.0**-7
+_SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter for doubles
+_POW10_HI = _SPLIT * _POW10 - (_SPLIT * _POW10 - _POW10)
+_POW10_LO = _POW10 - _POW10_HI
+#: Slack of the half-ulp test: the distance ``|k - r|`` is computed with one rounding (at
+#: most 12 * 2**-53); a test closer than this to its threshold is not decided here
+_MARGIN = 1e-12
 # columns of the digit table: 17 digits, then "0", ".", "-" and padding
 _ZERO, _POINT, _MINUS, _PAD = 17, 18, 19, 20
+
+
+def _scaled(a: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a * 10**s`` exactly, as ``hi + lo`` (Dekker's two-product; ``0 <= s <= 22``)."""
+    hi = a * _POW10[s]
+    c = _SPLIT * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    b_hi, b_lo = _POW10_HI[s], _POW10_LO[s]
+    lo = ((a_hi * b_hi - hi) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return hi, lo
 
 
 def _digits(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -57,30 +68,35 @@ def _digits(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     (``x ~ m * 10**(e - 16)``).
     """
     n = len(a)
-    a_ld = a.astype(_LD)
     e = np.floor(np.log10(a)).astype(np.int64)
-    y = a_ld * _POW10_LD[16 - e]  # x at 17 digits: one rounding (10**s exact, s <= 20)
+    hi, lo = _scaled(a, 16 - e)  # x at 17 digits, exactly: hi + lo
     for _ in range(2):  # log10 may miss the exponent by one near a power of ten
-        off = (y >= _LD(1e17)).astype(np.int64) - (y < _LD(1e16))
+        big = (hi > 1e17) | ((hi == 1e17) & (lo >= 0))
+        small = (hi < 1e16) | ((hi == 1e16) & (lo < 0))
+        off = big.astype(np.int64) - small
         if not off.any():
             break
         e = e + off
-        y = np.where(off != 0, a_ld * _POW10_LD[np.clip(16 - e, 0, 27)], y)
-    ok = (y >= _LD(1e16) + _LD(_MARGIN)) & (y < _LD(1e17) - _LD(1) - _LD(_MARGIN))
-    fl = y.astype(np.uint64)  # floor (positive)
-    frac = (y - fl.astype(_LD)).astype(np.float64)
-    ok &= np.abs(frac - 0.5) > _MARGIN  # the 17-digit rounding is certain
+        h2, l2 = _scaled(a, np.clip(16 - e, 0, 22))
+        hi, lo = np.where(off != 0, h2, hi), np.where(off != 0, l2, lo)
+    # hi is a whole number (at least 1e16 > 2**53) and |lo| <= 8: y = hi + floor(lo) + frac
+    fl = np.floor(lo)
+    frac = lo - fl  # exact
+    ok = (hi >= 1e16) & (hi < 1e17) & (frac != 0.5)  # (an exact tie: left to repr)
     up17 = frac > 0.5
-    d17 = fl + up17
-    r = frac - up17  # x = d17 + r in units of the 17th digit, |r| <= 1/2
-    half = 0.5 * np.spacing(a) * _POW10[16 - e]  # half an ulp in those units (exact)
+    d17 = np.where(ok, hi, 1e16).astype(np.uint64) + (fl + up17).astype(np.int64).astype(
+        np.uint64
+    )  # (wraps for -1: modular sum)
+    ok &= (d17 >= np.uint64(10**16)) & (d17 < np.uint64(10**17))
+    r = frac - up17  # x = d17 + r in units of the 17th digit, |r| <= 1/2, exact
+    half = 0.5 * np.spacing(a) * _POW10[np.clip(16 - e, 0, 22)]  # half an ulp there (exact)
     m = d17.copy()
     p = np.full(n, 17, np.int64)
     # fewer digits while the nearest multiple of 10**j still lies within half an ulp
     # (16 and 15 digits tested on every value, then on the ever fewer values that pass)
     idx = None
     for j in range(1, 17):
-        dj, ri, hi = (d17, r, half) if idx is None else (d17[idx], r[idx], half[idx])
+        dj, ri, hj = (d17, r, half) if idx is None else (d17[idx], r[idx], half[idx])
         unit = np.uint64(10**j)
         q = dj // unit
         rem = dj - q * unit
@@ -88,11 +104,11 @@ def _digits(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         above = (rem.astype(np.int64) - 10**j // 2).astype(np.float64) + ri
         up = above > 0
         remf = rem.astype(np.float64)
-        dist = np.abs(np.where(up, 10.0**j - remf, -remf) - ri)
-        amb = (np.abs(above) <= _MARGIN) | (np.abs(dist - hi) <= _MARGIN)
+        dist = np.abs(np.where(up, (unit - rem).astype(np.float64), -remf) - ri)
+        amb = (above == 0) | (np.abs(dist - hj) <= _MARGIN)
         mj = (q + up) * unit
         amb |= mj >= np.uint64(10**17)
-        keep = (dist < hi) & ~amb
+        keep = (dist < hj) & ~amb
         if idx is None:  # whole arrays (passing at j implies passing at j - 1)
             ok &= ~amb
             keep &= ok

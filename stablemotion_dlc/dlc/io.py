@@ -399,14 +399,24 @@ def _write_csv(df: pd.DataFrame, path: Path, chunk: int = 20_000) -> None:
         head.index = head.index.rename(None)
     header = head.to_csv(lineterminator="\n")
     values = df.to_numpy(dtype=np.float64)
-    labels = _csv_row_labels(df.index)
     n_rows, n_cols = values.shape
-    encoded = [lab.encode("utf-8") for lab in labels]
-    if n_cols == 0 or any(b"\x00" in lab for lab in encoded):
-        _write_csv_rows(header, values, labels, path, chunk)
-        return
-    width = max((len(lab) for lab in encoded), default=1) or 1
-    lab_bytes = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(n_rows, width)
+    index = df.index
+    if n_cols and not isinstance(index, pd.MultiIndex) and index.dtype.kind in "iu":
+        # frame numbers (DLC's usual index): their text as bytes, then the comma (the zero
+        # bytes of the padding between them are dropped with the others)
+        digits = np.asarray(index).astype("S")
+        width = digits.dtype.itemsize + 1
+        lab_bytes = np.zeros((n_rows, width), np.uint8)
+        lab_bytes[:, :-1] = digits.view(np.uint8).reshape(n_rows, width - 1)
+        lab_bytes[:, -1] = ord(",")
+    else:
+        labels = _csv_row_labels(index)
+        encoded = [lab.encode("utf-8") for lab in labels]
+        if n_cols == 0 or any(b"\x00" in lab for lab in encoded):
+            _write_csv_rows(header, values, labels, path, chunk)
+            return
+        width = max((len(lab) for lab in encoded), default=1) or 1
+        lab_bytes = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(n_rows, width)
     cell_w = CELL_W + 1  # the text and its separator
     with open(path, "wb") as fh:
         fh.write(header.encode("utf-8"))
