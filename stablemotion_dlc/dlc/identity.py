@@ -912,17 +912,22 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
 # --------------------------------------------------------------------------------------------
 # front/back reversals
 # --------------------------------------------------------------------------------------------
-def _axis_pair(xy: np.ndarray, ok: np.ndarray, present: np.ndarray) -> tuple[int, int] | None:
-    """The two keypoints furthest apart in the median pose (the body's long axis)."""
+def _axis_pair(xy: np.ndarray, ok: np.ndarray, present: np.ndarray,
+               max_rows: int = 5000) -> tuple[int, int] | None:
+    """The two keypoints furthest apart in the median pose (the body's long axis).
+
+    Medians over at most ``max_rows`` evenly spaced frames.
+    """
     from .skeleton import median_distances
 
     sub = np.flatnonzero(present)
     if sub.size < 2:
         return None
-    both = ok[:, sub]
+    rows = np.unique(np.linspace(0, xy.shape[0] - 1, min(xy.shape[0], max_rows)).astype(int))
+    both = ok[rows][:, sub]
     if (both.sum(1) >= 2).sum() < 50:
         return None
-    d = median_distances(xy[:, sub], both)
+    d = median_distances(xy[rows][:, sub], both)
     np.fill_diagonal(d, np.nan)
     if not np.isfinite(d).any():
         return None
@@ -941,6 +946,7 @@ def find_reversals(
     min_angle: float = 120.0,
     stable_frames: int = 5,
     stable_angle: float = 30.0,
+    min_span: int = 10,
     max_span: int = 300,
     min_forward: float = 0.6,
 ) -> list[SwapEvent]:
@@ -970,9 +976,10 @@ def find_reversals(
         The axis must hold its direction (within ``stable_angle`` degrees, median) over
         ``stable_frames`` usable frames on each side of the turn: a single odd frame is no
         reversal.
-    max_span : int, default 300
-        Longer reversed stretches are left alone (a network rarely stays wrong so long; a
-        misread turn would be costly).
+    min_span, max_span : int, default 10 and 300
+        Shorter reversed stretches are left to the jump rules (a few frames of a body
+        thrown about by jumps of several keypoints look the same); longer ones are left alone
+        (a network rarely stays wrong so long; a misread turn would be costly).
     min_forward : float, default 0.6
         The front is learned from the file's own motion: outside the reversed stretches,
         more than this share of the moving frames (or less than ``1 - min_forward``) must
@@ -1067,9 +1074,9 @@ def find_reversals(
         sign = 1.0 if share >= 0.5 else -1.0
         for s, e in zip(*true_runs(rev), strict=True):
             start, stop = int(vf[s]), int(vf[e - 1]) + 1
-            if stop - start > max_span:
-                logger.info("reversal %s [%d, %d) not fixed: longer than %d frames",
-                            tracks.individuals[i], start, stop, max_span)
+            if not min_span <= stop - start <= max_span:
+                logger.info("reversal %s [%d, %d) not fixed: not %d-%d frames long",
+                            tracks.individuals[i], start, stop, min_span, max_span)
                 continue
             m = moving[vf[s:e]]
             if m.sum() >= 10:
