@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
-from .labels import LOW_LIKELIHOOD, SWAP, SuspectLabels, suspect_mask
+from .labels import LOW_LIKELIHOOD, ON_PART, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
     DlcProject,
@@ -701,8 +701,14 @@ def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
         with np.errstate(invalid="ignore"):
             short = ~((length[sl] > 0.5 * med) & (length[sl] < 1.5 * med))
         extra[:, [f, b]] = finite[sl, i][:, [f, b]] & short[:, None]
-        labels.mask[sl, i] |= extra
-        labels.reasons[sl, i] |= np.where(extra, SWAP, 0).astype(labels.reasons.dtype)
+        # an axis end "on another part" there is on one the reversed body misplaced (the
+        # snout's detection, now the tail base's, under the ear the network also put on the
+        # tail): the other part is the one flagged
+        reasons = labels.reasons[sl, i]
+        reasons[:, [f, b]] &= np.uint8(~ON_PART & 0xFF)
+        reasons |= np.where(extra, SWAP, 0).astype(reasons.dtype)
+        labels.reasons[sl, i] = reasons
+        labels.mask[sl, i] = reasons != 0
         forced[sl, i] = extra
     return forced
 
