@@ -203,10 +203,10 @@ def test_repr_cells_is_repr(seed):
 
 
 def test_repr_cells_without_extended_precision(monkeypatch):
-    """Where long double is plain double, every value takes ``repr`` itself."""
+    """With the vectorised path off (``VECTORISED`` False), every value takes ``repr`` itself."""
     from stablemotion_dlc.dlc import _float_text
 
-    monkeypatch.setattr(_float_text, "EXTENDED", False)
+    monkeypatch.setattr(_float_text, "VECTORISED", False)
     v = np.random.default_rng(3).normal(300, 200, 1000)
     v[::7] = np.nan
     assert _cell_texts(_float_text.repr_cells(v)) == [

@@ -1,5 +1,8 @@
-"""The repair's speed-ups (issue 17) change no value: the pose fill computed on the frames it
-reads equals the fill computed from the evidence of every frame, bit for bit."""
+"""The repair's speed-ups (issue 17): the pose fill computed on the frames it reads equals the
+fill computed from the evidence of every frame (to the last bit here; in general to ~1e-13 px:
+the evidence of a frame goes through BLAS matrix products whose kernels may sum a block's
+last rows in another order, so a frame computed among fewer frames can differ in its last
+bit - 5 of 3.9 M coordinates by <= 2.8e-14 px on the 1-hour 3 x 12 file, none on 1 x 10)."""
 
 from __future__ import annotations
 
@@ -53,7 +56,9 @@ def test_pose_fill_on_read_frames_is_the_full_fill(seed):
         lambda r, ev: pose_evidence(prior, xy, evidence, rows=r, out=ev), prediction_of, xy,
         fill)
     assert np.isnan(pred).any()  # not every frame was computed
-    assert np.array_equal(pose_anchored_fill(xy, fill, pred), full, equal_nan=True)
+    got = pose_anchored_fill(xy, fill, pred)
+    assert np.array_equal(np.isnan(got), np.isnan(full))
+    np.testing.assert_allclose(got, full, rtol=0, atol=1e-9)
     none = np.zeros_like(fill)
     assert np.array_equal(
         pose_anchored_fill(xy, none, _pose_fill_prediction(

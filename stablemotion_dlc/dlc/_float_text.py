@@ -36,7 +36,7 @@ CELL_W = 24
 
 #: Whether the vectorised path is used (IEEE doubles with round-to-nearest; tests switch it
 #: off to check the ``repr`` path).
-EXTENDED = True
+VECTORISED = True
 _POW10 = 10.0 ** np.arange(23)  # exact doubles
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter for doubles
 _POW10_HI = _SPLIT * _POW10 - (_SPLIT * _POW10 - _POW10)
@@ -187,7 +187,7 @@ def repr_cells(values: np.ndarray) -> np.ndarray:
     a = np.abs(v)
     with np.errstate(invalid="ignore"):
         plain = np.isfinite(v) & (a >= 1e-4) & (a < 1e16)
-    if EXTENDED:
+    if VECTORISED:
         mant = v.view(np.uint64) & np.uint64((1 << 52) - 1)
         plain &= mant != 0  # exact powers of two: asymmetric rounding interval
     else:

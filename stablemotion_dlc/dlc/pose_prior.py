@@ -332,11 +332,9 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
         sel = np.flatnonzero(judged[inv] & todo)
         if not len(sel):
             continue
-        # the judged sets of the frames computed (all of them unless ``rows``): a set's fit
-        # does not depend on the sets fitted with it, so the others wait until needed
-        used = np.zeros(len(uniq), bool)
-        used[inv[sel]] = True
-        groups = np.flatnonzero(used)
+        # every judged set is fitted (and cached), even with ``rows``: which sets are fitted
+        # together decides the shapes of the matrix products, and with them the last bits
+        groups = np.flatnonzero(judged)
         first = np.zeros(len(uniq), np.int64)
         first[inv[::-1]] = np.arange(n_t)[::-1]          # a frame of each evidence set
         subsets = others[first[groups]]                   # (G, K)
