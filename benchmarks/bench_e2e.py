@@ -15,7 +15,8 @@ What it does
 2. Runs what :func:`~stablemotion_dlc.dlc.pipeline.clean_h5` does for one video - read the
    ``.h5``, :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`, write the ``_filtered.h5``,
    its ``.csv`` twin and the provenance - in a fresh process, and times each part by
-   wrapping the functions it calls: read, swaps (identity / left-right), rules
+   wrapping the functions it calls: read, swaps (identity / left-right), reversals (front /
+   back, where the code has them), rules
    (``suspect_mask``), detection (the network's detector), pose prior (fit and the pose
    rule), repair (validation and repair of every animal), write h5, write csv, the rest.
 3. ``--code DIR`` runs the same on another checkout (e.g. the code before a change,
@@ -115,7 +116,9 @@ def run_once(data: Path, model: Path, out_dir: Path) -> dict:
     cpu: dict[str, float] = {}  # process CPU seconds (all threads): steadier on a busy machine
 
     def timed(owner: object, name: str, key: str | None = None, by_suffix: bool = False):
-        fn = getattr(owner, name)
+        fn = getattr(owner, name, None)
+        if fn is None:  # not in this version of the code (--code)
+            return
 
         def wrapper(*a, **k):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -134,6 +137,8 @@ def run_once(data: Path, model: Path, out_dir: Path) -> dict:
     timed(identity, "find_lr_swaps", "swaps")
     timed(identity, "fix_identity_swaps", "swaps")
     timed(identity, "fix_lr_swaps", "swaps")
+    timed(identity, "find_reversals", "reversals")
+    timed(pipeline, "_flag_reversed", "reversals")
     timed(inference.Cleaner, "detect", "detection")
     timed(pipeline, "fit_pose_prior", "pose prior")
     timed(pipeline, "pose_flags", "pose prior")
