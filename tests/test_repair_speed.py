@@ -2,7 +2,7 @@
 fill computed from the evidence of every frame (to the last bit here; in general to ~1e-13 px:
 the evidence of a frame goes through BLAS matrix products whose kernels may sum a block's
 last rows in another order, so a frame computed among fewer frames can differ in its last
-bit - 5 of 3.9 M coordinates by <= 2.8e-14 px on the 1-hour 3 x 12 file, none on 1 x 10)."""
+bit - 5 of 7.8 M coordinates by <= 2.8e-14 px on the 1-hour 3 x 12 file, none on 1 x 10)."""
 
 from __future__ import annotations
 
