@@ -266,7 +266,7 @@ def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np
 
 
 def _alongside(jobs: dict[str, Callable[[], Any]], aside: str) -> dict[str, Any]:
-    """Each job's result; the one named ``aside`` in a second thread when two CPUs are free.
+    """Each job's result; the one named ``aside`` in a second thread if two CPUs may be used.
 
     The pose candidate (NumPy) and the others (the network: torch) are independent and
     release the GIL in their array operations, so on an idle 2-core machine they overlap;
