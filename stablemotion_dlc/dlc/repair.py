@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -263,27 +262,6 @@ def _interpolate_short_runs(cleaner: Cleaner, features: np.ndarray, lab_mask: np
         filled = np.where(fmask, fill.astype(features.dtype), features)
     net = lab_mask & (_run_lengths(lab_mask) >= int(min_run))
     return filled, net
-
-
-def _alongside(jobs: dict[str, Callable[[], Any]], aside: str) -> dict[str, Any]:
-    """Each job's result; the one named ``aside`` in a second thread if two CPUs may be used.
-
-    The pose candidate (NumPy) and the others (the network: torch) are independent and
-    release the GIL in their array operations, so on an idle 2-core machine they overlap;
-    each computes exactly what it computes alone. With one CPU (affinity, cgroup quota) or
-    a single job, everything runs in this thread.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .._threads import available_cpus
-
-    if aside not in jobs or len(jobs) < 2 or available_cpus() < 2:
-        return {name: job() for name, job in jobs.items()}
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="repair") as pool:
-        future = pool.submit(jobs[aside])
-        out = {name: job() for name, job in jobs.items() if name != aside}
-        out[aside] = future.result()
-    return {name: out[name] for name in jobs}
 
 
 def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence],
@@ -583,9 +561,9 @@ def repair_animal(
     rows, at = _validation_rows(spans, n_t)
     if spans:
         vmask_rows = vmask[rows]  # one object: the candidates share their preparation
-        preds = _alongside({m: partial(candidate, m, vmask_rows, rows) for m in names}, "pose")
         for m in names:
-            err = np.linalg.norm(preds[m][0] - xy[rows], axis=-1)
+            pred, _ = candidate(m, vmask_rows, rows)
+            err = np.linalg.norm(pred - xy[rows], axis=-1)
             for k, a, z, c in spans:
                 e = err[at(a):at(a) + z - a, k]
                 errors[m][c] += [float(v) for v in e[np.isfinite(e)]]
@@ -664,18 +642,15 @@ def repair_animal(
     report["left_at_file_edges_points"] = left_edge
     n_net = 0
     kept_plausible = 0
-    chosen: dict[str, np.ndarray] = {}
     for m in sorted(set(choice)):
         sel = np.zeros((n_t, n_k), bool)
         for b, pick in enumerate(choice):
             if pick == m:
                 sel |= run_bin == b
         sel &= flag
-        if sel.any():
-            chosen[m] = sel
-    repaired = _alongside({m: partial(candidate, m, flag) for m in chosen}, "pose")
-    for m, sel in chosen.items():
-        pred, n = repaired[m]
+        if not sel.any():
+            continue
+        pred, n = candidate(m, flag)
         n_net += n if m == "network" else 0
         ok = sel & np.isfinite(pred).all(-1)
         if keep_plausible:
