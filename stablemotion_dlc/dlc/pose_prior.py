@@ -159,7 +159,8 @@ def _fit_subsets(prior_mean: np.ndarray, poses: np.ndarray, k: int, subsets: np.
     alignments from per-keypoint sums (one matrix product for every subset), the
     regressions as one batched solve over features padded to every keypoint (zero outside
     ``S``, whose coefficients come out exactly zero). The fit of one subset does not depend
-    on the others fitted with it.
+    on the others fitted with it, except in its last bits (the batch sets the shapes of the
+    matrix products, and BLAS kernels may sum in another order for other shapes).
 
     Parameters
     ----------
@@ -287,7 +288,8 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
     rows : np.ndarray, optional
         Frames to compute (default all). Which evidence sets are judged (the
         :data:`MAX_SUBSETS` most frequent per keypoint) is still decided over all frames, so
-        a frame's evidence is the same whichever frames are computed with it.
+        a frame's evidence is the same whichever frames are computed with it, to the last
+        bits (~1e-13 px: BLAS kernels may sum a block's last rows in another order).
     out : PoseEvidence, optional
         Evidence to update in place at ``rows`` (default: a new one, NaN outside ``rows``).
 
