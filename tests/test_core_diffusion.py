@@ -78,6 +78,49 @@ def test_ddim_one_step_equals_x0_prediction() -> None:
     assert len(diff.timestep_grid(10)) == 11
 
 
+def _reference_sample(diff: GaussianDiffusion, model: DiT, x_given: torch.Tensor,
+                      gen: torch.Tensor, steps: int, t_start: torch.Tensor | None,
+                      eta: float, generator: torch.Generator) -> torch.Tensor:
+    """``GaussianDiffusion.sample`` as it was: every step through ``_ddim_step`` (fp32)."""
+    T = diff.num_steps
+    if t_start is None:
+        t_start = torch.full(gen.shape, T, dtype=torch.long)
+    t_start = torch.where(gen, t_start.long().clamp(0, T), torch.zeros_like(t_start).long())
+    noise = torch.randn(x_given.shape, generator=generator, dtype=x_given.dtype)
+    x = diff.q_sample(x_given, t_start, noise, gen)
+    grid = diff.timestep_grid(steps, int(t_start.max().item()))
+    for cur, nxt in zip(grid[:-1], grid[1:], strict=True):
+        t_now = torch.minimum(t_start, torch.full_like(t_start, cur))
+        t_next = torch.minimum(t_start, torch.full_like(t_start, nxt))
+        x0_hat = model(torch.where(gen, x, x_given), t_now, gen).to(x.dtype)
+        moving = gen & (t_next < t_now)
+        x = torch.where(moving, diff._ddim_step(x, x0_hat, t_now, t_next, eta, generator), x)
+    return torch.where(gen, x, x_given)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5])
+@pytest.mark.parametrize("eta", [0.0, 0.7])
+@pytest.mark.parametrize("sits", [False, True])
+def test_sample_bit_identical_to_every_step_through_ddim(steps: int, eta: float,
+                                                         sits: bool) -> None:
+    # the last step (t_next = 0) returns x0_hat without the DDIM arithmetic; outputs and the
+    # generator's state after sampling are those of the full step
+    diff = GaussianDiffusion()
+    model = _random_model(4, 2)
+    x = torch.randn(3, 12, 6, generator=torch.Generator().manual_seed(5))
+    gen = torch.zeros(3, 12, 6, dtype=torch.bool)
+    gen[:, 3:9, :4] = True
+    gen[2, :, 4:] = True
+    t_start = (torch.randint(0, 51, gen.shape, generator=torch.Generator().manual_seed(6))
+               if sits else None)
+    g_new, g_ref = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    out = diff.sample(model, x, gen, sampling_steps=steps, t_start=t_start, eta=eta,
+                      generator=g_new, amp=False)
+    ref = _reference_sample(diff, model, x, gen, steps, t_start, eta, g_ref)
+    assert torch.equal(out, ref)
+    assert torch.equal(torch.randn(4, generator=g_new), torch.randn(4, generator=g_ref))
+
+
 def test_sits_start_times_formula() -> None:
     p = np.array([0.0, 0.25, 0.5, 0.6, 0.75, 1.0])
     t = sits_start_times(p, 50, tau=0.5, minimum=0)

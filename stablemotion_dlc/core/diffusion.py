@@ -316,8 +316,15 @@ class GaussianDiffusion(torch.nn.Module):
                 x0_hat = model(x_in, t_now, gen)
             x0_hat = x0_hat.to(x.dtype)
             moving = gen & (t_next < t_now)
-            x = torch.where(moving, self._ddim_step(x, x0_hat, t_now, t_next, eta, generator),
-                            x)
+            if nxt == 0:
+                # every t_next is 0 (t_start >= 0): the DDIM step is x0_hat itself; only the
+                # generator's draw is kept, so later draws from it stay the same.
+                if eta > 0:
+                    torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+                step = x0_hat
+            else:
+                step = self._ddim_step(x, x0_hat, t_now, t_next, eta, generator)
+            x = torch.where(moving, step, x)
         return torch.where(gen, x, x_given)
 
     def _ddim_step(self, x: torch.Tensor, x0_hat: torch.Tensor, t: torch.Tensor,

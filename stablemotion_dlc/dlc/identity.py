@@ -264,7 +264,14 @@ def _pair_costs(pos: np.ndarray, valid: np.ndarray, velocity: bool) -> np.ndarra
         p2 = _shift(prev, np.nan)
         vel = np.where((seen1 & seen2)[..., None], prev - p2, 0.0)
         prev = prev + vel
-    d = np.linalg.norm(prev[:, :, None] - pos[:, None, :], axis=-1)  # (T, n, n, K)
+    # the Euclidean norm as np.linalg.norm computes it (sqrt(dx * dx + dy * dy), the same
+    # floats) without its slow reduction over a length-2 axis
+    dx = prev[:, :, None, :, 0] - pos[:, None, :, :, 0]
+    dy = prev[:, :, None, :, 1] - pos[:, None, :, :, 1]
+    dx *= dx
+    dy *= dy
+    dx += dy
+    d = np.sqrt(dx, out=dx)  # (T, n, n, K)
     both = prev_ok[:, :, None] & valid[:, None, :]
     d = np.where(both, d, 0.0)
     cnt = both.sum(-1)

@@ -251,6 +251,18 @@ class SuspectLabels:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+def _dist(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """``sqrt(dx * dx + dy * dy)``: ``np.linalg.norm`` of ``(dx, dy)`` over its last axis.
+
+    The same floats (the norm squares, adds the two terms and takes the root), without the
+    slow reduction over a length-2 axis. ``dx`` and ``dy`` are overwritten.
+    """
+    dx *= dx
+    dy *= dy
+    dx += dy
+    return np.sqrt(dx, out=dx)
+
+
 def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     """Median over the last axis ignoring NaN (NaN where all are NaN); fast for short axes."""
     s = np.sort(a, axis=-1)  # NaN sort last
@@ -441,7 +453,7 @@ def _rule_jump(
                 continue
             r = resid[fr, i, kp]
             gap = np.diff(fr)
-            step = np.linalg.norm(np.diff(r, axis=0), axis=-1)
+            step = _dist(np.diff(r[:, 0]), np.diff(r[:, 1]))
             one = gap == 1
             if one.sum() < 3:
                 continue
@@ -458,7 +470,7 @@ def _rule_jump(
             if ev.size == 0:
                 continue
             size = step[ev - 1]
-            img_step = np.linalg.norm(np.diff(xy[fr, i, kp], axis=0), axis=-1)
+            img_step = _dist(np.diff(xy[fr, i, kp, 0]), np.diff(xy[fr, i, kp, 1]))
             csum = np.concatenate([np.zeros((1, 2)), np.cumsum(r, axis=0)])
             diff = np.zeros(t_frames + 1, dtype=np.int32)
             cand: list[tuple[int, int, int]] = []  # (span, event a, event b) in ev indices
@@ -537,7 +549,7 @@ def _rule_bone(
         return flags, {"bone_median": []}
     e = np.asarray(skeleton, dtype=np.intp)
     a, b = e[:, 0], e[:, 1]
-    length = np.linalg.norm(xy[:, :, a] - xy[:, :, b], axis=-1)  # (T, n, E)
+    length = _dist(xy[:, :, a, 0] - xy[:, :, b, 0], xy[:, :, a, 1] - xy[:, :, b, 1])  # (T, n, E)
     both_conf = conf[:, :, a] & conf[:, :, b]
     med, mad = _robust(length, both_conf, axis=0)  # (n, E)
     dev = np.abs(length - med[None])
@@ -586,29 +598,42 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
     if n_t < 3 or n_k < 2:
         return flags
     rows = _sample_rows(n_t, max_rows)
-    for i, (a, b) in itertools.product(range(n_i), itertools.combinations(range(n_k), 2)):
-        both = conf[rows, i, a] & conf[rows, i, b]
-        if both.sum() < 50:
-            continue
-        d_s = np.linalg.norm(xy[rows, i, a] - xy[rows, i, b], axis=-1)[both]
-        med = float(np.median(d_s))
-        # well apart in at least 90 % of the confident frames (the collapses themselves
-        # may be several per cent of a file)
-        if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
-            continue
-        ok = finite[:, i, a] & finite[:, i, b]
-        with np.errstate(invalid="ignore"):
-            close = ok & (np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1) < frac * med)
-        for s, e in zip(*true_runs(close), strict=True):
-            t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
-            if t1 >= n_t or not (ok[t0] and ok[t1]):
+    pairs = list(itertools.combinations(range(n_k), 2))
+    pa = np.array([a for a, _ in pairs], dtype=np.intp)
+    pb = np.array([b for _, b in pairs], dtype=np.intp)
+    for i in range(n_i):
+        # all pairs' sampled distances at once; the norm as np.linalg.norm computes it
+        # (sqrt(dx * dx + dy * dy): the same floats)
+        xs = xy[rows, i]  # (R, K, 2)
+        cs = conf[rows, i]
+        both_s = cs[:, pa] & cs[:, pb]  # (R, P)
+        dist_s = _dist(xs[:, pa, 0] - xs[:, pb, 0], xs[:, pa, 1] - xs[:, pb, 1])
+        n_both = both_s.sum(0)
+        col_x = np.ascontiguousarray(xy[:, i, :, 0].T)  # (K, T)
+        col_y = np.ascontiguousarray(xy[:, i, :, 1].T)
+        fin = np.ascontiguousarray(finite[:, i].T)
+        for p, (a, b) in enumerate(pairs):
+            if n_both[p] < 50:
                 continue
-            da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
-            db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
-            if da >= 0.5 * med and da > 2.0 * db:
-                flags[s:e, i, a] = True
-            elif db >= 0.5 * med and db > 2.0 * da:
-                flags[s:e, i, b] = True
+            d_s = dist_s[both_s[:, p], p]
+            med = float(np.median(d_s))
+            # well apart in at least 90 % of the confident frames (the collapses themselves
+            # may be several per cent of a file)
+            if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
+                continue
+            ok = fin[a] & fin[b]
+            with np.errstate(invalid="ignore"):
+                close = ok & (_dist(col_x[a] - col_x[b], col_y[a] - col_y[b]) < frac * med)
+            for s, e in zip(*true_runs(close), strict=True):
+                t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
+                if t1 >= n_t or not (ok[t0] and ok[t1]):
+                    continue
+                da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
+                db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
+                if da >= 0.5 * med and da > 2.0 * db:
+                    flags[s:e, i, a] = True
+                elif db >= 0.5 * med and db > 2.0 * da:
+                    flags[s:e, i, b] = True
     return flags
 
 
@@ -625,7 +650,7 @@ def _rule_stuck(
     if t_frames < 2 or n_kp < 3:
         return flags
     step = np.full(finite.shape, np.nan)
-    step[1:] = np.linalg.norm(xy[1:] - xy[:-1], axis=-1)
+    step[1:] = _dist(xy[1:, ..., 0] - xy[:-1, ..., 0], xy[1:, ..., 1] - xy[:-1, ..., 1])
     both = np.zeros(finite.shape, dtype=bool)
     both[1:] = finite[1:] & finite[:-1]
     still = both & (step <= tol)
