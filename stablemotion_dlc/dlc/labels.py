@@ -480,20 +480,22 @@ def _rule_jump(
                 a = ev[:-lag]
                 b = ev[lag:]
                 span = fr[b] - fr[a]
-                back = np.linalg.norm(r[b] - r[a - 1], axis=-1)
+                back = _dist(r[b, 0] - r[a - 1, 0], r[b, 1] - r[a - 1, 1])
                 smaller = np.minimum(size[:-lag], size[lag:])
                 offset_ok = np.zeros(a.shape, dtype=bool)
                 if offset_return:
                     # or the second jump takes back the offset the first one added, while the
                     # animal moved on: a point placed on another body part for a while. Both
                     # jumps must be jumps in the image too (not a glitch of the body frame)
-                    undo = np.linalg.norm((r[a] - r[a - 1]) + (r[b] - r[b - 1]), axis=-1)
+                    undo = _dist((r[a, 0] - r[a - 1, 0]) + (r[b, 0] - r[b - 1, 0]),
+                                 (r[a, 1] - r[a - 1, 1]) + (r[b, 1] - r[b - 1, 1]))
                     offset_ok = ((img_step[a - 1] > lone_factor * thr)
                                  & (img_step[b - 1] > lone_factor * thr))
                     back = np.where(offset_ok, np.minimum(back, undo), back)
                 # the span in between must sit away from where the point left and came back
                 seg_mean = (csum[b] - csum[a]) / (b - a)[:, None]
-                away = np.linalg.norm(seg_mean - 0.5 * (r[a - 1] + r[b]), axis=-1)
+                away = _dist(seg_mean[:, 0] - 0.5 * (r[a - 1, 0] + r[b, 0]),
+                             seg_mean[:, 1] - 0.5 * (r[a - 1, 1] + r[b, 1]))
                 ok = (
                     (span <= max_span)
                     & (back < return_frac * smaller)
@@ -505,15 +507,16 @@ def _rule_jump(
                     sa, sb = a[c], b[c]
                     w = (fr[sa:sb] - fr[sa - 1]) / (fr[sb] - fr[sa - 1])
                     path = r[sa - 1] + w[:, None] * (r[sb] - r[sa - 1])
-                    dev = np.linalg.norm(r[sa:sb] - path, axis=-1)
+                    dev = _dist(r[sa:sb, 0] - path[:, 0], r[sa:sb, 1] - path[:, 1])
                     if offset_ok[c]:
                         # the same seen as a displaced path: the span minus the entry offset
                         # (linearly blended into the exit one) follows the straight path
                         j_in, j_out = r[sa] - r[sa - 1], r[sb - 1] - r[sb]
                         off = (1 - w)[:, None] * j_in + w[:, None] * j_out
-                        fit = np.linalg.norm(r[sa:sb] - off - path, axis=-1)
+                        fit = _dist((r[sa:sb, 0] - off[:, 0]) - path[:, 0],
+                                    (r[sa:sb, 1] - off[:, 1]) - path[:, 1])
                         dev = np.where(np.quantile(fit, 0.75) < 0.5 * smaller[c],
-                                       np.linalg.norm(off, axis=-1), dev)
+                                       _dist(off[:, 0].copy(), off[:, 1].copy()), dev)
                     # longer spans need clearer evidence (the pose drifts over time)
                     need = (1.0 - return_frac) * smaller[c] * (1.0 + span[c] / max_span)
                     if np.quantile(dev, 0.25) > need:
