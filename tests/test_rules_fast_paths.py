@@ -50,6 +50,43 @@ def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=2
     return flags
 
 
+def _ref_rule_bone(xy, conf, finite, skeleton, k, rel):
+    """``labels._rule_bone`` before the bone- and keypoint-major copies."""
+    flags = np.zeros(conf.shape, dtype=bool)
+    if not skeleton:
+        return flags, {"bone_median": []}
+    e = np.asarray(skeleton, dtype=np.intp)
+    a, b = e[:, 0], e[:, 1]
+    length = np.linalg.norm(xy[:, :, a] - xy[:, :, b], axis=-1)
+    both_conf = conf[:, :, a] & conf[:, :, b]
+    med, mad = labels._robust(length, both_conf, axis=0)
+    dev = np.abs(length - med[None])
+    with np.errstate(invalid="ignore"):
+        bad = (dev > k * mad[None]) & (dev > rel * med[None])
+    bad &= finite[:, :, a] & finite[:, :, b] & np.isfinite(med)[None]
+    if not bad.any():
+        return flags, {"bone_median": med.tolist()}
+    valid_bone = (finite[:, :, a] & finite[:, :, b]).astype(np.int32)
+    nb = np.zeros(conf.shape, dtype=np.int32)
+    nv = np.zeros(conf.shape, dtype=np.int32)
+    bad_i = bad.astype(np.int32)
+    for j in range(len(e)):
+        nb[:, :, a[j]] += bad_i[:, :, j]
+        nb[:, :, b[j]] += bad_i[:, :, j]
+        nv[:, :, a[j]] += valid_bone[:, :, j]
+        nv[:, :, b[j]] += valid_bone[:, :, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(nv > 0, nb / np.maximum(nv, 1), 0.0)
+    for j in range(len(e)):
+        fa, fb = frac[:, :, a[j]], frac[:, :, b[j]]
+        ca, cb = conf[:, :, a[j]], conf[:, :, b[j]]
+        blame_a = np.where(ca != cb, ~ca, fa > fb)
+        blame_b = np.where(ca != cb, ~cb, fb > fa)
+        flags[:, :, a[j]] |= bad[:, :, j] & blame_a
+        flags[:, :, b[j]] |= bad[:, :, j] & blame_b
+    return flags, {"bone_median": med.tolist()}
+
+
 def _ref_pair_costs(pos, valid, velocity):
     """``identity._pair_costs`` before the explicit norm."""
     last, last_ok = identity._ffill(pos, valid)
@@ -102,13 +139,21 @@ def _inputs(tmp: Path, n_animals: int, seed: int, damage: bool):
                          [(1, 0, False), (1, 1, True), (3, 2, False), (3, 3, True)])
 def test_fast_paths_equal_references(tmp_path: Path, n_animals: int, seed: int,
                                      damage: bool) -> None:
-    xy, conf, finite, _ = _inputs(tmp_path, n_animals, seed, damage)
+    xy, conf, finite, tr = _inputs(tmp_path, n_animals, seed, damage)
     for min_px, max_rows in ((2.0, 20000), (5.0, 300), (0.5, 20000)):
         new = labels._rule_on_part(xy, conf, finite, min_px, max_rows=max_rows)
         ref = _ref_rule_on_part(xy, conf, finite, min_px, max_rows=max_rows)
         np.testing.assert_array_equal(new, ref)
     if damage:
         assert _ref_rule_on_part(xy, conf, finite, 2.0).any()  # the comparison saw flags
+    n_k = conf.shape[2]
+    for skel in (labels.default_skeleton(tr, conf), [(0, 1)], [(k, k + 1) for k in range(n_k - 1)]
+                 + [(0, n_k - 1), (2, 5)], []):
+        for k, rel in ((6.0, 0.35), (2.0, 0.05)):
+            got = labels._rule_bone(xy, conf, finite, skel, k, rel)
+            want = _ref_rule_bone(xy, conf, finite, skel, k, rel)
+            np.testing.assert_array_equal(got[0], want[0])
+            assert repr(got[1]) == repr(want[1])
     for velocity in (False, True):
         new_c = identity._pair_costs(xy, conf, velocity)
         ref_c = _ref_pair_costs(xy, conf, velocity)

@@ -552,33 +552,42 @@ def _rule_bone(
         return flags, {"bone_median": []}
     e = np.asarray(skeleton, dtype=np.intp)
     a, b = e[:, 0], e[:, 1]
-    length = _dist(xy[:, :, a, 0] - xy[:, :, b, 0], xy[:, :, a, 1] - xy[:, :, b, 1])  # (T, n, E)
+    x = np.ascontiguousarray(xy[..., 0])
+    y = np.ascontiguousarray(xy[..., 1])
+    length = _dist(x[:, :, a] - x[:, :, b], y[:, :, a] - y[:, :, b])  # (T, n, E)
     both_conf = conf[:, :, a] & conf[:, :, b]
     med, mad = _robust(length, both_conf, axis=0)  # (n, E)
     dev = np.abs(length - med[None])
     with np.errstate(invalid="ignore"):
         bad = (dev > k * mad[None]) & (dev > rel * med[None])
-    bad &= finite[:, :, a] & finite[:, :, b] & np.isfinite(med)[None]
+    fin_e = finite[:, :, a] & finite[:, :, b]
+    bad &= fin_e & np.isfinite(med)[None]
     if not bad.any():
         return flags, {"bone_median": med.tolist()}
-    valid_bone = (finite[:, :, a] & finite[:, :, b]).astype(np.int32)
-    nb = np.zeros(conf.shape, dtype=np.int32)
-    nv = np.zeros(conf.shape, dtype=np.int32)
-    bad_i = bad.astype(np.int32)
+    # bone- and keypoint-major copies (E or K, T, n): each one's frames contiguous
+    bad_e = np.ascontiguousarray(np.moveaxis(bad, 2, 0))
+    bad_i = bad_e.astype(np.int32)
+    valid_bone = np.moveaxis(fin_e, 2, 0).astype(np.int32)
+    shape_k = (conf.shape[2],) + conf.shape[:2]
+    nb = np.zeros(shape_k, dtype=np.int32)
+    nv = np.zeros(shape_k, dtype=np.int32)
     for j in range(len(e)):
-        nb[:, :, a[j]] += bad_i[:, :, j]
-        nb[:, :, b[j]] += bad_i[:, :, j]
-        nv[:, :, a[j]] += valid_bone[:, :, j]
-        nv[:, :, b[j]] += valid_bone[:, :, j]
+        nb[a[j]] += bad_i[j]
+        nb[b[j]] += bad_i[j]
+        nv[a[j]] += valid_bone[j]
+        nv[b[j]] += valid_bone[j]
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(nv > 0, nb / np.maximum(nv, 1), 0.0)
+    conf_k = np.ascontiguousarray(np.moveaxis(conf, 2, 0))
+    flags_k = np.zeros(shape_k, dtype=bool)
     for j in range(len(e)):
-        fa, fb = frac[:, :, a[j]], frac[:, :, b[j]]
-        ca, cb = conf[:, :, a[j]], conf[:, :, b[j]]
+        fa, fb = frac[a[j]], frac[b[j]]
+        ca, cb = conf_k[a[j]], conf_k[b[j]]
         blame_a = np.where(ca != cb, ~ca, fa > fb)
         blame_b = np.where(ca != cb, ~cb, fb > fa)
-        flags[:, :, a[j]] |= bad[:, :, j] & blame_a
-        flags[:, :, b[j]] |= bad[:, :, j] & blame_b
+        flags_k[a[j]] |= bad_e[j] & blame_a
+        flags_k[b[j]] |= bad_e[j] & blame_b
+    flags[...] = np.moveaxis(flags_k, 0, 2)
     return flags, {"bone_median": med.tolist()}
 
 
