@@ -20,7 +20,10 @@ RMSE of the ``network`` candidate per run-length bin (spans of the file's trustw
 hidden and refilled), the signal a user has without any truth.
 
 ``--reuse`` scores the models already in ``--out`` again without training (every recipe
-scored by one state of the cleaning code). Prints a line per recipe and writes JSON.
+scored by one state of the cleaning code). ``--sample SECONDS`` trains and scores on a
+simulated project of that length instead (:func:`~stablemotion_dlc.sample.make_sample_project`,
+seed 0, cached in ``--out``), against its own ground truth. Prints a line per recipe and
+writes JSON.
 """
 
 from __future__ import annotations
@@ -41,14 +44,15 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WEAK = "openfield_m3v1/m3v1mp4DeepCut_resnet50_openfieldOct30shuffle1_15001.h5"
 STRONG = "openfield_m3v1/m3v1mp4DLC_resnet50_openfieldAug20shuffle1_30000.h5"
 
-#: TrainConfig overrides on top of the embedded default (DEFAULT_TRAIN_CONFIG).
+#: TrainConfig overrides on top of the embedded default (DEFAULT_TRAIN_CONFIG). "today" is the
+#: default before 6 Dec 2026 (constant lr 1e-4); the default is now "cosine_600_lr1e-3".
 RECIPES: dict[str, dict[str, Any]] = {
-    "today_2000": {"steps": 2000},
-    "today_600": {"steps": 600},
+    "today_2000": {"steps": 2000, "lr": 1e-4, "lr_schedule": "constant"},
+    "today_600": {"steps": 600, "lr": 1e-4, "lr_schedule": "constant"},
     "cosine_600_lr1e-3": {"steps": 600, "lr": 1e-3, "lr_schedule": "cosine"},
     "cosine_400_lr2e-3": {"steps": 400, "lr": 2e-3, "lr_schedule": "cosine"},
     "cosine_800_lr1e-3": {"steps": 800, "lr": 1e-3, "lr_schedule": "cosine"},
-    "today_1200": {"steps": 1200},
+    "today_1200": {"steps": 1200, "lr": 1e-4, "lr_schedule": "constant"},
     "cosine_1200_lr3e-4": {"steps": 1200, "lr": 3e-4, "lr_schedule": "cosine"},
 }
 
@@ -123,18 +127,34 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--reuse", action="store_true",
                     help="score the models already in --out without training them again")
+    ap.add_argument("--sample", type=float, default=None, metavar="SECONDS",
+                    help="train and score on a simulated project of this length (its own "
+                         "ground truth) instead of the real-errors pair")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from stablemotion_dlc.dlc.io import read_tracks
     from stablemotion_dlc.evaluate.real_errors import truth_from_reference
 
-    weak_path = args.data / WEAK
-    if not weak_path.exists():
-        raise SystemExit(f"{weak_path} not found")
-    weak = read_tracks(weak_path)
-    strong = read_tracks(args.data / STRONG)
-    truth = truth_from_reference(strong.xy, strong.likelihood, source=STRONG)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.sample:
+        from stablemotion_dlc.sample import make_sample_project
+
+        proj = args.out / f"sample_{args.sample:g}s"
+        if not proj.exists():
+            make_sample_project(proj, seed=0, duration_s=args.sample, video=False,
+                                progress=False)
+        weak_path = next((proj / "videos").glob("*.h5"))
+        truth_path = next((proj / "ground_truth").glob("*_truth.h5"))
+        weak = read_tracks(weak_path)
+        ref = read_tracks(truth_path)
+        truth = truth_from_reference(ref.xy, np.ones(ref.xy.shape[:3]), source=str(truth_path))
+    else:
+        weak_path = args.data / WEAK
+        if not weak_path.exists():
+            raise SystemExit(f"{weak_path} not found")
+        weak = read_tracks(weak_path)
+        strong = read_tracks(args.data / STRONG)
+        truth = truth_from_reference(strong.xy, strong.likelihood, source=STRONG)
     rows = []
     for name in args.configs:
         row = run_recipe(name, RECIPES[name], weak, truth, args.out, args.pcutoff,
@@ -151,7 +171,7 @@ def main() -> None:
               + f"; network validation RMSE {net}", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"threads": args.threads, "cpus": os.cpu_count(),
-                                         "weak": WEAK, "rows": rows}, indent=1,
+                                         "weak": str(weak_path), "rows": rows}, indent=1,
                                         default=lambda o: o.item()
                                         if isinstance(o, np.generic) else str(o)))
 

@@ -99,7 +99,7 @@ _LEGEND = ("● keypoint (colour), border: individual   ✕ suspect (magenta)\n"
            "cleaned:  ● kept  ◆ replaced  ■ gap-filled  ★ identity-fixed\n"
            "tail: orange raw, cyan cleaned")
 _DECISION_MARK = {"accepted": "✓ ", "rejected": "✗ ", None: "   "}
-_DEFAULT_TRAIN_STEPS = 2000
+_DEFAULT_TRAIN_STEPS = 600  # stablemotion_dlc.dlc.pipeline.DEFAULT_TRAIN_STEPS
 _FINE_TUNE_STEPS = 200
 
 
