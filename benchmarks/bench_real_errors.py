@@ -14,7 +14,7 @@ video frames with the truth, the input and our result.
 
 Usage::
 
-    python benchmarks/bench_real_errors.py --out docs/benchmarks [--train-steps 2000]
+    python benchmarks/bench_real_errors.py --out docs/benchmarks [--train-steps N]
 """
 
 from __future__ import annotations
@@ -101,12 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path, default=None)
     ap.add_argument("--video", default=VIDEO)
     ap.add_argument("--pcutoff", type=float, default=DEFAULT_PCUTOFF)
-    ap.add_argument("--train-steps", type=int, default=2000)
+    ap.add_argument("--train-steps", type=int, default=None,
+                    help="training steps (default: the pipeline's DEFAULT_TRAIN_STEPS)")
     ap.add_argument("--model", type=Path, default=None, help="reuse a model file")
     ap.add_argument("--frames", type=int, nargs="*", default=[151, 2237, 2253])
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    if args.train_steps is None:
+        from stablemotion_dlc.dlc.pipeline import DEFAULT_TRAIN_STEPS
+
+        args.train_steps = DEFAULT_TRAIN_STEPS
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     weak_path = args.data / args.weak
@@ -130,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model
     train_s = None
     if model is None:
-        model = args.out / "_real_errors_model.safetensors"
+        import tempfile
+
+        # never next to the report (docs/benchmarks): a 4 MB model does not belong there
+        model = Path(tempfile.mkdtemp(prefix="real_errors_")) / "model.safetensors"
         t0 = time.perf_counter()
         train_on_tracks([weak], model, steps=args.train_steps, progress=False, pcutoff=pc,
                         overwrite=True, resume=False)
@@ -164,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Real errors: weak vs strong DLC model on the same video",
         "",
         f"Weak: `{args.weak}`; truth: `{truth.source}` (likelihood >= 0.95). pcutoff {pc}. "
-        f"Ours trained {args.train_steps} steps on the weak file alone "
+        f"Ours trained {args.train_steps} steps (the pipeline's training recipe) on the weak "
+        "file alone "
         f"({'' if train_s is None else f'{train_s:.0f} s, '}{args.threads} thread). "
         "Nothing is injected: these are the weak network's own errors.",
         "",
