@@ -3,7 +3,8 @@
 #   simulate a mouse -> render a video + a DLC project with noisy predictions
 #   -> train a cleaner on those predictions -> clean them -> a before/after figure.
 # Output goes to demo_output/ (or the folder given as the first argument).
-# DEMO_TRAIN_STEPS sets the training length (default: the library default, ~5 CPU minutes).
+# DEMO_TRAIN_STEPS sets the training length (default: the library default, 600 steps, about
+# 1-2 CPU minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
