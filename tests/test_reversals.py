@@ -148,3 +148,33 @@ def test_real_weak_network_reversals(shared_data):
     events = find_reversals(read_tracks(weak))
     assert [(e.start, e.stop) for e in events] == [(107, 153), (985, 1007), (2239, 2330)]
     assert find_reversals(read_tracks(strong)) == []
+
+
+def test_rejecting_a_reversal_in_review_restores_both_ends(tmp_path):
+    """A swap is undone whole: rejecting the snout's span gives the tail base its raw value
+    back on the same frames (else both would sit on the head)."""
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED, clean_tracks, train_on_tracks
+    from stablemotion_dlc.dlc.review import REJECTED, Review, apply_review, repair_spans
+
+    truth = walking_animal(n=1500, seed=8)
+    xy, lik = reverse(truth, 500, 560)
+    tracks = as_tracks(xy, lik)
+    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
+                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
+                                               checkpoint_every=0, normalizer_batches=2,
+                                               warmup_steps=1))
+    res = clean_tracks(tracks, model, detect=None)
+    span = next(sp for sp in repair_spans(res) if sp.keypoint_name == "snout"
+                and sp.start <= 520 < sp.stop and sp.status == "identity-fixed")
+    assert "front/back reversal" in span.reasons
+    review = Review()
+    review.decide(span, REJECTED)
+    out = apply_review(tracks, res, review)
+    frames = slice(span.start, span.stop)
+    for k in (0, 4):  # snout and tail base: both back to the network's values
+        np.testing.assert_array_equal(out.tracks.xy[frames, 0, k], tracks.xy[frames, 0, k])
+        assert (out.status[frames, 0, k] == 0).all()
+    assert (res.status[frames, 0, 4] == IDENTITY_FIXED).all()
+    # the rest of the repair is kept
+    assert np.array_equal(out.tracks.xy[frames, 0, 1:4], res.tracks.xy[frames, 0, 1:4])

@@ -231,12 +231,31 @@ class Review:
         return cls(decisions=decisions, marked=marked)  # type: ignore[arg-type]
 
 
+def _with_swap_partners(rejected: np.ndarray, result: Any, tracks: Tracks) -> np.ndarray:
+    """``rejected`` plus, frame by frame, the other points of each swap correction it hits."""
+    out = rejected.copy()
+    for c in getattr(result, "corrections", []) or []:
+        ii = [tracks.individuals.index(n) for n in c.individuals if n in tracks.individuals]
+        kk = [tracks.bodyparts.index(n) for n in c.keypoints if n in tracks.bodyparts]
+        if not ii or not kk:
+            continue
+        sl = slice(max(int(c.start), 0), min(int(c.stop), rejected.shape[0]))
+        hit = rejected[sl][:, ii][:, :, kk].any(axis=(1, 2))
+        if hit.any():
+            frames = np.flatnonzero(hit) + sl.start
+            out[np.ix_(frames, ii, kk)] = True
+    return out
+
+
 def apply_review(raw: Tracks, result: Any, review: Review) -> Any:
     """The clean result with the rejected repairs undone.
 
     Rejected points get the raw tracks' values back (x, y and likelihood, bit for bit), the
-    status "kept" and no uncertainty; everything else is the result's. The decisions are
-    recorded in the returned result's report (:func:`attach_review`).
+    status "kept" and no uncertainty; everything else is the result's. A swap is undone
+    whole: rejecting points that a swap correction moved (left/right, front/back or
+    identity) rejects the same frames of every point that correction exchanged, so that no
+    two keypoints end up on one place. The decisions are recorded in the returned result's
+    report (:func:`attach_review`).
 
     Parameters
     ----------
@@ -254,7 +273,7 @@ def apply_review(raw: Tracks, result: Any, review: Review) -> Any:
     """
     if raw.xy.shape != result.tracks.xy.shape:
         raise ValueError(f"raw tracks {raw.xy.shape} and result {result.tracks.xy.shape} differ")
-    rejected = review.mask(result.status.shape, REJECTED)
+    rejected = _with_swap_partners(review.mask(result.status.shape, REJECTED), result, raw)
     tracks = result.tracks.copy()
     tracks.xy = result.tracks.xy.copy()
     tracks.xy[rejected] = raw.xy[rejected]
