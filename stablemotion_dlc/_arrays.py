@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["interp_fill", "true_runs"]
+__all__ = ["interp_fill", "planar_norm", "sample_rows", "true_runs"]
 
 
 def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,3 +85,22 @@ def interp_fill(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.n
     out = np.where(valid[..., None], values, out)
     out = np.where(has_any[:, None, :, None], out, np.nan)
     return (out[..., 0] if squeeze else out), has_any
+
+
+def planar_norm(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """``sqrt(dx * dx + dy * dy)``: ``np.linalg.norm`` of ``(dx, dy)`` over its last axis.
+
+    The same floats (the norm squares, adds the two terms and takes the root), without the
+    slow reduction over a length-2 axis. ``dx`` and ``dy`` are overwritten.
+    """
+    dx *= dx
+    dy *= dy
+    dx += dy
+    return np.sqrt(dx, out=dx)
+
+
+def sample_rows(n_frames: int, max_rows: int = 20000) -> np.ndarray:
+    """Evenly spaced frame rows (all of them for short files) for pose statistics."""
+    if n_frames <= max_rows:
+        return np.arange(n_frames)
+    return np.linspace(0, n_frames - 1, max_rows).astype(np.intp)

@@ -35,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 
-from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc._arrays import planar_norm, sample_rows, true_runs
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.tracks import Tracks
 
@@ -264,14 +264,9 @@ def _pair_costs(pos: np.ndarray, valid: np.ndarray, velocity: bool) -> np.ndarra
         p2 = _shift(prev, np.nan)
         vel = np.where((seen1 & seen2)[..., None], prev - p2, 0.0)
         prev = prev + vel
-    # the Euclidean norm as np.linalg.norm computes it (sqrt(dx * dx + dy * dy), the same
-    # floats) without its slow reduction over a length-2 axis
-    dx = prev[:, :, None, :, 0] - pos[:, None, :, :, 0]
-    dy = prev[:, :, None, :, 1] - pos[:, None, :, :, 1]
-    dx *= dx
-    dy *= dy
-    dx += dy
-    d = np.sqrt(dx, out=dx)  # (T, n, n, K)
+    # np.linalg.norm's floats without its slow reduction over a length-2 axis
+    d = planar_norm(prev[:, :, None, :, 0] - pos[:, None, :, :, 0],
+                    prev[:, :, None, :, 1] - pos[:, None, :, :, 1])  # (T, n, n, K)
     both = prev_ok[:, :, None] & valid[:, None, :]
     d = np.where(both, d, 0.0)
     cnt = both.sum(-1)
@@ -930,7 +925,7 @@ def _axis_pair(xy: np.ndarray, ok: np.ndarray, present: np.ndarray,
     sub = np.flatnonzero(present)
     if sub.size < 2:
         return None
-    rows = np.unique(np.linspace(0, xy.shape[0] - 1, min(xy.shape[0], max_rows)).astype(int))
+    rows = sample_rows(xy.shape[0], max_rows)
     both = ok[rows][:, sub]
     if (both.sum(1) >= 2).sum() < 50:
         return None

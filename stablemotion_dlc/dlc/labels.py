@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from stablemotion_dlc._arrays import planar_norm as _dist
+from stablemotion_dlc._arrays import sample_rows as _sample_rows
 from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 from stablemotion_dlc.dlc.identity import (
@@ -251,18 +253,6 @@ class SuspectLabels:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _dist(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """``sqrt(dx * dx + dy * dy)``: ``np.linalg.norm`` of ``(dx, dy)`` over its last axis.
-
-    The same floats (the norm squares, adds the two terms and takes the root), without the
-    slow reduction over a length-2 axis. ``dx`` and ``dy`` are overwritten.
-    """
-    dx *= dx
-    dy *= dy
-    dx += dy
-    return np.sqrt(dx, out=dx)
-
-
 def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     """Median over the last axis ignoring NaN (NaN where all are NaN); fast for short axes."""
     s = np.sort(a, axis=-1)  # NaN sort last
@@ -907,13 +897,6 @@ def suspect_mask(
     )
     logger.info("suspect_mask: %s", str(labels.summary()))
     return labels
-
-
-def _sample_rows(n_frames: int, max_rows: int = 20000) -> np.ndarray:
-    """Evenly spaced frame rows (all of them for short files) for pose statistics."""
-    if n_frames <= max_rows:
-        return np.arange(n_frames)
-    return np.linspace(0, n_frames - 1, max_rows).astype(np.intp)
 
 
 def _body_size(xy: np.ndarray, conf: np.ndarray) -> float:
