@@ -308,7 +308,6 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
     if rows is not None:
         todo[:] = False
         todo[np.asarray(rows, np.int64)] = True
-    if rows is not None:
         pred[todo] = np.nan
         d2[todo] = np.nan
         sigma[todo] = np.nan

@@ -489,26 +489,27 @@ def repair_animal(
     flag0 = flag  # the points asked for (runs left at the file's edges are not smoothed)
     missing = ~np.isfinite(xy).all(-1)
 
-    # the encoding and the interpolation of one (mask, rows), shared by the interp and
-    # network candidates (the network starts from the interpolation)
-    prepared: dict[tuple[int, int], list[Any]] = {}
+    # the encoding and the interpolation of the last (mask, rows): the interp and network
+    # candidates are asked in turn for the same ones (the network starts from the
+    # interpolation)
+    last: dict[str, Any] = {}
 
     def network_or_interp(mask: np.ndarray, min_run: int | None, rows: Any = slice(None)
                           ) -> tuple[np.ndarray, int]:
-        hit = prepared.get((id(mask), id(rows)))
-        if hit is None or hit[0] is not mask or hit[1] is not rows:
+        if last.get("mask") is not mask or last.get("rows") is not rows:
             sus = suspect[rows] | mask
             enc = rep.encode(xy[rows], sus)
-            lab_mask = np.concatenate([mask, enc.labels[:, n_k:] > 0.5], axis=1)
-            suspicion = np.concatenate(
-                [np.maximum(p_model[rows], (sus | missing[rows]).astype(np.float32)),
-                 enc.labels[:, n_k:]], axis=1)
-            hit = prepared[(id(mask), id(rows))] = [mask, rows, enc, lab_mask, suspicion, None]
-        _, _, enc, lab_mask, suspicion, filled = hit
-        feats, net_mask = _interpolate_short_runs(cleaner, enc.features, lab_mask, min_run,
-                                                  filled)
+            last.update(
+                mask=mask, rows=rows, enc=enc, filled=None,
+                lab_mask=np.concatenate([mask, enc.labels[:, n_k:] > 0.5], axis=1),
+                suspicion=np.concatenate(
+                    [np.maximum(p_model[rows], (sus | missing[rows]).astype(np.float32)),
+                     enc.labels[:, n_k:]], axis=1))
+        enc, suspicion = last["enc"], last["suspicion"]
+        feats, net_mask = _interpolate_short_runs(cleaner, enc.features, last["lab_mask"],
+                                                  min_run, last["filled"])
         if min_run and min_run > 1:
-            hit[5] = feats
+            last["filled"] = feats
         n_net = 0
         if net_mask.any():
             res = cleaner.cleanup(feats, net_mask, suspicion=suspicion, steps=steps,
