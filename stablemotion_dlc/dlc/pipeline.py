@@ -710,10 +710,9 @@ def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
         # an axis end "on another part" there is on one the reversed body misplaced (the
         # snout's detection, now the tail base's, under the ear the network also put on the
         # tail): the other part is the one flagged
-        reasons = labels.reasons[sl, i]
+        reasons = labels.reasons[sl, i]  # a view: edited in place
         reasons[:, [f, b]] &= np.uint8(~ON_PART & 0xFF)
         reasons |= np.where(extra, SWAP, 0).astype(reasons.dtype)
-        labels.reasons[sl, i] = reasons
         labels.mask[sl, i] = reasons != 0
         forced[sl, i] = extra
     return forced
