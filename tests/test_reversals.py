@@ -107,19 +107,27 @@ def test_no_reversal_when_the_animal_shows_no_front():
     assert find_reversals(as_tracks(side, lik)) == []
 
 
-def test_cleaning_undoes_a_reversal_and_flags_the_rest_of_the_body(tmp_path):
+def clean_reversed(tmp_path, seed: int, start: int, stop: int):
+    """``(truth, reversed xy, tracks, clean result)``: a 1,500-frame walk reversed over
+    ``[start, stop)``, cleaned by the rules with a 5-step model trained on it."""
     from stablemotion_dlc.core.train import TrainConfig
-    from stablemotion_dlc.dlc.labels import SWAP
-    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED, clean_tracks, train_on_tracks
+    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
 
-    truth = walking_animal(n=1500, seed=7)
-    xy, lik = reverse(truth, 600, 660)
+    truth = walking_animal(n=1500, seed=seed)
+    xy, lik = reverse(truth, start, stop)
     tracks = as_tracks(xy, lik)
     model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
                             config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
                                                checkpoint_every=0, normalizer_batches=2,
                                                warmup_steps=1))
-    res = clean_tracks(tracks, model, detect=None)
+    return truth, xy, tracks, clean_tracks(tracks, model, detect=None)
+
+
+def test_cleaning_undoes_a_reversal_and_flags_the_rest_of_the_body(tmp_path):
+    from stablemotion_dlc.dlc.labels import SWAP
+    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED
+
+    truth, xy, tracks, res = clean_reversed(tmp_path, 7, 600, 660)
     assert [c["kind"] for c in res.report["corrections"]] == ["reversal"]
     # both ends are relabelled detections, with the likelihood of changed points (the snout's
     # low score at the tail end said nothing about a tail base there)
@@ -153,18 +161,10 @@ def test_real_weak_network_reversals(shared_data):
 def test_rejecting_a_reversal_in_review_restores_both_ends(tmp_path):
     """A swap is undone whole: rejecting the snout's span gives the tail base its raw value
     back on the same frames (else both would sit on the head)."""
-    from stablemotion_dlc.core.train import TrainConfig
-    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED, clean_tracks, train_on_tracks
+    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED
     from stablemotion_dlc.dlc.review import REJECTED, Review, apply_review, repair_spans
 
-    truth = walking_animal(n=1500, seed=8)
-    xy, lik = reverse(truth, 500, 560)
-    tracks = as_tracks(xy, lik)
-    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
-                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
-                                               checkpoint_every=0, normalizer_batches=2,
-                                               warmup_steps=1))
-    res = clean_tracks(tracks, model, detect=None)
+    _, _, tracks, res = clean_reversed(tmp_path, 8, 500, 560)
     span = next(sp for sp in repair_spans(res) if sp.keypoint_name == "snout"
                 and sp.start <= 520 < sp.stop and sp.status == "identity-fixed")
     assert "front/back reversal" in span.reasons
