@@ -137,9 +137,47 @@ def test_cleaning_undoes_a_reversal_and_flags_the_rest_of_the_body(tmp_path):
     err = np.linalg.norm(res.tracks.xy[600:660, 0] - truth[600:660], axis=-1)
     before = np.linalg.norm(xy[600:660] - truth[600:660], axis=-1)
     assert np.median(err[:, [0, 4]]) < 2.0 < 50.0 < np.median(before[:, [0, 4]])
-    assert np.median(err[:, 1:4]) < 0.5 * np.median(before[:, 1:4])
+    # the rest of the body follows the corrected ends (the pose prior, anchored on them)
+    assert np.median(err[:, 1:4]) < 3.0 < 30.0 < np.median(before[:, 1:4])
+    assert res.report["repair"]["animal"]["anchored_pose_points"] == 3 * 60
     # points outside the stretch keep their values
     assert np.array_equal(res.tracks.xy[:590], tracks.xy[:590])
+
+
+def test_a_reversal_running_to_the_end_of_the_file_is_repaired_too(tmp_path):
+    """Runs at the file's edges are normally left (nothing to interpolate towards); in a
+    reversed stretch the corrected ends carry the rest of the body there."""
+    truth, xy, _, res = clean_reversed(tmp_path, 7, 1420, 1500)
+    assert res.report["repair"]["animal"]["left_at_file_edges_points"] == 0
+    err = np.linalg.norm(res.tracks.xy[1420:, 0] - truth[1420:], axis=-1)
+    assert (res.status[1420:, 0, 1:4] != 0).all()
+    assert np.median(err[:, 1:4]) < 3.0 and err.max() < 10.0
+
+
+def test_reversal_frames_with_both_ends_on_the_head_keep_the_end_that_stayed():
+    """Where the network put the tail base on the head while the snout stayed, the two ends
+    sit on one place: the snout (continuous with the body before) stays trusted evidence,
+    the tail base is flagged and repaired."""
+    from dataclasses import replace
+
+    from stablemotion_dlc.dlc.labels import suspect_mask
+    from stablemotion_dlc.dlc.pipeline import _flag_reversed
+
+    truth = walking_animal(n=1500, seed=7)
+    xy, lik = reverse(truth, 600, 660)
+    xy[600:620, 0] = truth[600:620, 0]  # the snout stays; the tail base is on the head
+    lik[600:620, 0, 0] = 0.97
+    tracks = as_tracks(xy, lik)
+    (found,) = find_reversals(tracks)
+    assert (found.start, found.stop) == (620, 660)  # the body turns round at 620
+    event = replace(found, start=600)  # as on the real pair, the stretch takes both in
+    work, _ = fix_lr_swaps(tracks, [event])
+    labels = suspect_mask(work, 0.6, swap_events=([], []))
+    forced, trusted = _flag_reversed(work, labels, [event], 0.6)
+    assert not forced[600:620, 0, 0].any() and trusted[600:620, 0, 0].all()
+    assert forced[600:620, 0, 4].all() and not trusted[600:620, 0, 4].any()
+    assert trusted[620:660, 0, [0, 4]].all() and forced[600:660, 0, 1:4].all()
+    assert not labels.mask[600:660, 0, 0].any()
 
 
 def test_real_weak_network_reversals(shared_data):

@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
-from .labels import LOW_LIKELIHOOD, ON_PART, SWAP, SuspectLabels, suspect_mask
+from .labels import BONE, JUMP, LOW_LIKELIHOOD, ON_PART, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
     DlcProject,
@@ -498,8 +498,9 @@ def clean_tracks(
     labels = suspect_mask(work, pcutoff, skeleton=skeleton,
                           swap_events=([], []) if swaps_undone else None)
     forced = np.zeros(work.xy.shape[:3], bool)  # flagged on strong evidence: never kept
+    trusted = np.zeros(work.xy.shape[:3], bool)  # evidence of a reversal: not detected
     if swaps_undone and reversals:
-        forced = _flag_reversed(work, labels, reversals, pcutoff)
+        forced, trusted = _flag_reversed(work, labels, reversals, pcutoff)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
@@ -534,6 +535,7 @@ def clean_tracks(
             p_all = cleaner.detect(enc.features, method=detect, n_runs=probdet_runs, seed=seed,
                                    progress=progress is True, should_stop=should_stop)
             p_model = p_all[:, : rep.n_keypoints]
+            p_model[trusted[:, i][:, cols]] = 0.0
             from ..core.inference import apply_input_check
 
             check = cleaner.check_input(enc.features, p_all, prior=enc.labels > 0.5,
@@ -557,7 +559,7 @@ def clean_tracks(
         if prior is not None and given is None and pose_rule:
             # the body's own geometry: a point the other keypoints make impossible
             pose_fl, _ = pose_flags(prior, xy_i, good)
-            pose_fl &= ~no_anchor[None, :]
+            pose_fl &= ~no_anchor[None, :] & ~trusted[:, i][:, cols]
             if pose_fl.any():
                 notes.append(f"{work.individuals[i]}: {int(pose_fl.sum())} point(s) in "
                              "impossible poses flagged by the pose prior")
@@ -573,7 +575,8 @@ def clean_tracks(
                 keepable=~forced[:, i][:, cols] & (True if keep_low_likelihood else ~low_i),
                 min_network_run=min_network_run, smooth=smooth_jitter and given is None,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
-                progress=progress is True, should_stop=should_stop)
+                progress=progress is True, should_stop=should_stop,
+                anchors=trusted[:, i][:, cols] if trusted.any() else None)
             if should_stop is not None and should_stop():
                 from ..core.inference import CleanupCancelled
 
@@ -679,8 +682,8 @@ def _relabel_likelihood(work: Tracks, reversals: list[Any], value: float) -> Non
 
 
 def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
-                   pcutoff: float) -> np.ndarray:
-    """Flag (SWAP) what a reversal leaves wrong; returns those flags, ``(F, I, K)``.
+                   pcutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Flag (SWAP) what a reversal leaves wrong; returns those flags and the trusted ends.
 
     When the network took the animal's back for its front, the keypoints between the two
     ends (ears, spine) sit where the reversed animal would have them: wrong too, but not a
@@ -692,6 +695,7 @@ def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
     """
     finite = np.isfinite(work.xy).all(-1)
     forced = np.zeros(finite.shape, bool)
+    trusted = np.zeros(finite.shape, bool)
     conf = finite if work.likelihood is None else finite & (work.likelihood >= pcutoff)
     for ev in reversals:
         i = work.individuals.index(ev.individuals[0])
@@ -707,15 +711,58 @@ def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
         with np.errstate(invalid="ignore"):
             short = ~((length[sl] > 0.5 * med) & (length[sl] < 1.5 * med))
         extra[:, [f, b]] = finite[sl, i][:, [f, b]] & short[:, None]
+        _keep_anchored_end(extra, work.xy[:, i], conf[:, i], sl, f, b, length, med)
         # an axis end "on another part" there is on one the reversed body misplaced (the
         # snout's detection, now the tail base's, under the ear the network also put on the
         # tail): the other part is the one flagged
         reasons = labels.reasons[sl, i]  # a view: edited in place
         reasons[:, [f, b]] &= np.uint8(~ON_PART & 0xFF)
+        # the exchanged ends, a body length apart, are the stretch's evidence: the rules
+        # that judge them against the misplaced rest of the body (bones, on a part, jumps
+        # at the stretch's edges) are not
+        ends_ok = np.zeros(extra.shape, bool)
+        ends_ok[:, [f, b]] = finite[sl, i][:, [f, b]] & ~extra[:, [f, b]]
+        reasons[ends_ok] &= np.uint8(~(BONE | JUMP | ON_PART) & 0xFF)
+        trusted[sl, i] = ends_ok
         reasons |= np.where(extra, SWAP, 0).astype(reasons.dtype)
         labels.mask[sl, i] = reasons != 0
         forced[sl, i] = extra
-    return forced
+    return forced, trusted
+
+
+def _keep_anchored_end(extra: np.ndarray, xy: np.ndarray, conf: np.ndarray, sl: slice,
+                       f: int, b: int, length: np.ndarray, med: float) -> None:
+    """Unflag, in a reversal's frames where both ends sit on one place, the end that is right.
+
+    There the network put both axis ends on the same end of the body (typically the tail
+    base on the head while the snout stayed): one of the two is right. Each run of such
+    frames is followed back (or forward) to the nearest frame just outside it with a
+    plausible, confident body (ends 0.5-1.5 body lengths apart); the shared place is
+    that frame's front or back, whichever end it lies within half a body length of, and
+    the end of that name is kept. Runs with no such frame, or an ambiguous one, stay
+    flagged whole.
+    """
+    if not np.isfinite(med):
+        return
+    n_t = xy.shape[0]
+    with np.errstate(invalid="ignore"):
+        body = conf[:, f] & conf[:, b] & (length > 0.5 * med) & (length < 1.5 * med)
+    both = extra[:, f] & extra[:, b]
+    for a, z in zip(*true_runs(both)):
+        a0, z0 = sl.start + a, sl.start + z
+        mid = (xy[:, f] + xy[:, b]) / 2
+        before = np.flatnonzero(body[max(0, a0 - 30):a0])
+        after = np.flatnonzero(body[z0:min(n_t, z0 + 30)])
+        picks = set()
+        for t_ref, t_in in ([(max(0, a0 - 30) + before[-1], a0)] if before.size else []) + \
+                ([(z0 + after[0], z0 - 1)] if after.size else []):
+            place = mid[t_in]
+            d_f = float(np.linalg.norm(place - xy[t_ref, f]))
+            d_b = float(np.linalg.norm(place - xy[t_ref, b]))
+            if min(d_f, d_b) < 0.5 * med <= max(d_f, d_b):
+                picks.add(f if d_f < d_b else b)
+        if len(picks) == 1:
+            extra[a:z, picks.pop()] = False
 
 
 def _same_points(a: Tracks, b: Tracks) -> np.ndarray:

@@ -438,6 +438,7 @@ def repair_animal(
     seed: int = 0,
     progress: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    anchors: np.ndarray | None = None,
 ) -> RepairOutcome:
     """Repair the flagged points of one animal with the candidate that validates best.
 
@@ -480,6 +481,13 @@ def repair_animal(
         default (see :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`).
     steps, ensemble, sits, seed, progress, should_stop
         Passed to :meth:`Cleaner.cleanup`.
+    anchors : np.ndarray, optional
+        ``(T, K)`` bool: points a correction established on strong evidence (the exchanged
+        ends of a reversed body). They count as consistent evidence of the pose prior even
+        where nothing else can judge them, and in frames with two of them the other flagged
+        points are filled by the ``pose`` candidate (where it has a prediction), whatever
+        the length bin chose: the rest of such a body is wrong with it, and the established
+        points say where it is.
 
     Returns
     -------
@@ -533,13 +541,17 @@ def repair_animal(
             raise ValueError("no pose prior for this animal")
         evidence = good[rows] & ~mask
         xr = xy[rows]
+        n_anchor = None if anchors is None else (anchors[rows] & evidence).sum(1)
 
         def consistent_prediction(ev: PoseEvidence) -> np.ndarray:
             # a prediction is only as good as its evidence: frames whose evidence points do
             # not agree with each other (one of them is an undetected error) fall back to
             # interpolation
             judged = evidence & np.isfinite(ev.d2)
-            consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & (judged.sum(1) >= 2)
+            enough = judged.sum(1) >= 2
+            if n_anchor is not None:
+                enough |= n_anchor >= 2
+            consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & enough
             return np.where(consistent[:, None, None], ev.prediction, np.nan)
 
         # the evidence of the frames the fill reads only: the filled ones and their anchors
@@ -578,7 +590,7 @@ def repair_animal(
         return float(np.sqrt(np.mean(np.square(e)))) if e else None
 
     choice: list[str] = []
-    radius: list[float | None] = []
+    cell_errs: list[dict[str, list[float]]] = []
     rmse: list[dict[str, float | None]] = []
     for c in range(n_cells):
         b = c % n_bins
@@ -587,6 +599,7 @@ def repair_animal(
         # a cell with too few held-out spans is judged on its whole length bin
         own = n_spans[c] >= _MIN_SPANS
         errs = {m: (errors[m][c] if own else pooled(m, c)) for m in names}
+        cell_errs.append(errs)
         rmse.append({m: rmse_of(v) for m, v in errs.items()})
         enough = own or n_spans[b] + n_spans[b + n_bins] >= _MIN_SPANS
         if policy != "auto":
@@ -597,15 +610,7 @@ def repair_animal(
         else:  # too few held-out spans to judge: the documented default
             pick = default
         choice.append(pick)
-        e = errs.get(pick, [])
-        radius.append(float(np.quantile(e, COVERAGE)) if len(e) >= 10 else None)
-    # cells with too few validation points borrow the radius of the nearest length bin
-    # that has one (the same kind of gap first)
-    known = [(d, r) for d, r in enumerate(radius) if r is not None]
-    for c in range(n_cells):
-        if radius[c] is None and known:
-            radius[c] = min((abs(c % n_bins - d % n_bins), (d >= n_bins) != (c >= n_bins), r)
-                            for d, r in known)[2]
+    radius = _radii([cell_errs[c].get(choice[c], []) for c in range(n_cells)], n_bins)
     report["validation"] = {
         f"{lo}-{hi - 1 if hi < 10**9 else ''}"
         + (" (neighbours too)" if c >= n_bins else ""): {
@@ -631,15 +636,14 @@ def repair_animal(
     gone = flag | missing
     for k in range(n_k):
         for a, z in zip(*true_runs(flag[:, k])):
-            if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
-                flag[a:z, k] = False
-                left_edge += int(z - a)
-                continue
             # a gap whose neighbours are gone too in most of its frames is a grouped gap
             grouped = nbrs is not None and bool(
                 gone[a:z][:, nbrs[k]].any(axis=1).mean() >= 0.5)
             run_bin[a:z, k] = _bin_of(int(z - a)) + (n_bins if grouped else 0)
             one_sided[a:z, k] = a == 0 or z == n_t
+            if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
+                flag[a:z, k] = False
+                left_edge += int(z - a)
     report["left_at_file_edges_points"] = left_edge
     n_net = 0
     kept_plausible = 0
@@ -672,9 +676,43 @@ def repair_animal(
             if radius[c] is not None:
                 cell = ok & (run_bin == c)
                 unc[cell] = INTERVAL_SCALE * radius[c] * np.where(one_sided[cell], 2.0, 1.0)
+    if anchors is not None and prior is not None:
+        # the rest of a body whose established points say where it is: the pose candidate
+        # (runs at the file's edges too: the established points, not an extrapolation,
+        # carry the fill there)
+        asked = flag | flag0
+        held = asked & ~anchors & ((anchors & ~asked).sum(1) >= 2)[:, None]
+        if held.any():
+            pred, _ = candidate("pose", asked)
+            ok = held & np.isfinite(pred).all(-1)
+            out[ok] = pred[ok]
+            changed |= ok
+            pose_radius = _radii([e["pose"] for e in cell_errs], n_bins)
+            for c in range(n_cells):
+                if pose_radius[c] is not None:
+                    cell = ok & (run_bin == c)
+                    unc[cell] = INTERVAL_SCALE * pose_radius[c] * np.where(one_sided[cell], 2.0,
+                                                                           1.0)
+            report["anchored_pose_points"] = int(ok.sum())
+            report["left_at_file_edges_points"] -= int((ok & ~flag).sum())
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
     return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
+
+
+def _radii(errs: list[list[float]], n_bins: int) -> list[float | None]:
+    """Per cell, the ``COVERAGE`` quantile of its validation errors (10 or more).
+
+    Cells with too few borrow the radius of the nearest length bin that has one (the same
+    kind of gap first).
+    """
+    radius = [float(np.quantile(e, COVERAGE)) if len(e) >= 10 else None for e in errs]
+    known = [(d, r) for d, r in enumerate(radius) if r is not None]
+    for c in range(len(errs)):
+        if radius[c] is None and known:
+            radius[c] = min((abs(c % n_bins - d % n_bins), (d >= n_bins) != (c >= n_bins), r)
+                            for d, r in known)[2]
+    return radius
 
 
 def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool) -> RepairOutcome:
