@@ -91,3 +91,20 @@ def test_interpolation_never_worse_where_it_validates_better(project):
             i = tracks.individuals.index(name)
             np.testing.assert_allclose(auto.tracks.xy[:, i], interp.tracks.xy[:, i])
     assert Path(model).exists()
+
+
+def test_a_borrowed_radius_widens_with_the_run_length():
+    """A length bin with too few validation errors borrows the nearest bin's radius, widened
+    by the square root of their typical lengths when that bin is shorter (never narrowed)."""
+    from stablemotion_dlc.dlc.repair import LENGTH_BINS, _radii
+
+    nb = len(LENGTH_BINS)
+    errs = [[] for _ in range(2 * nb)]
+    errs[1] = list(np.linspace(0.0, 10.0, 101))  # 4-10 frames: radius 9
+    errs[3] = list(np.linspace(0.0, 20.0, 101))  # 31-100 frames: radius 18
+    r = _radii(errs, nb)
+    assert r[1] == pytest.approx(9.0) and r[3] == pytest.approx(18.0)
+    assert r[0] == pytest.approx(9.0)  # from a longer bin: as it is
+    assert r[2] == pytest.approx(9.0 * np.sqrt(np.sqrt(11 * 30) / np.sqrt(4 * 10)))
+    assert r[4] == pytest.approx(18.0 * np.sqrt(202 / np.sqrt(31 * 100)))
+    assert r[nb + 1] == pytest.approx(9.0)  # the same length bin of the other kind of gap

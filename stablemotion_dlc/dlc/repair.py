@@ -704,15 +704,26 @@ def _radii(errs: list[list[float]], n_bins: int) -> list[float | None]:
     """Per cell, the ``COVERAGE`` quantile of its validation errors (10 or more).
 
     Cells with too few borrow the radius of the nearest length bin that has one (the same
-    kind of gap first).
+    kind of gap first). Borrowed from a shorter bin it is widened by the square root of the
+    ratio of their typical lengths: far from its anchors a repair drifts as a random walk
+    does (on protocol B's held-out files the 101+ frame runs, which borrow the 31-100 bin's
+    radius, were covered 28 % of the time before). Never narrowed.
     """
     radius = [float(np.quantile(e, COVERAGE)) if len(e) >= 10 else None for e in errs]
     known = [(d, r) for d, r in enumerate(radius) if r is not None]
     for c in range(len(errs)):
         if radius[c] is None and known:
-            radius[c] = min((abs(c % n_bins - d % n_bins), (d >= n_bins) != (c >= n_bins), r)
-                            for d, r in known)[2]
+            _, _, d, r = min((abs(c % n_bins - d % n_bins), (d >= n_bins) != (c >= n_bins), d, r)
+                             for d, r in known)
+            radius[c] = r * max(1.0, np.sqrt(_typical_length(c % n_bins)
+                                             / _typical_length(d % n_bins)))
     return radius
+
+
+def _typical_length(b: int) -> float:
+    """A length bin's typical run length (frames): the geometric middle, ``2 lo`` if open."""
+    lo, hi = LENGTH_BINS[b]
+    return float(np.sqrt(lo * (hi - 1))) if hi < 10**9 else 2.0 * lo
 
 
 def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool) -> RepairOutcome:
