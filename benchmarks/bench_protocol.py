@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,11 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
     from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
     from stablemotion_dlc.evaluate.baselines import run_baseline
     from stablemotion_dlc.evaluate.metrics import point_error, rmse, untouched_moved
-    from stablemotion_dlc.evaluate.protocol import KIND_NAMES, corrupt_independent
+    from stablemotion_dlc.evaluate.protocol import (
+        corrupt_independent,
+        corrupt_protocol_a,
+        training_corruptor,
+    )
 
     torch.set_num_threads(args.threads)
     notes: list[str] = []
@@ -169,8 +174,12 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
         notes.append(f"first {args.max_frames} of {n_all} frames used")
     if tracks.likelihood is None:
         raise ValueError(f"{name}: no likelihood")
-    case = corrupt_independent(tracks.xy, tracks.likelihood, seed=args.seed, rate=args.rate,
-                               individuals=tracks.individuals)
+    if args.test_protocol == "A":
+        case = corrupt_protocol_a(tracks.xy, tracks.likelihood, seed=args.seed, rate=args.rate)
+    else:
+        case = corrupt_independent(tracks.xy, tracks.likelihood, seed=args.seed,
+                                   rate=args.rate, individuals=tracks.individuals)
+    kind_names = case.kind_names
     bad = case.corrupted
     truth = case.truth_xy
     conf = case.confident
@@ -208,7 +217,9 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
         else:
             train_on_tracks([corrupt_in], model, config=_train_config(args),
                             steps=args.train_steps, progress=False,
-                            overwrite=True, resume=False)
+                            overwrite=True, resume=False,
+                            corruptor=(training_corruptor(rate=0.05)
+                                       if args.train_protocol == "B" else None))
             timing["train"] = time.perf_counter() - t0
         if "ours" in methods:
             t0 = time.perf_counter()
@@ -244,7 +255,8 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
                 flags["rules"] = res_r.suspect.mask
                 det["rules"] = _det_counts(flags["rules"], bad, conf)
     codes = case.kinds[bad & conf]
-    raw: dict[str, Any] = {"kinds": codes, "err": {}, "moved": {}, "det": det,
+    raw: dict[str, Any] = {"kinds": codes, "kind_names": kind_names, "err": {}, "moved": {},
+                           "det": det,
                            "flags": {d: f[bad & conf] for d, f in flags.items()}}
     if disputed is not None:
         raw["disputed"] = disputed[bad & conf]
@@ -258,7 +270,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
         raw["moved"][m] = mv
         um = untouched_moved(p, truth, ~untouched, MOVED_PX)
         kinds_out = {}
-        for c, kn in enumerate(KIND_NAMES, start=1):
+        for c, kn in enumerate(kind_names, start=1):
             sel = case.kinds == c
             if sel.any():
                 ek = e[sel]
@@ -315,10 +327,9 @@ def _pooled_rmse(e: np.ndarray) -> tuple[float | None, float | None]:
 
 def pool(raws: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
     """Pooled statistics over the files of one split."""
-    from stablemotion_dlc.evaluate.protocol import KIND_NAMES
-
     if not raws:
         return {}
+    kind_names = raws[0]["kind_names"]
     kinds = np.concatenate([r["kinds"] for r in raws])
     present = [m for m in ["input", *methods] if all(m in r["err"] for r in raws)]
     err = {m: np.concatenate([r["err"][m] for r in raws]) for m in present}
@@ -345,7 +356,7 @@ def pool(raws: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
         best_c = min(classical, key=lambda m: out["methods"][m]["rmse_common"])
         out["best_classical_common"] = best_c
         out["ratio_ours_best_common"] = om["rmse_common"] / out["methods"][best_c]["rmse_common"]
-    for c, kn in enumerate(KIND_NAMES, start=1):
+    for c, kn in enumerate(kind_names, start=1):
         sel = kinds == c
         if not sel.any():
             continue
@@ -380,12 +391,12 @@ def pool(raws: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
             det[d] = {**tot, **_f1(tot)}
     out["detection"] = det
     if "ours" in present and all("disputed" in r for r in raws):
-        out["undisputed"] = _undisputed(raws, kinds, err, classical)
+        out["undisputed"] = _undisputed(raws, kinds, err, classical, kind_names)
     return out
 
 
 def _undisputed(raws: list[dict[str, Any]], kinds: np.ndarray, err: dict[str, np.ndarray],
-                classical: list[str]) -> dict[str, Any]:
+                classical: list[str], kind_names: Sequence[str]) -> dict[str, Any]:
     """The pooled figures again without the points whose truth is disputed.
 
     The truth is the real file's own confident points, and those hold the DLC network's own
@@ -394,8 +405,6 @@ def _undisputed(raws: list[dict[str, Any]], kinds: np.ndarray, err: dict[str, np
     harm, and a classical method that leaves it scores better) or a false edit on real data.
     The protocol cannot tell them apart, so both figures are reported.
     """
-    from stablemotion_dlc.evaluate.protocol import KIND_NAMES
-
     disp = np.concatenate([r["disputed"] for r in raws])
     disp_u = np.concatenate([r["disputed_untouched"] for r in raws])
     mv = np.concatenate([r["moved"]["ours"] for r in raws])
@@ -418,7 +427,7 @@ def _undisputed(raws: list[dict[str, Any]], kinds: np.ndarray, err: dict[str, np
 
     r_all, b_all = ratio(keep)
     kinds_out = {}
-    for c, kn in enumerate(KIND_NAMES, start=1):
+    for c, kn in enumerate(kind_names, start=1):
         sel = keep & (kinds == c)
         if sel.any():
             rk, bk = ratio(sel)
@@ -442,8 +451,13 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     from stablemotion_dlc.evaluate.protocol import DURATIONS, KIND_NAMES
 
     s = report["settings"]
+    train_p, test_p = s.get("train_protocol", "A"), s.get("test_protocol", "B")
+    kind_names = s.get("kind_names") or list(KIND_NAMES)
+    title = ("# Protocol B: real DLC files, errors designed independently of the training "
+             "generator" if (train_p, test_p) == ("A", "B") else
+             f"# Cross-check: trained on protocol {train_p}, tested on protocol {test_p}")
     lines = [
-        "# Protocol B: real DLC files, errors designed independently of the training generator",
+        title,
         "",
         f"Rerun (one command, from the repository root): `{report['command']}`",
         "",
@@ -456,16 +470,29 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "",
         "## Protocol",
         "",
-        "Errors are injected by `stablemotion_dlc.evaluate.protocol.corrupt_independent` "
-        "(protocol B), written without looking at the training generator `dlc/corruption.py` "
-        "(protocol A) and used only for evaluation. The confident points of each real file "
-        "(finite, likelihood >= 0.6) are the truth; "
-        f"{100 * s['rate']:.0f} % of them are corrupted (seed {s['seed']}), split equally "
-        "among the kinds:",
-        "",
-        "| kind | frames | what |",
-        "|---|---|---|",
     ]
+    if (train_p, test_p) != ("A", "B"):
+        lines += [
+            f"The models train on protocol {train_p}'s errors "
+            + ("(`dlc/corruption.py`, the pipeline's own training generator)" if train_p == "A"
+               else "(`evaluate.protocol.training_corruptor`: protocol B's generator, for "
+                    "this cross-check only)")
+            + f" and are tested on protocol {test_p}'s "
+            + ("(`evaluate.protocol.corrupt_protocol_a`: `dlc/corruption.py`'s kinds "
+               f"{', '.join(kind_names)})" if test_p == "A" else "(below)")
+            + ". Everything else is as in `docs/benchmarks/protocol_b.md`.", ""]
+    lines += [
+        ("Errors are injected by `stablemotion_dlc.evaluate.protocol.corrupt_independent` "
+         "(protocol B), written without looking at the training generator "
+         "`dlc/corruption.py` (protocol A) and used only for evaluation."
+         if test_p == "B" else "Errors are injected by `dlc/corruption.py` (protocol A).")
+        + " The confident points of each real file (finite, likelihood >= 0.6) are the "
+        f"truth; {100 * s['rate']:.0f} % of them are corrupted (seed {s['seed']})"
+        + (", split equally among the kinds:" if test_p == "B" else "."),
+        "",
+    ]
+    if test_p == "B":
+        lines += ["| kind | frames | what |", "|---|---|---|"]
     what = {
         "neighbour_swap": "two neighbouring keypoints (2 nearest in the median pose) exchange "
                           "positions, likelihoods stay high",
@@ -480,9 +507,10 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "jitter": "Gaussian noise sigma 1-4 px, likelihood unchanged",
         "identity_swap": "two animals exchange all keypoints (multi-animal files)",
     }
-    for k in KIND_NAMES:
-        lo, hi = DURATIONS[k]
-        lines.append(f"| {k} | {lo}-{hi} | {what[k]} |")
+    if test_p == "B":
+        for k in KIND_NAMES:
+            lo, hi = DURATIONS[k]
+            lines.append(f"| {k} | {lo}-{hi} | {what[k]} |")
     lines += [
         "",
         f"`ours`: `train_on_tracks` on the file's own corrupted tracks ({s['train_steps']} "
@@ -589,10 +617,10 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             f"{_fmt(det.get('model', {}).get('f1'), 3)} | "
             f"{_fmt(f['seconds'].get('train'), 0)} |")
     lines += ["", "### RMSE (px) per file and kind: ours / best classical on that kind", "",
-              "| file | " + " | ".join(KIND_NAMES) + " |", "|---|" + "---|" * len(KIND_NAMES)]
+              "| file | " + " | ".join(kind_names) + " |", "|---|" + "---|" * len(kind_names)]
     for f in report["files"]:
         cells = []
-        for kn in KIND_NAMES:
+        for kn in kind_names:
             ours = f["methods"].get("ours", {}).get("kinds", {}).get(kn)
             if not ours:
                 cells.append("-")
@@ -643,7 +671,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
 
 def _targets(report: dict[str, Any]) -> list[str]:
     """Markdown table of the issue-20 targets on this protocol, per split."""
-    lines = ["## Targets (issue 20) on protocol B", "",
+    test_p = report["settings"].get("test_protocol", "B")
+    lines = [f"## Targets (issue 20) on protocol {test_p}", "",
              "| split | pooled ours / best classical <= 0.5 | kinds worse than the best "
              "classical | files worse than the best classical | untouched moved > 2 px "
              "<= 1 % | F1 model >= rules + 0.05 |", "|---|---|---|---|---|---|"]
@@ -758,6 +787,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--files", default="", help="comma-separated file names (default all)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 200 frames per file, 20 training steps")
+    p.add_argument("--train-protocol", choices=("A", "B"), default="A",
+                   help="errors the models train on: A = the pipeline's generator "
+                        "(default), B = protocol B's (the cross-check)")
+    p.add_argument("--test-protocol", choices=("A", "B"), default="B",
+                   help="errors injected for scoring (default B)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rate", type=float, default=0.05)
     p.add_argument("--max-frames", type=int, default=0, help="0 = whole files")
@@ -841,7 +875,10 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"train_steps": args.train_steps, "lr": args.lr,
                      "lr_schedule": args.lr_schedule, "seed": args.seed, "rate": args.rate,
                      "max_frames": args.max_frames, "threads": args.threads,
-                     "methods": methods, "pcutoff": PCUTOFF, "moved_px": MOVED_PX},
+                     "methods": methods, "pcutoff": PCUTOFF, "moved_px": MOVED_PX,
+                     "train_protocol": args.train_protocol,
+                     "test_protocol": args.test_protocol,
+                     "kind_names": list(raws[0][1]["kind_names"]) if raws else None},
         "files": summaries,
         "pooled": pooled,
         "cross_check": cross_check(pooled),

@@ -182,3 +182,31 @@ def test_speed_sanity(rep: KeypointRepresentation) -> None:
     for _ in range(3):
         b = src.sample(rng, 64)
     assert b.features.shape == (64, 64, rep10.n_features)
+
+
+def test_another_generator_replaces_the_injection(rep: KeypointRepresentation) -> None:
+    """The cross-check hook: protocol B's generator corrupts the eligible points of the
+    windows (given as individuals), and its codes label them."""
+    from stablemotion_dlc.evaluate.protocol import training_corruptor
+
+    seqs = [KeypointSequence(*(a[:, 0] for a in _recording(400, 1, s))) for s in range(3)]
+    src = KeypointWindowSource(seqs, rep, window=64, p_inject=1.0,
+                               corruptor=training_corruptor(rate=0.1))
+    b = src.sample(np.random.default_rng(2), 16)
+    inj = b.extra["injected"] != 0
+    assert inj.any()
+    np.testing.assert_array_equal(b.labels[..., :K] == 1,
+                                  b.extra["suspect"] | b.extra["missing"] | inj)
+    for n in range(16):
+        s_id, ind, start = (int(b.extra[k][n]) for k in ("sequence", "individual", "start"))
+        seq = src.sequences[s_id]
+        sl = slice(start, start + 64)
+        orig_xy, orig_lik = seq.xy[sl, ind], seq.likelihood[sl, ind]
+        conf = np.isfinite(orig_xy).all(-1) & ~seq.suspect[sl, ind] & (orig_lik >= 0.6)
+        assert not (inj[n] & ~conf).any()  # only eligible points are corrupted
+        same = (b.extra["xy"][n] == orig_xy) | (np.isnan(orig_xy) & np.isnan(b.extra["xy"][n]))
+        assert same.all(-1)[~inj[n]].all()  # the others keep their values and likelihoods
+        np.testing.assert_array_equal(b.extra["likelihood"][n][~inj[n]], orig_lik[~inj[n]])
+    # seeded: the same draw twice
+    b2 = src.sample(np.random.default_rng(2), 16)
+    np.testing.assert_array_equal(b2.extra["injected"], b.extra["injected"])

@@ -272,3 +272,27 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="rate"):
         corrupt_independent(xy, lik, seed=0, rate=1.5)
     assert not corrupt_independent(xy, lik, seed=0, rate=0.0).corrupted.any()
+
+
+def test_protocol_a_case_for_the_cross_check():
+    """The other direction of the cross-check: the training generator's errors as a case,
+    scored like protocol B (only confident points, the rest bit-identical, seeded)."""
+    from stablemotion_dlc.dlc.corruption import CORRUPTION_KINDS
+    from stablemotion_dlc.evaluate.protocol import corrupt_protocol_a
+
+    xy, lik = _tracks()
+    case = corrupt_protocol_a(xy, lik, seed=3, rate=0.05)
+    assert case.kind_names == tuple(CORRUPTION_KINDS)
+    conf = confident_mask(xy, lik)
+    np.testing.assert_array_equal(case.confident, conf)
+    # only an identity swap (whole animals exchanged) also moves points that were not
+    # confident; scoring counts the confident ones only
+    ident = case.kinds == CORRUPTION_KINDS.index("identity_swap") + 1
+    assert case.corrupted.any() and not (case.corrupted & ~conf & ~ident).any()
+    assert 0.02 < (case.corrupted & conf).sum() / conf.sum() < 0.1
+    keep = ~case.corrupted
+    np.testing.assert_array_equal(_bits(case.xy[keep]), _bits(xy[keep]))
+    np.testing.assert_array_equal(_bits(case.truth_xy), _bits(xy))
+    assert set(np.unique(case.kinds)) <= set(range(len(CORRUPTION_KINDS) + 1))
+    again = corrupt_protocol_a(xy, lik, seed=3, rate=0.05)
+    np.testing.assert_array_equal(_bits(again.xy), _bits(case.xy))

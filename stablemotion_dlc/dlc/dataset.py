@@ -14,7 +14,7 @@ detection can be judged on exactly those points.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,6 +170,13 @@ class KeypointWindowSource:
         Left/right keypoint pairs; found from the representation's bodyparts when None.
     kind_weights : sequence of float, optional
         Relative probability of each kind.
+    corruptor : callable, optional
+        Another error generator instead of :func:`inject_corruption` (the cross-check of an
+        evaluation protocol: train on one generator, test on another). Called once per batch
+        as ``corruptor(xy, likelihood, rng, eligible)`` with the windows as individuals,
+        ``xy (W, B, K, 2)``, ``likelihood`` and ``eligible (W, B, K)``, it returns the
+        corrupted ``xy``, ``likelihood`` and ``(W, B, K)`` int codes (0 = untouched). It
+        replaces every kind, identity swaps included.
     """
 
     def __init__(
@@ -188,6 +195,7 @@ class KeypointWindowSource:
         p_confident: float = 0.9,
         lr_pairs: Sequence[tuple[int, int]] | None = None,
         kind_weights: Sequence[float] | None = None,
+        corruptor: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         if window < 2:
             raise ValueError(f"window must be at least 2 frames, got {window}")
@@ -206,6 +214,7 @@ class KeypointWindowSource:
             lr_pairs = lr_pairs_from_names(representation.bodyparts)
         self.lr_pairs = [(int(a), int(b)) for a, b in lr_pairs]
         self.kind_weights = kind_weights
+        self.corruptor = corruptor
         weights = np.ones(len(self.kinds)) if kind_weights is None else np.asarray(kind_weights)
         if weights.shape != (len(self.kinds),) or (weights < 0).any() or weights.sum() <= 0:
             raise ValueError("kind_weights must be one non-negative weight per kind")
@@ -323,7 +332,8 @@ class KeypointWindowSource:
             scale[b] = self._scale[s_id][ind]
             frame[b] = self._frame[s_id]
             n_ind = seq.xy.shape[1]
-            if inject[b] and n_ind > 1 and rng.random() < self._p_identity:
+            if (self.corruptor is None and inject[b] and n_ind > 1
+                    and rng.random() < self._p_identity):
                 # an identity swap with another animal of the same recording
                 other = int(rng.integers(0, n_ind - 1))
                 cols = [ind, other + (other >= ind)]
@@ -343,7 +353,14 @@ class KeypointWindowSource:
                 xy[b] = c.xy[:, 0]
                 lik[b] = c.likelihood[:, 0]  # type: ignore[index]
                 codes[b] = c.kinds[:, 0]
-        if inject.any() and self._single_kinds:
+        if inject.any() and self.corruptor is not None:
+            elig = conf & inject[:, None, None]
+            c_xy, c_lik, c_codes = self.corruptor(
+                xy.transpose(1, 0, 2, 3), lik.transpose(1, 0, 2), rng, elig.transpose(1, 0, 2))
+            xy = np.ascontiguousarray(np.asarray(c_xy, np.float64).transpose(1, 0, 2, 3))
+            lik = np.ascontiguousarray(np.asarray(c_lik, np.float64).transpose(1, 0, 2))
+            codes = np.asarray(c_codes).transpose(1, 0, 2).astype(np.int8)
+        elif inject.any() and self._single_kinds:
             # every other kind in one call: windows play the role of individuals
             elig = conf & (codes == 0) & inject[:, None, None]
             c = inject_corruption(

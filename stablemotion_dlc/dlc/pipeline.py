@@ -880,6 +880,7 @@ def train_on_tracks(
     overwrite: bool = False,
     progress: bool = True,
     device: str | None = None,
+    corruptor: Callable[..., Any] | None = None,
 ) -> Path:
     """Train a cleaner on tracks (unlabelled, partly corrupted predictions).
 
@@ -908,6 +909,10 @@ def train_on_tracks(
         Share of training windows with injected corruption, and its density.
     resume, overwrite, progress, device
         See :func:`stablemotion_dlc.core.train.train`.
+    corruptor : callable, optional
+        Another error generator for the training windows (see
+        :class:`~stablemotion_dlc.dlc.dataset.KeypointWindowSource`); for cross-checks of
+        the evaluation protocols only.
 
     Returns
     -------
@@ -966,7 +971,7 @@ def train_on_tracks(
     rep = KeypointRepresentation(bodyparts, skeleton or None, fps,
                                  pose_data=np.concatenate(pose, axis=0))
     source = KeypointWindowSource(seqs, rep, window=cfg.window, p_inject=p_inject, rate=rate,
-                                  pcutoff=pcutoff)
+                                  pcutoff=pcutoff, corruptor=corruptor)
     logger.info("training on %d frames of %d sequence(s), %d keypoints, %d steps",
                 n_frames, len(seqs), len(bodyparts), cfg.steps)
     spec = {**rep.spec(), "labels": {

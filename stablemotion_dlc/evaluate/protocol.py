@@ -72,7 +72,7 @@ dropped (e.g. no eligible pair left).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,8 @@ __all__ = [
     "PCUTOFF",
     "CorruptedCase",
     "corrupt_independent",
+    "corrupt_protocol_a",
+    "training_corruptor",
     "confident_mask",
     "median_distances",
 ]
@@ -533,3 +535,78 @@ def corrupt_independent(
     return CorruptedCase(xy=inj.xy, likelihood=inj.lik, kinds=inj.kinds,
                          kind_names=KIND_NAMES, truth_xy=a.copy(), confident=inj.conf,
                          event_ids=inj.event_ids, events=events)
+
+
+def training_corruptor(rate: float = 0.05) -> Callable[..., tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]]:
+    """Protocol B as a training generator, for the cross-check only (train on B, test on A).
+
+    The returned callable is the ``corruptor`` of
+    :class:`~stablemotion_dlc.dlc.dataset.KeypointWindowSource` (and of
+    :func:`~stablemotion_dlc.dlc.pipeline.train_on_tracks`): it corrupts the eligible points
+    of a batch of windows (given as individuals) with :func:`corrupt_independent`, seeded
+    from the training's random generator. The default pipeline never uses it: protocol B is
+    an evaluation protocol.
+
+    Parameters
+    ----------
+    rate : float
+        Share of the eligible points to corrupt.
+
+    Returns
+    -------
+    callable
+        ``(xy, likelihood, rng, eligible) -> (xy, likelihood, codes)``.
+    """
+
+    def corrupt(xy: np.ndarray, likelihood: np.ndarray, rng: np.random.Generator,
+                eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lik = np.asarray(likelihood, np.float64)
+        # only the eligible points count as confident (the truth points) for protocol B
+        case = corrupt_independent(xy, np.where(eligible, lik, 0.0),
+                                   seed=int(rng.integers(2**31)), rate=rate)
+        changed = case.kinds > 0
+        return case.xy, np.where(changed, case.likelihood, lik), case.kinds
+
+    return corrupt
+
+
+def corrupt_protocol_a(xy: np.ndarray, likelihood: np.ndarray, *, seed: int,
+                       rate: float = 0.05) -> CorruptedCase:
+    """The training generator's errors (protocol A) on the confident points, as a case.
+
+    The cross-check's other direction: a model trained on protocol B is tested on the
+    errors of :func:`~stablemotion_dlc.dlc.corruption.inject_corruption` (every kind of
+    :data:`~stablemotion_dlc.dlc.corruption.CORRUPTION_KINDS`), scored as protocol B is.
+
+    Parameters
+    ----------
+    xy, likelihood : np.ndarray
+        ``(T, I, K, 2)`` and ``(T, I, K)``, not modified.
+    seed : int
+        Seed of the injection.
+    rate : float
+        Share of the confident points to corrupt.
+
+    Returns
+    -------
+    CorruptedCase
+        ``kind_names`` are protocol A's kinds.
+    """
+    from ..dlc.corruption import CORRUPTION_KINDS, KIND_CODES, inject_corruption
+
+    a = np.asarray(xy, dtype=np.float64)
+    lik = np.asarray(likelihood, dtype=np.float64)
+    conf = confident_mask(a, lik)
+    c = inject_corruption(a, lik, np.random.default_rng(seed), kinds=CORRUPTION_KINDS,
+                          rate=rate, eligible=conf)
+    codes = np.zeros(c.kinds.shape, np.int16)
+    for n, kind in enumerate(CORRUPTION_KINDS, start=1):
+        codes[c.kinds == KIND_CODES[kind]] = n
+    events = [{"kind": e.kind, "start": int(e.start), "stop": int(e.stop),
+               "individuals": list(e.individuals), "keypoints": list(e.keypoints)}
+              for e in c.events]
+    return CorruptedCase(xy=c.xy, likelihood=np.asarray(c.likelihood), kinds=codes,
+                         kind_names=tuple(CORRUPTION_KINDS), truth_xy=a.copy(),
+                         confident=conf, event_ids=np.zeros(codes.shape, np.int32),
+                         events=events)
