@@ -154,6 +154,29 @@ def test_a_reversal_running_to_the_end_of_the_file_is_repaired_too(tmp_path):
     assert np.median(err[:, 1:4]) < 3.0 and err.max() < 10.0
 
 
+def test_frames_where_the_snout_flickers_back_inside_a_reversal(tmp_path):
+    """Inside a reversed stretch the network now and then puts the snout back on the head
+    (the tail base stays there too): the tail base is bridged from its neighbouring corrected
+    values and the ears follow the body there as well."""
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
+
+    truth = walking_animal(n=1500, seed=7)
+    xy, lik = reverse(truth, 600, 660)
+    flicker = [621, 622, 640]
+    xy[flicker, 0] = truth[flicker, 0]
+    tracks = as_tracks(xy, lik)
+    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
+                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
+                                               checkpoint_every=0, normalizer_batches=2,
+                                               warmup_steps=1))
+    res = clean_tracks(tracks, model, detect=None)
+    err = np.linalg.norm(res.tracks.xy[flicker, 0] - truth[flicker], axis=-1)
+    assert err[:, 4].max() < 5.0  # bridged between its corrected neighbours
+    assert np.median(err[:, 1:4]) < 5.0 and err.max() < 10.0
+    assert (res.status[flicker, 0, 1:] != 0).all()
+
+
 def test_reversal_frames_with_both_ends_on_the_head_keep_the_end_that_stayed():
     """Where the network put the tail base on the head while the snout stayed, the two ends
     sit on one place: the snout (continuous with the body before) stays trusted evidence,

@@ -69,6 +69,9 @@ _MIN_SPANS = 8
 #: Runs touching the start or end of the file (one anchor only) at least this long are not
 #: repaired: no validation span measures them and extrapolation drifts.
 MAX_ONE_SIDED = 10
+#: Longest gap (frames) of an established point (see ``anchors`` of :func:`repair_animal`)
+#: bridged by interpolation between its established values.
+MAX_BRIDGE = 5
 #: Files longer than this (frames) are validated on the frames around the held-out spans
 #: only (:func:`_validation_rows`); shorter ones on every frame, as before.
 VALIDATION_FULL_FRAMES = 20_000
@@ -527,9 +530,11 @@ def repair_animal(
             n_net = int(net_mask[:, :n_k].sum())
         return rep.decode(feats, enc.origin), n_net
 
-    def candidate(name: str, mask: np.ndarray, rows: Any = slice(None)
+    def candidate(name: str, mask: np.ndarray, rows: Any = slice(None),
+                  bridged: tuple[np.ndarray, np.ndarray] | None = None
                   ) -> tuple[np.ndarray, int]:
-        # ``rows``: the frames the candidate sees (``mask`` is over those frames)
+        # ``rows``: the frames the candidate sees (``mask`` is over those frames);
+        # ``bridged``: (positions, points) of anchors bridged over short gaps (pose only)
         if name == "linear":
             filled, _ = interp_fill(xy[rows][None], (good[rows] & ~mask)[None])
             return np.where(mask[..., None], filled[0], xy[rows]), 0
@@ -542,6 +547,10 @@ def repair_animal(
         evidence = good[rows] & ~mask
         xr = xy[rows]
         n_anchor = None if anchors is None else (anchors[rows] & evidence).sum(1)
+        if bridged is not None and n_anchor is not None:
+            xr = bridged[0][rows]
+            evidence = evidence | bridged[1][rows]
+            n_anchor = ((anchors[rows] | bridged[1][rows]) & evidence).sum(1)
 
         def consistent_prediction(ev: PoseEvidence) -> np.ndarray:
             # a prediction is only as good as its evidence: frames whose evidence points do
@@ -681,12 +690,23 @@ def repair_animal(
         # (runs at the file's edges too: the established points, not an extrapolation,
         # carry the fill there)
         asked = flag | flag0
-        held = asked & ~anchors & ((anchors & ~asked).sum(1) >= 2)[:, None]
+        # an established end missing for a few frames (the network put both ends on one
+        # place there) is bridged by interpolation between its established values
+        base, bridged = _bridge(xy, anchors & ~asked, asked, MAX_BRIDGE)
+        est = (anchors & ~asked) | bridged
+        held = asked & ~est & (est.sum(1) >= 2)[:, None]
         if held.any():
-            pred, _ = candidate("pose", asked)
+            pred, _ = candidate("pose", asked & ~bridged, bridged=(base, bridged))
             ok = held & np.isfinite(pred).all(-1)
             out[ok] = pred[ok]
-            changed |= ok
+            ok_b = bridged & (est.sum(1) >= 2)[:, None]
+            out[ok_b] = base[ok_b]
+            changed |= ok | ok_b
+            lin_radius = _radii([e["linear"] for e in cell_errs], n_bins)
+            for c in range(n_cells):
+                if lin_radius[c] is not None:
+                    cell = ok_b & (run_bin == c)
+                    unc[cell] = INTERVAL_SCALE * lin_radius[c]
             pose_radius = _radii([e["pose"] for e in cell_errs], n_bins)
             for c in range(n_cells):
                 if pose_radius[c] is not None:
@@ -698,6 +718,28 @@ def repair_animal(
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
     return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
+
+
+def _bridge(xy: np.ndarray, anchors: np.ndarray, gaps: np.ndarray, max_gap: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Bridge each keypoint's short gaps between anchors by linear interpolation.
+
+    Returns a copy of ``xy`` with the runs of ``gaps`` (at most ``max_gap`` frames, anchored
+    on both sides) filled from the neighbouring ``anchors`` values, and the ``(T, K)`` mask
+    of the filled points.
+    """
+    out = np.array(xy, np.float64)
+    bridged = np.zeros(anchors.shape, bool)
+    for k in np.flatnonzero(anchors.any(0)):
+        for a, z in zip(*true_runs(gaps[:, k])):
+            if z - a > max_gap or a == 0 or z == len(out):
+                continue
+            if not (anchors[a - 1, k] and anchors[z, k]):
+                continue
+            w = (np.arange(a, z) - (a - 1)) / (z - (a - 1))
+            out[a:z, k] = (1 - w)[:, None] * out[a - 1, k] + w[:, None] * out[z, k]
+            bridged[a:z, k] = True
+    return out, bridged
 
 
 def _radii(errs: list[list[float]], n_bins: int) -> list[float | None]:
