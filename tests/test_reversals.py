@@ -177,6 +177,42 @@ def test_frames_where_the_snout_flickers_back_inside_a_reversal(tmp_path):
     assert (res.status[flicker, 0, 1:] != 0).all()
 
 
+def _offset_reversal(truth: np.ndarray, start: int, stop: int, head_frames: list[int],
+                     behind: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """A reversal whose tail-base detection on the head sits ``behind`` px behind the snout
+    (as a real network's does); in ``head_frames`` the snout is detected on the head too."""
+    xy, lik = reverse(truth, start, stop)
+    axis = truth[start:stop, 0] - truth[start:stop, -1]
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    xy[start:stop, -1] = truth[start:stop, 0] - behind * axis
+    xy[head_frames, 0] = truth[head_frames, 0]
+    return xy, lik
+
+
+@pytest.mark.parametrize("head_frames", [list(range(610, 616)), []])
+def test_the_exchanged_snout_is_corrected_by_the_files_own_offset(tmp_path, head_frames):
+    """Where the network detected both ends on the head, their offset is measured and the
+    exchanged snout of the stretch moved by it; with no such frames nothing is moved."""
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
+
+    truth = walking_animal(n=1500, seed=7)
+    xy, lik = _offset_reversal(truth, 600, 660, head_frames)
+    tracks = as_tracks(xy, lik)
+    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
+                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
+                                               checkpoint_every=0, normalizer_batches=2,
+                                               warmup_steps=1))
+    res = clean_tracks(tracks, model, detect=None)
+    rest = [t for t in range(620, 660)]
+    err = np.linalg.norm(res.tracks.xy[rest, 0, 0] - truth[rest, 0], axis=-1)
+    moved = [n for n in res.report["notes"] if "exchanged front ends" in n]
+    if head_frames:
+        assert np.median(err) < 1.5 and len(moved) == 1 and "(8.0, " in moved[0]
+    else:
+        assert np.median(err) == pytest.approx(8.0, abs=0.5) and not moved
+
+
 def test_reversal_frames_with_both_ends_on_the_head_keep_the_end_that_stayed():
     """Where the network put the tail base on the head while the snout stayed, the two ends
     sit on one place: the snout (continuous with the body before) stays trusted evidence,

@@ -499,8 +499,10 @@ def clean_tracks(
                           swap_events=([], []) if swaps_undone else None)
     forced = np.zeros(work.xy.shape[:3], bool)  # flagged on strong evidence: never kept
     trusted = np.zeros(work.xy.shape[:3], bool)  # evidence of a reversal: not detected
+    shifts: dict[str, list[tuple[float, float]]] = {}
     if swaps_undone and reversals:
         forced, trusted = _flag_reversed(work, labels, reversals, pcutoff)
+        shifts = _shift_exchanged_fronts(work, reversals, forced, trusted)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
@@ -512,7 +514,10 @@ def clean_tracks(
     out_lik = None if work.likelihood is None else work.likelihood.copy()
     new_lik = _changed_likelihood(pcutoff)
     animals = [i for i in range(n_i) if work.present[i, cols].all()]
-    notes: list[str] = []
+    notes: list[str] = [
+        f"{name}: the exchanged front ends of {len(offs)} reversed stretch(es) moved by "
+        f"{', '.join(f'({a:.1f}, {b:.1f})' for a, b in offs)} px (forward, left), measured "
+        "where both ends were detected on the head" for name, offs in shifts.items()]
     n_network = 0
     n_pose = 0
     repair_reports: dict[str, Any] = {}
@@ -728,6 +733,74 @@ def _flag_reversed(work: Tracks, labels: SuspectLabels, reversals: list[Any],
         labels.mask[sl, i] = reasons != 0
         forced[sl, i] = extra
     return forced, trusted
+
+
+#: Head frames of reversed stretches needed to measure how the back end's detector answers
+#: on the head (:func:`_shift_exchanged_fronts`).
+MIN_HEAD_FRAMES = 5
+
+
+def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarray,
+                            trusted: np.ndarray) -> dict[str, list[tuple[float, float]]]:
+    """Correct the exchanged front ends of reversed stretches by the file's own offset.
+
+    In a reversed stretch the front end's new value is the *back* end's detection, which the
+    network made on the head: not where it puts the front end (the tail base's detector
+    answers some pixels behind the snout). In the stretch's frames where the network put
+    both ends on the head (the front end kept, the back end flagged), both detections are
+    seen together: their offset is measured in the body frame (the axis interpolated from
+    the frames around). A stretch with :data:`MIN_HEAD_FRAMES` such frames that agree
+    (median deviation under half the offset) is corrected by its own median offset (the
+    sideways part follows the head's turn, which holds within a stretch); the other
+    stretches of the animal by the forward part alone of all its head frames pooled, when
+    those agree. Otherwise nothing changes. Returns the applied offsets (forward, left) per
+    individual, one per corrected stretch.
+    """
+    def agreed(o: np.ndarray) -> np.ndarray | None:
+        o = o[np.isfinite(o).all(-1)]
+        if len(o) < MIN_HEAD_FRAMES:
+            return None
+        med = np.median(o, axis=0)
+        spread = float(np.median(np.linalg.norm(o - med, axis=-1)))
+        return med if spread < 0.5 * float(np.linalg.norm(med)) else None
+
+    applied: dict[str, list[tuple[float, float]]] = {}
+    by_animal: dict[int, list[Any]] = {}
+    for ev in reversals:
+        by_animal.setdefault(work.individuals.index(ev.individuals[0]), []).append(ev)
+    for i, evs in by_animal.items():
+        spans = []
+        for ev in evs:
+            f, b = (work.bodyparts.index(name) for name in ev.keypoints)
+            t = np.arange(ev.start, ev.stop)
+            both = t[trusted[t, i, f] & trusted[t, i, b]]
+            if both.size < 2:
+                continue
+            axis = work.xy[both, i, f] - work.xy[both, i, b]
+            theta = np.unwrap(np.arctan2(axis[:, 1], axis[:, 0]))
+            head = t[trusted[t, i, f] & forced[t, i, b]]
+            off = _rotate(work.xy[head, i, b] - work.xy[head, i, f],
+                          -np.interp(head, both, theta))
+            spans.append((f, t[trusted[t, i, f]], both, theta, off))
+        if not spans:
+            continue
+        pooled = agreed(np.concatenate([sp[4] for sp in spans]) * np.array([1.0, 0.0]))
+        for f, frames, both, theta, off in spans:
+            med = agreed(off)
+            med = pooled if med is None else med
+            if med is None:
+                continue
+            th = np.interp(frames, both, theta)
+            work.xy[frames, i, f] += _rotate(np.broadcast_to(med, (frames.size, 2)), th)
+            applied.setdefault(work.individuals[i], []).append((float(med[0]),
+                                                               float(med[1])))
+    return applied
+
+
+def _rotate(v: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` vectors rotated by ``theta`` (N,) radians."""
+    c, s = np.cos(theta), np.sin(theta)
+    return np.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], axis=-1)
 
 
 def _keep_anchored_end(extra: np.ndarray, xy: np.ndarray, conf: np.ndarray, sl: slice,
