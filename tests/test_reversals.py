@@ -107,20 +107,25 @@ def test_no_reversal_when_the_animal_shows_no_front():
     assert find_reversals(as_tracks(side, lik)) == []
 
 
-def clean_reversed(tmp_path, seed: int, start: int, stop: int):
-    """``(truth, reversed xy, tracks, clean result)``: a 1,500-frame walk reversed over
-    ``[start, stop)``, cleaned by the rules with a 5-step model trained on it."""
+def clean_with_tiny_model(tmp_path, tracks: Tracks):
+    """The tracks cleaned by the rules with a 5-step model trained on them."""
     from stablemotion_dlc.core.train import TrainConfig
     from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
 
-    truth = walking_animal(n=1500, seed=seed)
-    xy, lik = reverse(truth, start, stop)
-    tracks = as_tracks(xy, lik)
     model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
                             config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
                                                checkpoint_every=0, normalizer_batches=2,
                                                warmup_steps=1))
-    return truth, xy, tracks, clean_tracks(tracks, model, detect=None)
+    return clean_tracks(tracks, model, detect=None)
+
+
+def clean_reversed(tmp_path, seed: int, start: int, stop: int):
+    """``(truth, reversed xy, tracks, clean result)``: a 1,500-frame walk reversed over
+    ``[start, stop)``, cleaned by the rules with a 5-step model trained on it."""
+    truth = walking_animal(n=1500, seed=seed)
+    xy, lik = reverse(truth, start, stop)
+    tracks = as_tracks(xy, lik)
+    return truth, xy, tracks, clean_with_tiny_model(tmp_path, tracks)
 
 
 def test_cleaning_undoes_a_reversal_and_flags_the_rest_of_the_body(tmp_path):
@@ -158,19 +163,11 @@ def test_frames_where_the_snout_flickers_back_inside_a_reversal(tmp_path):
     """Inside a reversed stretch the network now and then puts the snout back on the head
     (the tail base stays there too): the tail base is bridged from its neighbouring corrected
     values and the ears follow the body there as well."""
-    from stablemotion_dlc.core.train import TrainConfig
-    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
-
     truth = walking_animal(n=1500, seed=7)
     xy, lik = reverse(truth, 600, 660)
     flicker = [621, 622, 640]
     xy[flicker, 0] = truth[flicker, 0]
-    tracks = as_tracks(xy, lik)
-    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
-                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
-                                               checkpoint_every=0, normalizer_batches=2,
-                                               warmup_steps=1))
-    res = clean_tracks(tracks, model, detect=None)
+    res = clean_with_tiny_model(tmp_path, as_tracks(xy, lik))
     err = np.linalg.norm(res.tracks.xy[flicker, 0] - truth[flicker], axis=-1)
     assert err[:, 4].max() < 5.0  # bridged between its corrected neighbours
     assert np.median(err[:, 1:4]) < 5.0 and err.max() < 10.0
@@ -193,18 +190,10 @@ def _offset_reversal(truth: np.ndarray, start: int, stop: int, head_frames: list
 def test_the_exchanged_snout_is_corrected_by_the_files_own_offset(tmp_path, head_frames):
     """Where the network detected both ends on the head, their offset is measured and the
     exchanged snout of the stretch moved by it; with no such frames nothing is moved."""
-    from stablemotion_dlc.core.train import TrainConfig
-    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
-
     truth = walking_animal(n=1500, seed=7)
     xy, lik = _offset_reversal(truth, 600, 660, head_frames)
-    tracks = as_tracks(xy, lik)
-    model = train_on_tracks([tracks], tmp_path / "m.safetensors", progress=False,
-                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=5,
-                                               checkpoint_every=0, normalizer_batches=2,
-                                               warmup_steps=1))
-    res = clean_tracks(tracks, model, detect=None)
-    rest = [t for t in range(620, 660)]
+    res = clean_with_tiny_model(tmp_path, as_tracks(xy, lik))
+    rest = list(range(620, 660))
     err = np.linalg.norm(res.tracks.xy[rest, 0, 0] - truth[rest, 0], axis=-1)
     moved = [n for n in res.report["notes"] if "exchanged front ends" in n]
     if head_frames:
