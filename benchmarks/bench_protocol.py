@@ -637,8 +637,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "The model always trains on protocol A (`train_on_tracks` injects `dlc/corruption.py` "
         "errors). Tested on A = the existing benchmark (" + cx["A"]["source"] + ": 2,000 steps, "
         "first 1,500 frames per file, its own file split); tested on B = this report. "
-        "The reverse direction (train on B, test on A) needs a training hook for another "
-        "generator and is not run.", "",
+        "Both directions on these files, with these settings (`--train-protocol` x "
+        "`--test-protocol`), are in `protocol_cross_AA.md`, `protocol_cross_BA.md` and "
+        "`protocol_cross_BB.md` next to this report.", "",
         "| split | test protocol | ours RMSE | best classical | ours / best | moved > 2 px | "
         "F1 rules | F1 model |", "|---|---|---|---|---|---|---|---|"]
     for split in SPLITS:
