@@ -681,10 +681,7 @@ def repair_animal(
             ok &= ~plausible
         out[ok] = pred[ok]
         changed |= ok
-        for c in range(n_cells):
-            if radius[c] is not None:
-                cell = ok & (run_bin == c)
-                unc[cell] = INTERVAL_SCALE * radius[c] * np.where(one_sided[cell], 2.0, 1.0)
+        _state_uncertainty(unc, ok, radius, run_bin, one_sided)
     if anchors is not None and prior is not None:
         # the rest of a body whose established points say where it is: the pose candidate
         # (runs at the file's edges too: the established points, not an extrapolation,
@@ -702,22 +699,28 @@ def repair_animal(
             ok_b = bridged & (est.sum(1) >= 2)[:, None]
             out[ok_b] = base[ok_b]
             changed |= ok | ok_b
-            lin_radius = _radii([e["linear"] for e in cell_errs], n_bins)
-            for c in range(n_cells):
-                if lin_radius[c] is not None:
-                    cell = ok_b & (run_bin == c)
-                    unc[cell] = INTERVAL_SCALE * lin_radius[c]
-            pose_radius = _radii([e["pose"] for e in cell_errs], n_bins)
-            for c in range(n_cells):
-                if pose_radius[c] is not None:
-                    cell = ok & (run_bin == c)
-                    unc[cell] = INTERVAL_SCALE * pose_radius[c] * np.where(one_sided[cell], 2.0,
-                                                                           1.0)
+            _state_uncertainty(unc, ok_b, _radii([e["linear"] for e in cell_errs], n_bins),
+                               run_bin, one_sided)
+            _state_uncertainty(unc, ok, _radii([e["pose"] for e in cell_errs], n_bins),
+                               run_bin, one_sided)
             report["anchored_pose_points"] = int(ok.sum())
             report["left_at_file_edges_points"] -= int((ok & ~flag).sum())
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
     return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
+
+
+def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float | None],
+                       run_bin: np.ndarray, one_sided: np.ndarray) -> None:
+    """Write the stated radius of ``points`` into ``unc``.
+
+    That is their cell's validation radius times :data:`INTERVAL_SCALE` (twice that for
+    runs with an anchor on one side only).
+    """
+    for c, r in enumerate(radius):
+        if r is not None:
+            cell = points & (run_bin == c)
+            unc[cell] = INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
 
 
 def _bridge(xy: np.ndarray, anchors: np.ndarray, gaps: np.ndarray, max_gap: int
