@@ -803,6 +803,10 @@ def _rotate(v: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return np.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], axis=-1)
 
 
+#: Frames searched on each side of a run for a plausible body (:func:`_keep_anchored_end`).
+_END_SEARCH = 30
+
+
 def _keep_anchored_end(extra: np.ndarray, xy: np.ndarray, conf: np.ndarray, sl: slice,
                        f: int, b: int, length: np.ndarray, med: float) -> None:
     """Unflag, in a reversal's frames where both ends sit on one place, the end that is right.
@@ -820,15 +824,19 @@ def _keep_anchored_end(extra: np.ndarray, xy: np.ndarray, conf: np.ndarray, sl: 
     n_t = xy.shape[0]
     with np.errstate(invalid="ignore"):
         body = conf[:, f] & conf[:, b] & (length > 0.5 * med) & (length < 1.5 * med)
-    both = extra[:, f] & extra[:, b]
-    for a, z in zip(*true_runs(both)):
+    mid = (xy[:, f] + xy[:, b]) / 2
+    for a, z in zip(*true_runs(extra[:, f] & extra[:, b])):
         a0, z0 = sl.start + a, sl.start + z
-        mid = (xy[:, f] + xy[:, b]) / 2
-        before = np.flatnonzero(body[max(0, a0 - 30):a0])
-        after = np.flatnonzero(body[z0:min(n_t, z0 + 30)])
+        refs = []  # (plausible frame outside the run, the run's frame next to it)
+        lo = max(0, a0 - _END_SEARCH)
+        before = np.flatnonzero(body[lo:a0])
+        if before.size:
+            refs.append((lo + before[-1], a0))
+        after = np.flatnonzero(body[z0:min(n_t, z0 + _END_SEARCH)])
+        if after.size:
+            refs.append((z0 + after[0], z0 - 1))
         picks = set()
-        for t_ref, t_in in ([(max(0, a0 - 30) + before[-1], a0)] if before.size else []) + \
-                ([(z0 + after[0], z0 - 1)] if after.size else []):
+        for t_ref, t_in in refs:
             place = mid[t_in]
             d_f = float(np.linalg.norm(place - xy[t_ref, f]))
             d_b = float(np.linalg.norm(place - xy[t_ref, b]))
