@@ -1,0 +1,54 @@
+"""The protocol benchmark's pooling: disputed truth is reported apart, never hidden."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_protocol.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_protocol", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _raw(n_bad: int, n_unt: int, disputed_bad: np.ndarray, disputed_unt: np.ndarray,
+         ours_bad: np.ndarray, ours_moved: np.ndarray) -> dict:
+    counts = {"tp": 1, "fp": 1, "fn": 1, "tn": 1}
+    return {
+        "kinds": np.ones(n_bad, np.int16), "kind_names": ("jitter",),
+        "err": {"input": np.full(n_bad, 10.0), "linear": np.full(n_bad, 4.0),
+                "ours": ours_bad},
+        "moved": {"input": np.zeros(n_unt), "linear": np.zeros(n_unt), "ours": ours_moved},
+        "det": {"rules": counts, "model": counts},
+        "flags": {"rules": np.zeros(n_bad, bool), "model": np.zeros(n_bad, bool)},
+        "disputed": disputed_bad, "disputed_untouched": disputed_unt,
+        "interval_undisputed": {"inside": 3, "n": 4},
+    }
+
+
+def test_disputed_points_are_reported_apart(bench, monkeypatch):
+    monkeypatch.setattr(bench, "CLASSICAL", ["linear"])
+    # four corrupted points: ours 2 px on three, 20 px on the disputed one; ten untouched
+    # points, two moved (one of them disputed)
+    ours_bad = np.array([2.0, 2.0, 2.0, 20.0])
+    moved = np.zeros(10)
+    moved[[0, 1]] = 5.0
+    disp_u = np.zeros(10, bool)
+    disp_u[0] = True
+    raw = _raw(4, 10, np.array([False, False, False, True]), disp_u, ours_bad, moved)
+    out = bench.pool([raw], ["linear", "ours"])
+    assert out["methods"]["ours"]["moved_share"] == pytest.approx(0.2)  # all points count
+    u = out["undisputed"]
+    assert u["moved_share"] == pytest.approx(1 / 9)
+    assert u["untouched_disputed_share"] == pytest.approx(0.1)
+    assert u["ratio_ours_best"] == pytest.approx(2.0 / 4.0)
+    assert out["ratio_ours_best"] == pytest.approx(np.sqrt((3 * 4 + 400) / 4) / 4.0)
+    assert u["kinds"]["jitter"]["n"] == 3 and u["interval90"] == pytest.approx(0.75)
