@@ -228,6 +228,7 @@ def _cmd_flag(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ._atomic import check_outputs
     from .dlc.io import read_tracks
+    from .dlc.project import provenance_path
     from .evaluate.plots import plot_before_after
 
     check_outputs([args.output], overwrite=args.overwrite,
@@ -237,7 +238,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise SystemExit(f"plot: {args.raw} and {args.cleaned} have different shapes "
                          f"{raw.xy.shape} vs {cleaned.xy.shape}")
     truth = read_tracks(args.truth) if args.truth else None
-    out = plot_before_after(raw, cleaned, args.output, truth=truth, overwrite=args.overwrite)
+    unc = None
+    prov = provenance_path(args.cleaned)
+    if prov.is_file():  # the stated 90 % intervals of the repaired points
+        import numpy as np
+
+        with np.load(prov, allow_pickle=False) as z:
+            if "uncertainty" in z.files and z["uncertainty"].shape == raw.xy.shape[:3]:
+                unc = z["uncertainty"]
+    out = plot_before_after(raw, cleaned, args.output, truth=truth, overwrite=args.overwrite,
+                            uncertainty=unc)
     print(f"figure: {out}")
     return 0
 
@@ -455,7 +465,9 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot",
         help="before/after figure of a cleaned tracks file",
-        description="Plot x and y over time of the most changed keypoints, before and after.",
+        description="Plot x and y over time of the most changed keypoints, before and after "
+                    "(with the stated 90 % interval of the repaired points when the "
+                    "cleaned file's provenance file is beside it).",
     )
     p.add_argument("raw", type=Path, help="the DLC output (.h5/.csv)")
     p.add_argument("cleaned", type=Path, help="the cleaned file (..._filtered.h5)")

@@ -68,3 +68,43 @@ def test_parser_lists_all_commands() -> None:
     text = build_parser().format_help()
     for name in ("sample", "train", "clean", "flag", "plot", "smpl", "benchmark"):
         assert name in text
+
+
+def test_plot_draws_the_stated_intervals_from_the_provenance(tmp_path: Path, monkeypatch,
+                                                             capsys) -> None:
+    """``plot`` reads the cleaned file's provenance and draws each repaired point's stated
+    90 % interval as a band around the cleaned values (none where nothing was repaired)."""
+    import matplotlib.axes
+    import numpy as np
+
+    from stablemotion_dlc.dlc.io import write_tracks
+    from stablemotion_dlc.dlc.project import provenance_path
+    from stablemotion_dlc.dlc.tracks import Tracks
+
+    t = np.arange(200.0)
+    xy = np.stack([100 + t, 50 + 0.5 * t], -1)[:, None, None, :].repeat(2, axis=2)
+    raw = Tracks.from_arrays(xy.copy(), np.full((200, 1, 2), 0.9), bodyparts=["a", "b"],
+                             scorer="DLC_x")
+    cleaned = raw.copy()
+    cleaned.xy[90:100, 0, 0] += 5.0
+    unc = np.zeros((200, 1, 2), np.float32)
+    unc[90:100, 0, 0] = 3.0
+    write_tracks(raw, tmp_path / "raw.h5")
+    write_tracks(cleaned, tmp_path / "raw_filtered.h5")
+    np.savez_compressed(provenance_path(tmp_path / "raw_filtered.h5"), uncertainty=unc,
+                        status=(unc > 0).astype(np.int8))
+    bands = []
+    real = matplotlib.axes.Axes.fill_between
+
+    def spy(self, x, y1, y2=0, where=None, **kw):
+        bands.append((np.asarray(y2) - np.asarray(y1), np.asarray(where)))
+        return real(self, x, y1, y2, where=where, **kw)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between", spy)
+    out = tmp_path / "fig.png"
+    assert main(["plot", str(tmp_path / "raw.h5"), str(tmp_path / "raw_filtered.h5"),
+                 "-o", str(out)]) == 0
+    assert out.stat().st_size > 0
+    widths = [w[m] for w, m in bands if m.any()]
+    assert widths and all(np.allclose(w, 6.0) for w in widths)  # +/- 3 px, x and y of "a"
+    assert sum(int(m.sum()) for _, m in bands) == 2 * 10

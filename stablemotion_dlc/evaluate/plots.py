@@ -45,6 +45,7 @@ def plot_before_after(
     frames: slice | None = None,
     overwrite: bool = False,
     title: str | None = None,
+    uncertainty: np.ndarray | None = None,
 ) -> Path:
     """Plot x and y over time before and after cleaning (and the truth when known).
 
@@ -64,6 +65,10 @@ def plot_before_after(
         Replace an existing figure.
     title : str, optional
         Figure title.
+    uncertainty : np.ndarray, optional
+        ``(F, I, K)`` radius (px) of each changed point's stated 90 % interval
+        (``CleanResult.uncertainty``, the provenance file's ``uncertainty``); drawn as a
+        band around the cleaned values where it is positive.
 
     Returns
     -------
@@ -95,6 +100,11 @@ def plot_before_after(
             ax.plot(t, raw.xy[frames, i, k, col], color="tab:red", lw=1, label="DLC output")
             ax.plot(t, cleaned.xy[frames, i, k, col], color="tab:blue", lw=1.2,
                     label="cleaned")
+            if uncertainty is not None:
+                r = np.asarray(uncertainty)[frames, i, k]
+                v = cleaned.xy[frames, i, k, col]
+                ax.fill_between(t, v - r, v + r, where=r > 0, color="tab:blue", alpha=0.2,
+                                lw=0, label="stated 90 % interval")
             who = raw.bodyparts[k] if raw.n_individuals == 1 else \
                 f"{raw.individuals[i]} / {raw.bodyparts[k]}"
             ax.set_ylabel(f"{who}\n{c} (px)", fontsize=8)
