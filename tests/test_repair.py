@@ -62,12 +62,18 @@ def test_auto_repair_reports_its_choice_and_keeps_unflagged_points(project):
     assert (res.uncertainty[repaired] > 0).all()  # a stated interval for every repair
     assert (res.uncertainty[~repaired] == 0).all()
     # the stated radius is the validation's 90 % radius of the point's cell, widened by
-    # INTERVAL_SCALE (doubled at the file's ends)
-    radii = np.array([INTERVAL_SCALE * row["radius90_px"] * f
-                      for animal in rep.values() for row in animal["validation"].values()
-                      if row["radius90_px"] is not None for f in (1.0, 2.0)])
-    stated = np.unique(res.uncertainty[repaired])
-    assert (np.abs(stated[:, None] - radii[None]).min(1) < 0.01).all()
+    # INTERVAL_SCALE (doubled at the file's ends) and by the keypoint's motion factor
+    for i, name in enumerate(res.tracks.individuals):
+        if name not in rep:
+            continue
+        motion = np.asarray(rep[name]["motion_factor"])
+        assert ((motion >= 1.0) & (motion <= 3.0)).all()
+        radii = np.array([INTERVAL_SCALE * row["radius90_px"] * f
+                          for row in rep[name]["validation"].values()
+                          if row["radius90_px"] is not None for f in (1.0, 2.0)])
+        for k in range(res.tracks.n_keypoints):
+            stated = np.unique(res.uncertainty[:, i, k][repaired[:, i, k]])
+            assert (np.abs(stated[:, None] - motion[k] * radii[None]).min(1) < 0.01).all()
 
 
 def test_forced_policies_and_bad_policy(project):
@@ -108,3 +114,22 @@ def test_a_borrowed_radius_widens_with_the_run_length():
     assert r[2] == pytest.approx(9.0 * np.sqrt(np.sqrt(11 * 30) / np.sqrt(4 * 10)))
     assert r[4] == pytest.approx(18.0 * np.sqrt(202 / np.sqrt(31 * 100)))
     assert r[nb + 1] == pytest.approx(9.0)  # the same length bin of the other kind of gap
+
+
+def test_motion_factor_widens_fast_keypoints_only():
+    """A keypoint that moves three times as far per frame as the animal's typical one gets
+    three times the interval; slower ones keep theirs (never narrowed); too few steps: 1."""
+    from stablemotion_dlc.dlc.repair import _motion_factor
+
+    rng = np.random.default_rng(0)
+    steps = rng.normal(0.0, 1.0, (500, 4, 2)) * np.array([1.0, 1.0, 3.0, 0.3])[None, :, None]
+    xy = np.cumsum(steps, axis=0)
+    good = np.ones((500, 4), bool)
+    good[:, 3] = False
+    good[:5, 3] = True  # too few consecutive steps to judge
+    f = _motion_factor(xy, good)
+    assert f[0] == pytest.approx(1.0, abs=0.15) and f[1] == pytest.approx(1.0, abs=0.15)
+    assert f[2] == pytest.approx(3.0, abs=0.01)  # clipped at 3
+    assert f[3] == 1.0
+    slow = _motion_factor(xy[:, [0, 3]], np.ones((500, 2), bool))
+    assert (slow >= 1.0).all()

