@@ -233,8 +233,8 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             # interval (CleanResult.uncertainty: a radius in px)
             changed = (res.status != 0) & bad & conf
             err_c = np.linalg.norm(res.tracks.xy - truth, axis=-1)
-            interval = {"inside": int((changed & (err_c <= res.uncertainty)).sum()),
-                        "n": int(changed.sum())}
+            inside = changed & (err_c <= res.uncertainty)
+            interval = {"inside": int(inside.sum()), "n": int(changed.sum())}
             for d in ("rules", "model", "edits"):
                 det[d] = _det_counts(flags[d], bad, conf)
             # the truth is the file's own confident points, which hold the DLC network's own
@@ -243,7 +243,6 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             res_orig = clean_tracks(tracks, model)
             with np.errstate(invalid="ignore"):
                 disputed = np.linalg.norm(res_orig.tracks.xy - tracks.xy, axis=-1) > MOVED_PX
-            inside = changed & (err_c <= res.uncertainty)
             interval_undisputed = {"inside": int((inside & ~disputed).sum()),
                                    "n": int((changed & ~disputed).sum())}
         if "ours_rules" in methods:

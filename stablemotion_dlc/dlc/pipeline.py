@@ -467,6 +467,7 @@ def clean_tracks(
     n_f, n_i, n_k = work.xy.shape[:3]
     status = np.zeros((n_f, n_i, n_k), np.uint8)
     corrections: list[Any] = []
+    new_lik = _changed_likelihood(pcutoff)  # the likelihood of every changed point
     swaps_undone = fix_swaps and work.n_frames > 2
     reversals: list[Any] = []
     if swaps_undone:
@@ -490,7 +491,7 @@ def clean_tracks(
         if reversals:
             work, corr = fix_lr_swaps(work, reversals)
             corrections += corr
-            _relabel_likelihood(work, reversals, _changed_likelihood(pcutoff))
+            _relabel_likelihood(work, reversals, new_lik)
         moved = ~_same_points(work, base)
         status[moved] = IDENTITY_FIXED
 
@@ -512,7 +513,6 @@ def clean_tracks(
     unc = np.zeros((n_f, n_i, n_k), np.float32)
     out_xy = work.xy.copy()
     out_lik = None if work.likelihood is None else work.likelihood.copy()
-    new_lik = _changed_likelihood(pcutoff)
     animals = [i for i in range(n_i) if work.present[i, cols].all()]
     notes: list[str] = [
         f"{name}: the exchanged front ends of {len(offs)} reversed stretch(es) moved by "
@@ -572,12 +572,16 @@ def clean_tracks(
             good &= ~pose_fl
             n_pose += int(pose_fl.sum())
         prob[:, i, cols] = np.maximum(p_model, (sus_i | pose_fl).astype(np.float32))
-        low_i = (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) > 0
+        # points the repair may keep when it does not contradict them: never those flagged on
+        # a reversal's evidence, and below pcutoff only on request
+        keepable = ~forced[:, i][:, cols]
+        if not keep_low_likelihood:
+            keepable &= (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) == 0
         if flag.any():
             outcome = repair_animal(
                 cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=animal_repair,
                 keep_plausible=keep_plausible and given is None,
-                keepable=~forced[:, i][:, cols] & (True if keep_low_likelihood else ~low_i),
+                keepable=keepable,
                 min_network_run=min_network_run, smooth=smooth_jitter and given is None,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop,

@@ -546,11 +546,12 @@ def repair_animal(
             raise ValueError("no pose prior for this animal")
         evidence = good[rows] & ~mask
         xr = xy[rows]
-        n_anchor = None if anchors is None else (anchors[rows] & evidence).sum(1)
-        if bridged is not None and n_anchor is not None:
+        anc = None if anchors is None else anchors[rows]
+        if bridged is not None and anc is not None:
             xr = bridged[0][rows]
             evidence = evidence | bridged[1][rows]
-            n_anchor = ((anchors[rows] | bridged[1][rows]) & evidence).sum(1)
+            anc = anc | bridged[1][rows]
+        n_anchor = None if anc is None else (anc & evidence).sum(1)
 
         def consistent_prediction(ev: PoseEvidence) -> np.ndarray:
             # a prediction is only as good as its evidence: frames whose evidence points do
