@@ -153,3 +153,66 @@ def test_clear_identity_swap_is_still_undone():
                             individuals=["a", "b"])
     fixed, _ = fix_identity_swaps(tr, find_identity_swaps(tr))
     np.testing.assert_allclose(fixed.xy, xy)
+
+
+# -------------------------------------------------------------------- neighbouring keypoints
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_no_neighbour_swap_in_clean_motion(seed, mirrored):
+    """Fast turns, curling and rearing move neighbouring parts past each other's usual
+    places; nothing is exchanged."""
+    from stablemotion_dlc.dlc.identity import find_neighbour_swaps
+
+    assert find_neighbour_swaps(_tracks(_animal(seed=seed, mirrored=mirrored))) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_side_view_turns_are_not_neighbour_swaps(seed):
+    from stablemotion_dlc.dlc.identity import find_neighbour_swaps
+
+    assert find_neighbour_swaps(_side_view(seed=seed)) == []
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_neighbour_swap_found_and_undone(mirrored):
+    """The tail base put on a midside and the midside on the tail base for 60 frames, both
+    confident: no left/right pair, so only the neighbour search finds it."""
+    from stablemotion_dlc.dlc.identity import find_neighbour_swaps
+
+    truth = _animal(seed=4, mirrored=mirrored)
+    side = 4 if not mirrored else 3  # the labeller's right_midside
+    xy = truth.copy()
+    xy[300:360, 0, [side, 5]] = truth[300:360, 0, [5, side]]
+    tr = _tracks(xy)
+    assert find_lr_swaps(tr) == []
+    events = find_neighbour_swaps(tr)
+    assert [(e.kind, e.start, e.stop, set(e.keypoints)) for e in events] == [
+        ("neighbour", 300, 360, {NAMES[side], "tailbase"})]
+    fixed, corr = fix_lr_swaps(tr, events)
+    np.testing.assert_array_equal(fixed.xy, truth)
+    assert corr[0].kind == "neighbour" and corr[0].n_points == 120
+
+
+def test_neighbour_swap_that_the_body_allows_is_left():
+    """Two symmetric parts 16 px apart (ears not named as a pair) exchanged: continuity sees
+    the exchange, but the body barely tells the two configurations apart (summed d2 about 9
+    as seen vs 4 exchanged, under the 20 needed), so nothing is undone: continuity alone is
+    not strong enough evidence."""
+    from stablemotion_dlc.dlc.identity import find_neighbour_swaps
+
+    truth = _animal(seed=5)
+    xy = truth.copy()
+    xy[300:360, 0, [1, 2]] = truth[300:360, 0, [2, 1]]  # the ears, named as no pair
+    tr = Tracks.from_arrays(xy, np.full(xy.shape[:3], 0.97),
+                            bodyparts=["snout", "ear_a", "ear_b", "left_midside",
+                                       "right_midside", "tailbase"])
+    assert len(find_lr_swaps(tr, pairs=[(1, 2)], use_geometry=False)) == 1
+    assert find_neighbour_swaps(tr) == []
+
+
+def test_neighbour_pairs_skip_excluded_pairs():
+    from stablemotion_dlc.dlc.identity import neighbour_pairs
+
+    mean = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [7.0, 0.0]])
+    assert neighbour_pairs(mean, 1) == [(0, 1), (1, 2), (2, 3)]
+    assert neighbour_pairs(mean, 1, exclude=[(1, 0)]) == [(1, 2), (2, 3)]

@@ -37,6 +37,7 @@ import numpy as np
 
 from stablemotion_dlc._arrays import planar_norm, sample_rows, true_runs
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
+from stablemotion_dlc.dlc.pose_prior import fit_pose_prior, pose_evidence
 from stablemotion_dlc.dlc.tracks import Tracks
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
     "fix_identity_swaps",
     "find_lr_swaps",
     "fix_lr_swaps",
+    "neighbour_pairs",
+    "find_neighbour_swaps",
     "find_reversals",
 ]
 
@@ -70,10 +73,11 @@ class SwapEvent:
 
     Attributes
     ----------
-    kind : {"identity", "lr", "reversal"}
+    kind : {"identity", "lr", "neighbour", "reversal"}
         ``"identity"``: whole animals exchanged; ``"lr"``: two keypoints of one animal;
-        ``"reversal"``: the animal's front and back (:func:`find_reversals`), given as the
-        two ends of its long axis.
+        ``"neighbour"``: two neighbouring keypoints of one animal that are not a left/right
+        pair (:func:`find_neighbour_swaps`); ``"reversal"``: the animal's front and back
+        (:func:`find_reversals`), given as the two ends of its long axis.
     start, stop : int
         Frame span ``[start, stop)`` (row positions, not the file's index labels).
     individuals : tuple of str
@@ -91,7 +95,7 @@ class SwapEvent:
         side margin in pixels instead.
     """
 
-    kind: Literal["identity", "lr", "reversal"]
+    kind: Literal["identity", "lr", "neighbour", "reversal"]
     start: int
     stop: int
     individuals: tuple[str, ...]
@@ -111,7 +115,7 @@ class Correction:
 
     Attributes
     ----------
-    kind : {"identity", "lr", "reversal"}
+    kind : {"identity", "lr", "neighbour", "reversal"}
         Type of swap undone.
     start, stop : int
         Frame span ``[start, stop)`` (row positions).
@@ -127,7 +131,7 @@ class Correction:
         Number of (frame, individual, keypoint) entries that changed.
     """
 
-    kind: Literal["identity", "lr", "reversal"]
+    kind: Literal["identity", "lr", "neighbour", "reversal"]
     start: int
     stop: int
     individuals: tuple[str, ...]
@@ -868,8 +872,8 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
     tracks : Tracks
         The tracks the events were found on (not modified).
     events : list of SwapEvent
-        Events with ``kind="lr"`` or ``"reversal"`` (the two ends of the axis are exchanged;
-        others are ignored).
+        Events with ``kind="lr"``, ``"neighbour"`` or ``"reversal"`` (the two ends of the
+        axis are exchanged; others are ignored).
 
     Returns
     -------
@@ -882,7 +886,7 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
     out = tracks.copy()
     corrections: list[Correction] = []
     for ev in events:
-        if ev.kind not in ("lr", "reversal"):
+        if ev.kind not in ("lr", "neighbour", "reversal"):
             continue
         _check_span(tracks, ev)
         if len(ev.individuals) != 1 or len(ev.keypoints) != 2:
@@ -909,6 +913,143 @@ def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[
         )
     _log_fix(out, corrections)
     return out, corrections
+
+
+# --------------------------------------------------------------------------------------------
+# neighbouring keypoints exchanged
+# --------------------------------------------------------------------------------------------
+NEIGHBOURS = 2
+"""Each keypoint is checked against this many nearest keypoints of the animal's mean shape."""
+SWAP_MIN_D2 = 20.0
+"""A neighbour swap needs the pair's summed squared Mahalanobis distance from the pose prior's
+prediction, median over the span, at least this high as observed (the prior's ``d2_low``: the
+observed configuration is implausible for the body)."""
+SWAP_MIN_RATIO = 4.0
+"""... and at least this many times the median with the two points exchanged back."""
+SWAP_MIN_SHARE = 0.8
+"""... and the exchanged configuration more plausible in at least this share of its frames."""
+
+
+def neighbour_pairs(mean: np.ndarray, n: int = NEIGHBOURS,
+                    exclude: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """Pairs of neighbouring keypoints: each keypoint with its ``n`` nearest in ``mean``.
+
+    Parameters
+    ----------
+    mean : np.ndarray
+        ``(K, 2)`` mean shape of the animal (:attr:`~.pose_prior.PosePrior.mean`).
+    n : int
+        Neighbours per keypoint.
+    exclude : list of (int, int), optional
+        Pairs left out (in either order), e.g. the left/right pairs.
+
+    Returns
+    -------
+    list of (int, int)
+        Sorted ``(a, b)`` with ``a < b``, each once.
+    """
+    mean = np.asarray(mean, np.float64)
+    d = np.linalg.norm(mean[:, None] - mean[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    skip = {tuple(sorted(p)) for p in (exclude or [])}
+    out: set[tuple[int, int]] = set()
+    for k in range(len(mean)):
+        for j in np.argsort(d[k], kind="stable")[:n].tolist():
+            pair = (min(k, j), max(k, j))
+            if np.isfinite(d[k, j]) and pair not in skip:
+                out.add(pair)
+    return sorted(out)
+
+
+def find_neighbour_swaps(
+    tracks: Tracks,
+    *,
+    pcutoff: float | None = DEFAULT_PCUTOFF,
+    n_neighbours: int = NEIGHBOURS,
+    min_d2: float = SWAP_MIN_D2,
+    min_ratio: float = SWAP_MIN_RATIO,
+    min_share: float = SWAP_MIN_SHARE,
+    seed: int = 0,
+) -> list[SwapEvent]:
+    """Detect stretches where two neighbouring keypoints of one animal are exchanged.
+
+    A network can put two nearby parts on each other's places for a stretch (the tail base
+    on a hip and the hip on the tail base), both with a high likelihood; no single point
+    looks wrong on its own. Each keypoint is paired with its ``n_neighbours`` nearest in the
+    animal's mean shape (left/right pairs are :func:`find_lr_swaps`' job and left out).
+    A span is undone only on two kinds of evidence that hold together:
+
+    * continuity: the two points jumped onto each other's places at both ends of the span,
+      on consecutive confident frames (:func:`find_lr_swaps` without geometry, with its
+      ``strong_share`` rule);
+    * the body: the animal's own pose prior (:func:`~.pose_prior.fit_pose_prior` on its
+      confident frames) finds the pair implausible as observed (median summed ``d2`` of the
+      two points over the span's frames where both are confident at least ``min_d2``) and
+      plausible exchanged back (that median at least ``min_ratio`` times lower, and lower in
+      at least ``min_share`` of those frames).
+
+    Two legs crossing, or a part that really moved next to another, fail the second test.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks (animals with at least three keypoints; ``"single"`` is skipped).
+    pcutoff : float or None
+        Points below this likelihood are neither followed nor used as evidence.
+    n_neighbours : int
+        Neighbours per keypoint (:func:`neighbour_pairs`).
+    min_d2, min_ratio, min_share : float
+        The body's evidence, above (defaults :data:`SWAP_MIN_D2`, :data:`SWAP_MIN_RATIO`,
+        :data:`SWAP_MIN_SHARE`, chosen on protocol B's tuning files).
+    seed : int
+        Seed of the pose prior's frame subsample.
+
+    Returns
+    -------
+    list of SwapEvent
+        ``kind="neighbour"``, sorted by (individual, start).
+    """
+    events: list[SwapEvent] = []
+    if tracks.n_frames < 2 or tracks.n_keypoints < 3:
+        return events
+    conf = _confident(tracks, pcutoff)
+    lr = left_right_pairs(tracks.bodyparts)
+    for i in _animal_individuals(tracks):
+        xy = tracks.xy[:, i]
+        ok = conf[:, i]
+        prior = fit_pose_prior(xy, ok, seed=seed)
+        if prior is None:
+            continue
+        pairs = neighbour_pairs(prior.mean, n_neighbours, exclude=lr)
+        name = tracks.individuals[i]
+        one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
+        for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False):
+            a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
+            rows = np.arange(ev.start, ev.stop)
+            both = ok[rows][:, [a, b]].all(1)
+            if not both.any():
+                continue
+            swapped = xy.copy()
+            swapped[:, [a, b]] = xy[:, [b, a]]
+            ok_s = ok.copy()
+            ok_s[:, [a, b]] = ok[:, [b, a]]
+            seen = np.nansum(pose_evidence(prior, xy, ok, rows=rows).d2[rows][:, [a, b]], 1)
+            back = np.nansum(pose_evidence(prior, swapped, ok_s, rows=rows).d2[rows][:, [a, b]],
+                             1)
+            seen, back = seen[both], back[both]
+            med_seen, med_back = float(np.median(seen)), float(np.median(back))
+            share = float(np.mean(back < seen))
+            if med_seen < min_d2 or med_back * min_ratio > med_seen or share < min_share:
+                logger.debug("neighbour swap %s-%s [%d, %d) rejected by the body: d2 %.1f "
+                             "seen, %.1f exchanged, %.2f of frames", *ev.keypoints, ev.start,
+                             ev.stop, med_seen, med_back, share)
+                continue
+            events.append(SwapEvent(kind="neighbour", start=ev.start, stop=ev.stop,
+                                    individuals=(name,), keypoints=ev.keypoints,
+                                    permutation=ev.permutation, cost_gain=ev.cost_gain))
+    events.sort(key=lambda e: (tracks.individuals.index(e.individuals[0]), e.start))
+    logger.info("find_neighbour_swaps: %d swapped span(s)", len(events))
+    return events
 
 
 # --------------------------------------------------------------------------------------------

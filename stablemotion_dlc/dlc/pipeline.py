@@ -474,6 +474,7 @@ def clean_tracks(
         from .identity import (
             find_identity_swaps,
             find_lr_swaps,
+            find_neighbour_swaps,
             find_reversals,
             fix_identity_swaps,
             fix_lr_swaps,
@@ -486,6 +487,10 @@ def clean_tracks(
         lr_events = find_lr_swaps(work, pcutoff=pcutoff)
         if lr_events:
             work, corr = fix_lr_swaps(work, lr_events)
+            corrections += corr
+        pair_events = find_neighbour_swaps(work, pcutoff=pcutoff, seed=seed)
+        if pair_events:
+            work, corr = fix_lr_swaps(work, pair_events)
             corrections += corr
         reversals = find_reversals(work, pcutoff=pcutoff)
         if reversals:

@@ -155,8 +155,9 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
 
 
 def _swap_kind(result: Any, start: int, stop: int, individual: str, keypoint: str) -> str:
-    """Name of the correction (identity, left/right, front/back) that moved these points."""
-    names = {"lr": "left/right swap", "reversal": "front/back reversal"}
+    """Name of the correction (identity, left/right, neighbour, front/back) that moved them."""
+    names = {"lr": "left/right swap", "neighbour": "neighbour swap",
+             "reversal": "front/back reversal"}
     for c in getattr(result, "corrections", []) or []:
         if c.start < stop and start < c.stop and individual in c.individuals and (
                 keypoint in c.keypoints or not c.keypoints):
