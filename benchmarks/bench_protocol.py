@@ -156,7 +156,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
 
     from stablemotion_dlc.dlc.constants import DETECTION_THRESHOLD
     from stablemotion_dlc.dlc.io import read_tracks
-    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
+    from stablemotion_dlc.dlc.pipeline import IDENTITY_FIXED, clean_tracks, train_on_tracks
     from stablemotion_dlc.evaluate.baselines import run_baseline
     from stablemotion_dlc.evaluate.metrics import point_error, rmse, untouched_moved
     from stablemotion_dlc.evaluate.protocol import (
@@ -226,8 +226,11 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             res = clean_tracks(corrupt_in, model)
             timing["ours"] = time.perf_counter() - t0
             preds["ours"] = res.tracks.xy
-            flags["rules"] = res.suspect.mask
-            flags["model"] = res.probability > DETECTION_THRESHOLD
+            # the swap finders (continuity + body) run before the rules and exchange the
+            # points back, so the suspect mask no longer holds them: they count as found
+            swapped = res.status == IDENTITY_FIXED
+            flags["rules"] = res.suspect.mask | swapped
+            flags["model"] = (res.probability > DETECTION_THRESHOLD) | swapped
             flags["edits"] = res.status != 0
             # calibration: corrupted truth points that ours changed, inside the stated 90 %
             # interval (CleanResult.uncertainty: a radius in px)
@@ -251,7 +254,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             timing["ours_rules"] = time.perf_counter() - t0
             preds["ours_rules"] = res_r.tracks.xy
             if "rules" not in det:
-                flags["rules"] = res_r.suspect.mask
+                flags["rules"] = res_r.suspect.mask | (res_r.status == IDENTITY_FIXED)
                 det["rules"] = _det_counts(flags["rules"], bad, conf)
     codes = case.kinds[bad & conf]
     raw: dict[str, Any] = {"kinds": codes, "kind_names": kind_names, "err": {}, "moved": {},
@@ -522,7 +525,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "untouched truth points moved > 2 px. Detection is scored on the truth points: "
         "`rules` = `CleanResult.suspect.mask`, `model` = `CleanResult.probability > "
         f"{DETECTION_THRESHOLD}` (the model's detector + rules: the flags the cleaning "
-        "uses), `edits` = points `ours` changed, `likelihood` = "
+        "uses), both with the points the swap finders exchanged back (status "
+        "`IDENTITY_FIXED`: they run before the rules, whose mask no longer holds them), "
+        "`edits` = points `ours` changed, `likelihood` = "
         "likelihood < 0.6 or missing.",
         "",
         "Tuning files (settings may be chosen on these only): "
