@@ -291,7 +291,8 @@ def test_one_call_parses_the_config_once_and_reads_each_output_once(tmp_path, tr
 
 def test_one_clean_h5_runs_each_step_once(tmp_path, monkeypatch) -> None:
     """With a model: config parsed once, the .h5 read once, the rules and each swap search
-    run once (cleaning undoes the swaps it found; the SWAP rule does not search again)."""
+    run once (cleaning undoes the swaps it found; the SWAP rule does not search again). The
+    neighbour search follows its pairs with ``find_lr_swaps``: once per animal (one here)."""
     from collections import Counter
 
     from stablemotion_dlc.dlc import identity, io, labels
@@ -318,6 +319,7 @@ def test_one_clean_h5_runs_each_step_once(tmp_path, monkeypatch) -> None:
     counted(labels, "suspect_mask", pl)
     counted(identity, "find_lr_swaps", labels)
     counted(identity, "find_identity_swaps", labels)
+    counted(identity, "find_neighbour_swaps")
     clean_h5(project.config, project.video, model=model, progress=False)
     assert calls == {"load_yaml_mapping": 1, "_read_h5": 1, "suspect_mask": 1,
-                     "find_lr_swaps": 1, "find_identity_swaps": 1}
+                     "find_lr_swaps": 2, "find_identity_swaps": 1, "find_neighbour_swaps": 1}
