@@ -216,3 +216,16 @@ def test_neighbour_pairs_skip_excluded_pairs():
     mean = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [7.0, 0.0]])
     assert neighbour_pairs(mean, 1) == [(0, 1), (1, 2), (2, 3)]
     assert neighbour_pairs(mean, 1, exclude=[(1, 0)]) == [(1, 2), (2, 3)]
+
+
+def test_swap_rule_flags_a_neighbour_swap():
+    """The rules on their own (no cleaning) show a neighbour swap as SWAP, and only it."""
+    from stablemotion_dlc.dlc.labels import suspect_mask
+
+    truth = _animal(seed=4)
+    xy = truth.copy()
+    xy[300:360, 0, [4, 5]] = truth[300:360, 0, [5, 4]]
+    lab = suspect_mask(_tracks(xy), 0.6, rules=["swap"])
+    assert lab.mask[300:360, 0, [4, 5]].all()
+    assert lab.mask.sum() == 120
+    assert not suspect_mask(_tracks(truth), 0.6, rules=["swap"]).mask.any()

@@ -14,7 +14,9 @@ JUMP               4      a body-relative jump faster than that keypoint's robus
 BONE               8      a bone far from its robust length; blamed on the end whose other
                           bones are also wrong (or the less confident end)
 SWAP               16     a left/right pair (or any given pair) exchanged
-                          (:func:`.identity.find_lr_swaps`); also whole animals exchanged
+                          (:func:`.identity.find_lr_swaps`), two neighbouring keypoints
+                          exchanged (:func:`.identity.find_neighbour_swaps`, with the
+                          default ``swap_pairs``); also whole animals exchanged
                           (:func:`.identity.find_identity_swaps`)
 STUCK              32     the point stays fixed to sub-pixel precision while the body moves
 ON_PART            64     the point jumped onto another keypoint of its animal that it is
@@ -47,6 +49,7 @@ from stablemotion_dlc.dlc.identity import (
     _animal_individuals,
     find_identity_swaps,
     find_lr_swaps,
+    find_neighbour_swaps,
     left_right_pairs,
 )
 from stablemotion_dlc.dlc.skeleton import skeleton_edges
@@ -674,13 +677,15 @@ def _rule_stuck(
 
 def _rule_swap(
     tracks: Tracks, pcutoff: float, pairs: list[tuple[int, int]], identity: bool,
-    events: tuple[Sequence[Any], Sequence[Any]] | None = None,
+    events: tuple[Sequence[Any], Sequence[Any]] | None = None, neighbours: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     flags = np.zeros(tracks.xy.shape[:3], dtype=bool)
     if events is not None:  # found (and maybe undone) by the caller: not searched again
         lr = list(events[0])
     else:
         lr = find_lr_swaps(tracks, pairs, pcutoff=pcutoff) if pairs else []
+        if neighbours:
+            lr += find_neighbour_swaps(tracks, pcutoff=pcutoff)
     for ev in lr:
         i = tracks.individuals.index(ev.individuals[0])
         ks = [tracks.bodyparts.index(k) for k in ev.keypoints]
@@ -759,7 +764,8 @@ def suspect_mask(
         A bone is bad when its length differs from its median by more than ``bone_k`` MADs and
         by more than ``bone_rel`` times the median.
     swap_pairs : {"names", "skeleton"} or list of pairs
-        Pairs for the SWAP rule: left/right pairs from the names, every skeleton bone (pairs
+        Pairs for the SWAP rule: left/right pairs from the names (and the neighbouring
+        keypoints of :func:`~.identity.find_neighbour_swaps`), every skeleton bone (pairs
         whose positions can cross), or explicit pairs.
     identity_swaps : bool, default True
         Also flag whole animals exchanged (multi-animal tracks).
@@ -872,7 +878,8 @@ def suspect_mask(
                 )
         else:
             pairs = _resolve_pairs(swap_pairs, tracks.bodyparts, "swap_pairs")
-        fl, info = _rule_swap(tracks, pcutoff, pairs, identity_swaps, swap_events)
+        fl, info = _rule_swap(tracks, pcutoff, pairs, identity_swaps, swap_events,
+                              neighbours=isinstance(swap_pairs, str) and swap_pairs == "names")
         reasons |= np.where(fl & finite, SWAP, 0).astype(np.uint8)
         params.update(info)
     if "on_part" in rules:
