@@ -152,3 +152,39 @@ def test_motion_factor_widens_fast_keypoints_only():
     assert f[3] == 1.0
     slow = _motion_factor(xy[:, [0, 3]], np.ones((500, 2), bool))
     assert (slow >= 1.0).all()
+
+
+def test_continuous_runs_keep_a_smooth_extension_not_a_jump():
+    """A wing that swings out over a few frames and back is where the animal put it; a point
+    that lands somewhere from one frame to the next is a network's error."""
+    from stablemotion_dlc.dlc.pipeline import continuous_runs
+
+    t = np.arange(200, dtype=float)
+    xy = np.zeros((200, 2, 2))
+    xy[:, 0, 0] = t  # body walks right, 1 px per frame
+    xy[:, 1, 0] = t
+    # keypoint 1 swings out 30 px over 10 frames, stays, swings back (steps <= 3 px)
+    out = np.clip(np.minimum(t - 50, 110 - t) * 3.0, 0.0, 30.0)
+    xy[:, 1, 1] = out
+    flag = np.zeros((200, 2), bool)
+    flag[55:105, 1] = True  # what a bone / pose check flags: the unusual stretch
+    keep = np.ones((200, 2), bool)
+    jump = np.array([5.0, 5.0])
+    kept = continuous_runs(xy, flag, keep, jump)
+    assert kept[55:105, 1].all() and kept.sum() == 50
+    # the same stretch reached by a jump is repaired
+    xy_j = xy.copy()
+    xy_j[55:105, 1, 1] = 30.0
+    xy_j[:55, 1, 1] = 0.0
+    xy_j[105:, 1, 1] = 0.0
+    assert not continuous_runs(xy_j, flag, keep, jump).any()
+    # points that may not be kept (low likelihood, a reversal's) are never kept, and they
+    # split a stretch: the smooth confident part around them is still kept
+    keep_some = keep.copy()
+    keep_some[80:85, 1] = False
+    kept = continuous_runs(xy, flag, keep_some, jump)
+    assert not kept[80:85, 1].any() and kept[55:80, 1].all() and kept[85:105, 1].all()
+    # a stretch with no observed end (the whole file) proves nothing
+    flag_all = np.zeros((200, 2), bool)
+    flag_all[:, 1] = True
+    assert not continuous_runs(xy, flag_all, keep, jump).any()
