@@ -117,22 +117,24 @@ def test_a_borrowed_radius_widens_with_the_run_length():
 
 
 def test_a_thin_cell_is_judged_with_its_own_kind_of_gap_first():
-    """A cell with too few validation spans pools the nearest length bins of the same kind
+    """A cell with too few validation spans pools the adjacent length bins of the same kind
     of gap (lone or grouped) before the other kind's: the pose prior repairs a lone gap well
     and a grouped one badly, so a lone cell judged with its grouped one chose interpolation
-    for the long lone runs that the pose prior repairs best (protocol B's tuning files)."""
+    for the long lone runs that the pose prior repairs best (protocol B's tuning files).
+    Bins further away never: a 180-frame file judged its 40-frame gaps on 1-10 frame spans,
+    where linear interpolation wins, and filled a dropout 250 px off."""
     from stablemotion_dlc.dlc.repair import _MIN_SPANS, _judged_cells
 
     nb = len(LENGTH_BINS)
     spans = [20, 12, 5, 4, 2] + [40, 30, 10, 6, 0]
     assert _judged_cells(1, spans, nb) == [1]  # enough of its own
-    assert _judged_cells(2, spans, nb) == [2, 1]  # 31-100 lone: with 11-30 lone
-    assert _judged_cells(4, spans, nb) == [4, 3, 2]  # 101+ lone: 2 + 4 + 5 spans
-    assert _judged_cells(nb + 4, spans, nb) == [nb + 4, nb + 3, nb + 2]
-    few = [0, 0, 3, 0, 0] + [0, 0, 3, 9, 0]
-    # every lone bin (nearest first), then the grouped ones, nearest first
-    assert _judged_cells(2, few, nb) == [2, 1, 3, 0, 4, nb + 2, nb + 1, nb + 3]
-    assert sum(few[c] for c in _judged_cells(2, few, nb)) >= _MIN_SPANS
+    assert _judged_cells(2, spans, nb) == [2, 1]  # 11-30 lone: with 4-10 lone
+    assert _judged_cells(4, spans, nb) == [4, 3, nb + 4, nb + 3]  # 101+ lone: 2 + 4 + 0 + 6
+    assert _judged_cells(nb + 4, spans, nb) == [nb + 4, nb + 3, 4]  # 0 + 6 + 2
+    few = [3, 3, 0, 0, 0] + [0, 0, 0, 0, 0]
+    # only adjacent bins, and not enough of them: the caller uses the documented default
+    assert _judged_cells(3, few, nb) == [3, 2, 4, nb + 3, nb + 2, nb + 4]
+    assert sum(few[c] for c in _judged_cells(3, few, nb)) < _MIN_SPANS
 
 
 def test_motion_factor_widens_fast_keypoints_only():

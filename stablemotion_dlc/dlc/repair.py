@@ -797,17 +797,19 @@ def _judged_cells(c: int, n_spans: list[int], n_bins: int) -> list[int]:
     """The validation cells the repair choice of cell ``c`` is judged on.
 
     Its own when it has :data:`_MIN_SPANS` held-out spans; otherwise it is pooled with the
-    nearest length bins of the same kind of gap (lone or grouped) first, then the other
-    kind's, until the spans suffice. Lone and grouped gaps differ most where a candidate
-    predicts a point from its neighbours (the pose prior does well on a lone gap and fails
-    when the neighbours are gone too): judging a lone cell with its grouped one picked
-    interpolation for the long lone runs that the pose prior repairs best.
+    adjacent length bins of the same kind of gap (lone or grouped) first, then with the
+    same and adjacent bins of the other kind, until the spans suffice. Lone and grouped gaps
+    differ most where a candidate predicts a point from its neighbours (the pose prior does
+    well on a lone gap and fails when the neighbours are gone too): judging a lone cell with
+    its grouped one picked interpolation for the long lone runs that the pose prior repairs
+    best. Bins further away are never pooled: the best repair of a 2-frame gap says little
+    about a 40-frame one (linear interpolation wins the first and loses the second).
     """
     if n_spans[c] >= _MIN_SPANS:
         return [c]
     b, grouped = c % n_bins, c >= n_bins
-    order = sorted(range(len(n_spans)),
-                   key=lambda d: ((d >= n_bins) != grouped, abs(d % n_bins - b), d))
+    near = [d for d in range(len(n_spans)) if abs(d % n_bins - b) <= 1]
+    order = sorted(near, key=lambda d: ((d >= n_bins) != grouped, abs(d % n_bins - b), d))
     cells: list[int] = []
     for d in order:
         cells.append(d)
