@@ -190,3 +190,25 @@ def test_continuous_runs_keep_a_smooth_extension_not_a_jump():
     flag_all = np.zeros((200, 2), bool)
     flag_all[:, 1] = True
     assert not continuous_runs(xy, flag_all, keep, jump).any()
+
+
+def test_pose_fill_bridges_a_frame_without_prediction_and_ignores_a_one_frame_outlier():
+    """Inside a run the pose prediction follows the body; a frame without a prediction is
+    bridged between its filled neighbours (not interpolated across the whole run), and a
+    single frame whose prediction is off is replaced by the running median."""
+    from stablemotion_dlc.dlc.pose_prior import pose_anchored_fill
+
+    t = np.arange(60, dtype=float)
+    truth = np.stack([10 + 40 * np.sin(t / 10), 5 + t], -1)[:, None]  # (T, 1, 2), a curve
+    fill = np.zeros((60, 1), bool)
+    fill[5:55] = True
+    pred = truth.copy()
+    pred[30] = np.nan  # no prediction in this frame
+    pred[40] += 30.0  # one frame's evidence is off by 30 px
+    out = pose_anchored_fill(truth, fill, pred)
+    err = np.linalg.norm(out - truth, axis=-1)[:, 0]
+    # within a frame's motion (3-4 px here), where linear interpolation across frames 4-55
+    # is 12 px off at frame 30 and the raw prediction 30 px off at frame 40
+    assert err[30] < 3.0 and err[40] < 4.0 and err.max() < 4.0
+    lin = np.interp(30, [4, 55], truth[[4, 55], 0, 0])
+    assert abs(lin - truth[30, 0, 0]) > 10.0

@@ -24,6 +24,7 @@ current pose through a gap and interpolates only the point's offset from that pr
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 #: Fewest complete confident frames needed to learn a prior.
 MIN_FIT_FRAMES = 50
+#: Frames of the running median taken of the prediction in :func:`pose_anchored_fill`.
+PREDICTION_MEDIAN_FRAMES = 5
 #: Most frames used to fit (evenly spaced); the fit is linear algebra over them.
 MAX_FIT_FRAMES = 6000
 #: Most distinct sets of available keypoints handled per keypoint (by frequency).
@@ -452,8 +455,10 @@ def pose_anchored_fill(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray)
 
     For each run of ``fill`` on a keypoint, the offset ``observed - prediction`` is known at
     the good frames on either side; it is interpolated linearly across the run (held
-    constant past a run touching the start or end), and added to the prediction. Frames with
-    no prediction fall back to linear interpolation of the position itself.
+    constant past a run touching the start or end), and added to the prediction (its running
+    median over :data:`PREDICTION_MEDIAN_FRAMES` frames: one frame's evidence can be off).
+    Frames with no prediction are interpolated between their nearest filled or good
+    neighbours.
 
     Parameters
     ----------
@@ -471,10 +476,41 @@ def pose_anchored_fill(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray)
     """
     xy = np.asarray(xy, np.float64)
     fill = np.asarray(fill, bool)
+    # one frame's evidence can be off (an undetected error among the other points): the
+    # body moves smoothly, so the prediction is taken as its running median
+    prediction = _median_in_time(prediction, fill, PREDICTION_MEDIAN_FRAMES)
     good = ~fill & np.isfinite(xy).all(-1)
     has_pred = np.isfinite(prediction).all(-1)
-    lin, has_good = interp_fill(xy[None], good[None])
     off, has_anchor = interp_fill((xy - prediction)[None], (good & has_pred)[None])
-    follow = has_pred & has_anchor[0][None, :]
-    val = np.where(follow[..., None], prediction + off[0], lin[0])
-    return np.where((fill & has_good[0][None, :])[..., None], val, xy)
+    follow = fill & has_pred & has_anchor[0][None, :]
+    # frames of a run with no prediction are bridged between their nearest followed or good
+    # neighbours, not interpolated across the whole run (a 53-frame run's one frame without
+    # a prediction landed 50 px off the paw before)
+    base = np.where(follow[..., None], prediction + off[0], xy)
+    val, has_good = interp_fill(base[None], (good | follow)[None])
+    return np.where((fill & has_good[0][None, :])[..., None], val[0], xy)
+
+
+def _median_in_time(prediction: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """The running median over ``width`` frames of ``prediction`` at the points ``at``.
+
+    NaN predictions in the window are skipped; a point with no prediction of its own keeps
+    none. The median of a monotonic stretch is its middle value, so steady motion is not
+    delayed; a one- or two-frame outlier is removed.
+    """
+    out = prediction.copy()
+    rows = np.flatnonzero(at.any(1))
+    if rows.size == 0:
+        return out
+    h = width // 2
+    n_t = prediction.shape[0]
+    idx = np.clip(rows[:, None] + np.arange(-h, h + 1)[None, :], 0, n_t - 1)
+    win = prediction[idx]  # (R, width, K, 2)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(win, axis=1)
+    own = np.isfinite(prediction[rows]).all(-1) & at[rows]
+    sub = out[rows]
+    sub[own] = med[own]
+    out[rows] = sub
+    return out
