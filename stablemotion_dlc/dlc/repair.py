@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
-from .pose_prior import PoseEvidence, PosePrior, pose_anchored_fill, pose_evidence
+from .pose_prior import (
+    PREDICTION_MEDIAN_FRAMES,
+    PoseEvidence,
+    PosePrior,
+    pose_anchored_fill,
+    pose_evidence,
+)
 from .skeleton import median_distances
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -272,9 +278,10 @@ def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence]
                           xy: np.ndarray, fill: np.ndarray) -> np.ndarray:
     """The pose prediction :func:`pose_anchored_fill` reads, computed where it reads it.
 
-    :func:`pose_anchored_fill` uses the prediction at the filled frames and at each filled
-    run's nearest anchors (an observed, unfilled point with a prediction) on both sides.
-    Starting from the filled frames and their neighbours, the evidence is computed
+    :func:`pose_anchored_fill` uses the prediction at the filled frames, at their neighbours
+    within its running median's reach, and at each filled run's nearest anchors (an
+    observed, unfilled point with a prediction) on both sides. Starting from the filled
+    frames and those neighbours, the evidence is computed
     (``evidence_at(rows, previous)``, frame by frame the same values as over all frames)
     until every run's nearest anchor on each side is found with no frame left uncomputed
     between it and the run (or none is left up to the file's edge), widening the search
@@ -303,8 +310,10 @@ def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence]
     observed = ~fill & np.isfinite(xy).all(-1)
     want = fill.any(axis=1)
     todo = want.copy()
-    todo[:-1] |= want[1:]
-    todo[1:] |= want[:-1]
+    # the filled frames' neighbours, as far as the prediction's running median reads
+    for d in range(1, max(1, PREDICTION_MEDIAN_FRAMES // 2) + 1):
+        todo[:-d] |= want[d:]
+        todo[d:] |= want[:-d]
     done = np.zeros(n_t, bool)
     ev = None
     pred = np.full(xy.shape, np.nan)
