@@ -1023,17 +1023,24 @@ def find_neighbour_swaps(
         pairs = neighbour_pairs(prior.mean, n_neighbours, exclude=lr)
         name = tracks.individuals[i]
         one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
+        cands = []  # continuity's spans with a frame where both points are confident
         for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False):
             a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
+            if ok[ev.start:ev.stop][:, [a, b]].all(1).any():
+                cands.append((ev, a, b))
+        if not cands:
+            continue
+        # the body as observed: one evidence for every candidate's frames
+        seen_d2 = pose_evidence(prior, xy, ok, rows=np.unique(np.concatenate(
+            [np.arange(ev.start, ev.stop) for ev, _, _ in cands]))).d2
+        for ev, a, b in cands:
             rows = np.arange(ev.start, ev.stop)
             both = ok[rows][:, [a, b]].all(1)
-            if not both.any():
-                continue
             swapped = xy.copy()
             swapped[:, [a, b]] = xy[:, [b, a]]
             ok_s = ok.copy()
             ok_s[:, [a, b]] = ok[:, [b, a]]
-            seen = np.nansum(pose_evidence(prior, xy, ok, rows=rows).d2[rows][:, [a, b]], 1)
+            seen = np.nansum(seen_d2[rows][:, [a, b]], 1)
             back = np.nansum(pose_evidence(prior, swapped, ok_s, rows=rows).d2[rows][:, [a, b]],
                              1)
             seen, back = seen[both], back[both]
