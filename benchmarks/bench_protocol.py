@@ -413,15 +413,10 @@ def _undisputed(raws: list[dict[str, Any]], kinds: np.ndarray, err: dict[str, np
     keep = ~disp
     ok_u = ~disp_u & np.isfinite(mv)
 
-    def rm(m: str, sel: np.ndarray) -> float | None:
-        e = err[m][sel]
-        e = e[np.isfinite(e)]
-        return float(np.sqrt(np.mean(e ** 2))) if e.size else None
-
     def ratio(sel: np.ndarray) -> tuple[float | None, str | None]:
-        cl = {m: rm(m, sel) for m in classical}
+        cl = {m: _pooled_rmse(err[m][sel])[0] for m in classical}
         cl = {m: v for m, v in cl.items() if v}
-        o = rm("ours", sel)
+        o = _pooled_rmse(err["ours"][sel])[0]
         if not cl or o is None:
             return None, None
         b = min(cl, key=cl.get)
