@@ -212,3 +212,45 @@ def test_pose_fill_bridges_a_frame_without_prediction_and_ignores_a_one_frame_ou
     assert err[30] < 3.0 and err[40] < 4.0 and err.max() < 4.0
     lin = np.interp(30, [4, 55], truth[[4, 55], 0, 0])
     assert abs(lin - truth[30, 0, 0]) > 10.0
+
+
+def test_points_kept_inside_a_flagged_run_split_it_into_shorter_gaps(project):
+    """A two-frame error inside a ten-frame flagged stretch of right points is a two-frame gap.
+
+    The repair keeps the flagged points it cannot contradict; what is left of their run is
+    then filled again between them, not across the whole stretch (openfield, protocol B:
+    a background detection inside a flagged run was filled by the pose fill 20 px off,
+    where the kept neighbours interpolate it to 2 px).
+    """
+    from stablemotion_dlc.dlc.pipeline import _as_cleaner
+    from stablemotion_dlc.dlc.repair import repair_animal
+
+    tracks, model = project
+    cleaner = _as_cleaner(model)
+    xy = tracks.xy[:600, 0].astype(np.float64)
+    ok = np.isfinite(xy).all(-1)
+    k, a = 0, 300
+    assert ok[a - 1:a + 11, k].all()
+    # the keypoint moves on a gentle curve there: 3 px off the chord of the stretch, a
+    # quarter pixel off the chord of three frames
+    s = np.arange(12.0)[:, None] - 5.5
+    xy[a - 1:a + 11, k] = xy[a - 1, k] + [2.0, 0.0] * (s + 5.5) + [0.0, 0.1] * (s**2 - 5.5**2)
+    truth = xy.copy()
+    xy[a + 4:a + 6, k] += 150.0  # a background detection, two frames
+    flag = np.zeros(ok.shape, bool)
+    flag[a:a + 10, k] = True  # the rules flagged the stretch around it
+    good = ok & ~flag
+    out = repair_animal(cleaner, cleaner.rep, xy, flag, flag, np.zeros(flag.shape, np.float32),
+                        good, None, policy="linear", keep_plausible=True)
+    kept = flag & ~out.changed
+    assert kept[a:a + 4, k].all() and kept[a + 6:a + 10, k].all()
+    assert out.changed[a + 4:a + 6, k].all()
+    # the two frames are filled between the kept points around them, not across the whole
+    # stretch
+    across = np.stack([np.interp([a + 4, a + 5], [a - 1, a + 10], truth[[a - 1, a + 10], k, d])
+                       for d in range(2)], -1)
+    err = np.linalg.norm(out.xy[a + 4:a + 6, k] - truth[a + 4:a + 6, k], axis=-1)
+    err_across = np.linalg.norm(across - truth[a + 4:a + 6, k], axis=-1)
+    assert (err < 0.5 * err_across).all()
+    assert out.report["split_runs_points"] >= 2
+    np.testing.assert_array_equal(out.xy[~out.changed], xy[~out.changed])

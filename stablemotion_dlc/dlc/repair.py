@@ -650,52 +650,91 @@ def repair_animal(
     if not flag.any():
         report["network_points"] = 0
         return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
-    run_bin = np.full((n_t, n_k), -1)
-    one_sided = np.zeros((n_t, n_k), bool)
     flag = flag.copy()
-    left_edge = 0
-    gone = flag | missing
-    for k in range(n_k):
-        for a, z in zip(*true_runs(flag[:, k])):
-            # a gap whose neighbours are gone too in most of its frames is a grouped gap
-            grouped = nbrs is not None and bool(
-                gone[a:z][:, nbrs[k]].any(axis=1).mean() >= 0.5)
-            run_bin[a:z, k] = _bin_of(int(z - a)) + (n_bins if grouped else 0)
-            one_sided[a:z, k] = a == 0 or z == n_t
-            if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
-                flag[a:z, k] = False
-                left_edge += int(z - a)
+
+    def runs_of(flag_now: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        # the cell of every flagged point's run; runs at the file's edges too long to
+        # extrapolate are dropped from ``flag_now`` (in place)
+        run_bin = np.full((n_t, n_k), -1)
+        one_sided = np.zeros((n_t, n_k), bool)
+        dropped = 0
+        gone = flag_now | missing
+        for k in range(n_k):
+            for a, z in zip(*true_runs(flag_now[:, k])):
+                # a gap whose neighbours are gone too in most of its frames is a grouped gap
+                grouped = nbrs is not None and bool(
+                    gone[a:z][:, nbrs[k]].any(axis=1).mean() >= 0.5)
+                run_bin[a:z, k] = _bin_of(int(z - a)) + (n_bins if grouped else 0)
+                one_sided[a:z, k] = a == 0 or z == n_t
+                if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
+                    flag_now[a:z, k] = False
+                    dropped += int(z - a)
+        return run_bin, one_sided, dropped
+
+    run_bin, one_sided, left_edge = runs_of(flag)
     report["left_at_file_edges_points"] = left_edge
     motion = _motion_factor(xy, good & ~flag0)
     report["motion_factor"] = [float(v) for v in motion]
     n_net = 0
-    kept_plausible = 0
-    for m in sorted(set(choice)):
-        sel = np.zeros((n_t, n_k), bool)
-        for b, pick in enumerate(choice):
-            if pick == m:
-                sel |= run_bin == b
-        sel &= flag
-        if not sel.any():
-            continue
-        pred, n = candidate(m, flag)
-        n_net += n if m == "network" else 0
-        ok = sel & np.isfinite(pred).all(-1)
-        if keep_plausible:
-            # first, do no harm: an observed point that the repair does not contradict
-            # beyond the repair's own 90 % radius (twice that for runs with an anchor on
-            # one side only) has no strong evidence against it and stays as it is
-            r = np.array([np.nan if v is None else v for v in radius])[np.maximum(run_bin, 0)]
-            r = np.where(one_sided, 2.0 * r, r)
-            dist = np.linalg.norm(pred - xy, axis=-1)
-            plausible = ok & ~missing & (dist <= r)
-            if keepable is not None:
-                plausible &= keepable
-            kept_plausible += int(plausible.sum())
-            ok &= ~plausible
-        out[ok] = pred[ok]
-        changed |= ok
-        _state_uncertainty(unc, ok, radius, run_bin, one_sided, motion)
+
+    def apply(flag_now: np.ndarray, todo: np.ndarray, run_bin: np.ndarray,
+              one_sided: np.ndarray) -> np.ndarray:
+        # fill the ``todo`` points of ``flag_now``'s runs with their cell's choice; returns
+        # the observed points kept as they are
+        nonlocal n_net
+        kept = np.zeros((n_t, n_k), bool)
+        for m in sorted(set(choice)):
+            sel = np.zeros((n_t, n_k), bool)
+            for b, pick in enumerate(choice):
+                if pick == m:
+                    sel |= run_bin == b
+            sel &= todo
+            if not sel.any():
+                continue
+            pred, n = candidate(m, flag_now)
+            n_net += n if m == "network" else 0
+            ok = sel & np.isfinite(pred).all(-1)
+            if keep_plausible:
+                # first, do no harm: an observed point that the repair does not contradict
+                # beyond the repair's own 90 % radius (twice that for runs with an anchor on
+                # one side only) has no strong evidence against it and stays as it is
+                r = np.array([np.nan if v is None else v for v in radius])[
+                    np.maximum(run_bin, 0)]
+                r = np.where(one_sided, 2.0 * r, r)
+                dist = np.linalg.norm(pred - xy, axis=-1)
+                plausible = ok & ~missing & (dist <= r)
+                if keepable is not None:
+                    plausible &= keepable
+                kept |= plausible
+                ok &= ~plausible
+            out[ok] = pred[ok]
+            changed[ok] = True
+            _state_uncertainty(unc, ok, radius, run_bin, one_sided, motion)
+        return kept
+
+    kept = apply(flag, flag, run_bin, one_sided)
+    redo = np.zeros((n_t, n_k), bool)
+    if kept.any():
+        # the kept points are as trustworthy as the repair could tell: what is left of a run
+        # they split is repaired again as the shorter gaps between them (a two-frame
+        # background detection inside a ten-frame flagged stretch is a two-frame gap)
+        for k in np.flatnonzero(kept.any(axis=0)):
+            for a, z in zip(*true_runs(flag[:, k])):
+                if kept[a:z, k].any() and not kept[a:z, k].all():
+                    redo[a:z, k] = True
+        redo &= ~kept
+    if redo.any():
+        out[redo] = xy[redo]
+        changed &= ~redo
+        unc[redo] = 0.0
+        good = good | kept
+        suspect = suspect & ~kept
+        last.clear()
+        flag2 = flag & ~kept
+        run_bin2, one_sided2, _ = runs_of(flag2)
+        kept |= apply(redo & flag2, redo & flag2, run_bin2, one_sided2)
+        report["split_runs_points"] = int(redo.sum())
+    kept_plausible = int(kept.sum())
     if anchors is not None and prior is not None:
         # the rest of a body whose established points say where it is: the pose candidate
         # (runs at the file's edges too: the established points, not an extrapolation,
