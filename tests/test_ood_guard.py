@@ -55,6 +55,12 @@ def test_model_from_another_camera_falls_back_to_the_rules(tmp_path: Path) -> No
     assert not any(c["in_distribution"] for c in res.report["input_check"].values())
     assert any("unlike the model's training data" in n for n in res.report["notes"])
     assert res.report["network_points"] == 0  # the network regenerated nothing
+    # the repair is still chosen on the file's own validation spans, among the candidates
+    # that do not need the model (interpolation, the file's own pose prior)
+    for animal in res.report["repair"].values():
+        for row in animal["validation"].values():
+            assert "network" not in row
+            assert row["chosen"] in ("linear", "interp", "pose")
     kept = res.status == 0
     assert kept.mean() > 0.5
     assert np.array_equal(res.tracks.xy[kept], other.xy[kept], equal_nan=True)

@@ -118,7 +118,7 @@ def apply_input_check(check: InputCheck, on_ood: str, source: str) -> bool:
                                      "rules flag")
     if on_ood == "fallback":
         log.warning("%sthe model's detection and repair are not used: only the rules' "
-                    "frames are repaired, by interpolation (train on data like it to use "
+                    "frames are repaired, without the network (train on data like it to use "
                     "the model)", msg)
         return True
     log.warning("%scleaning with the model anyway (on_ood='ignore')", msg)

@@ -544,7 +544,7 @@ def clean_tracks(
             continue
         enc = rep.encode(xy_i, sus_i)
         p_model = np.zeros(sus_i.shape, np.float32)
-        animal_repair = repair
+        use_network = True
         if detect is not None and given is None:
             p_all = cleaner.detect(enc.features, method=detect, n_runs=probdet_runs, seed=seed,
                                    progress=progress is True, should_stop=should_stop)
@@ -557,7 +557,7 @@ def clean_tracks(
             input_checks[work.individuals[i]] = check.to_dict()
             if apply_input_check(check, on_ood, f"{source} ({work.individuals[i]})"):
                 p_model = np.zeros_like(p_model)
-                animal_repair = "interp"
+                use_network = False
                 notes.append(f"{work.individuals[i]}: unlike the model's training data "
                              f"({check.reason}); the model's detection and repair not used")
         _, flag = merge_detection(p_model, sus_i | missing, threshold)  # the core's merge
@@ -602,7 +602,8 @@ def clean_tracks(
                 n_smooth_kept += int(smooth.sum())
         if flag.any():
             outcome = repair_animal(
-                cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=animal_repair,
+                cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=repair,
+                use_network=use_network,
                 keep_plausible=keep_plausible and given is None,
                 keepable=keepable,
                 min_network_run=min_network_run, smooth=smooth_jitter and given is None,

@@ -440,6 +440,7 @@ def repair_animal(
     prior: PosePrior | None,
     *,
     policy: str = "auto",
+    use_network: bool = True,
     keep_plausible: bool = True,
     keepable: np.ndarray | None = None,
     min_network_run: int | None = 16,
@@ -476,6 +477,10 @@ def repair_animal(
         ``auto`` chooses per length bin on the validation spans; a name forces that
         candidate everywhere (``network`` keeps the short-run interpolation below
         ``min_network_run``: the behaviour before the choice existed).
+    use_network : bool
+        False: the network is neither a candidate nor a default (a model unlike the input,
+        see :meth:`Cleaner.check_input`); the choice is made among the others, and a cell
+        too thin to judge, or forced to ``network``, gets ``interp``.
     keep_plausible : bool
         Keep a flagged, observed point whose repair lands within the repair's own 90 %
         radius of it (twice that for runs touching the start or end): the observation is
@@ -580,7 +585,8 @@ def repair_animal(
                                      consistent_prediction, xr, mask)
         return pose_anchored_fill(xr, mask, pred), 0
 
-    names = ["linear", "interp", "network"] + (["pose"] if prior is not None else [])
+    names = (["linear", "interp"] + (["network"] if use_network else [])
+             + (["pose"] if prior is not None else []))
     report: dict[str, Any] = {"policy": policy}
     # validation on the animal's own trustworthy points: lone gaps and gaps that take
     # neighbouring keypoints too are scored apart (cells 0..NB-1 and NB..2NB-1)
@@ -614,7 +620,8 @@ def repair_animal(
     for c in range(n_cells):
         b = c % n_bins
         lo = LENGTH_BINS[b][0]
-        default = "network" if (min_network_run and lo >= min_network_run) else "interp"
+        default = ("network" if (use_network and min_network_run and lo >= min_network_run)
+                   else "interp")
         # a cell with too few held-out spans states the radius of its whole length bin
         # (both kinds of gap) and is judged on the cells of _judged_cells
         own = n_spans[c] >= _MIN_SPANS
