@@ -484,8 +484,10 @@ def repair_animal(
     keep_plausible : bool
         Keep a flagged, observed point whose repair lands within the repair's own 90 %
         radius of it (twice that for runs touching the start or end): the observation is
-        as good as the repair, so there is no strong evidence to change it. Points marked
-        by hand should pass False.
+        as good as the repair, so there is no strong evidence to change it. Kept points
+        split their run: the rest of it is repaired again as the shorter gaps between them
+        (counted in the report's ``split_runs_points``). Points marked by hand should pass
+        False.
     keepable : np.ndarray, optional
         ``(T, K)`` bool: the points ``keep_plausible`` may keep (default all). The pipeline
         passes the confident ones: below ``pcutoff`` DeepLabCut itself says the observation
