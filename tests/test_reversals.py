@@ -202,6 +202,29 @@ def test_the_exchanged_snout_is_corrected_by_the_files_own_offset(tmp_path, head
         assert np.median(err) == pytest.approx(8.0, abs=0.5) and not moved
 
 
+def test_the_shifted_ends_state_the_spread_of_the_measured_offsets(tmp_path):
+    """The exchanged ends of a stretch corrected by its measured offset state a 90 % radius:
+    how far the head frames' offsets scatter around the one applied (a network's tail-base
+    detector answers 8 px behind the snout, give or take its own noise). Ends exchanged
+    with no offset measured state none."""
+    rng = np.random.default_rng(3)
+    truth = walking_animal(n=1500, seed=7)
+    head = list(range(610, 630))
+    xy, lik = _offset_reversal(truth, 600, 660, head)
+    xy[600:660, -1] += rng.normal(0.0, 1.0, (60, 2))  # the detector's own noise
+    res = clean_with_tiny_model(tmp_path, as_tracks(xy, lik))
+    rest = list(range(630, 660))
+    stated = res.uncertainty[rest][:, 0, [0, 4]]
+    assert np.unique(stated).size == 1  # one radius for the stretch, both ends
+    # the head frames' offsets scatter like 2-D Gaussian noise of sigma 1 px: 90 % within
+    # about 2.1 px
+    assert 1.0 < stated[0, 0] < 4.0
+    err = np.linalg.norm(res.tracks.xy[rest, 0, 0] - truth[rest, 0], axis=-1)
+    assert (err <= stated[:, 0]).mean() >= 0.7
+    _, _, _, plain = clean_reversed(tmp_path, 7, 600, 660)
+    assert (plain.uncertainty[600:660, 0, [0, 4]] == 0).all()
+
+
 def test_reversal_frames_with_both_ends_on_the_head_keep_the_end_that_stayed():
     """Where the network put the tail base on the head while the snout stayed, the two ends
     sit on one place: the snout (continuous with the body before) stays trusted evidence,

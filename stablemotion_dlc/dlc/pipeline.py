@@ -509,16 +509,17 @@ def clean_tracks(
     forced = np.zeros(work.xy.shape[:3], bool)  # flagged on strong evidence: never kept
     trusted = np.zeros(work.xy.shape[:3], bool)  # evidence of a reversal: not detected
     shifts: dict[str, list[tuple[float, float]]] = {}
+    swap_radius = np.zeros(work.xy.shape[:3], np.float32)
     if swaps_undone and reversals:
         forced, trusted = _flag_reversed(work, labels, reversals, pcutoff)
-        shifts = _shift_exchanged_fronts(work, reversals, forced, trusted)
+        shifts = _shift_exchanged_fronts(work, reversals, forced, trusted, swap_radius)
     given = None
     if flag_mask is not None:
         given = np.asarray(flag_mask, dtype=bool)
         if given.shape != (n_f, n_i, n_k):
             raise ValueError(f"flag_mask must have shape {(n_f, n_i, n_k)}, got {given.shape}")
     prob = labels.mask.astype(np.float32)
-    unc = np.zeros((n_f, n_i, n_k), np.float32)
+    unc = np.where(status == IDENTITY_FIXED, swap_radius, 0.0).astype(np.float32)
     out_xy = work.xy.copy()
     out_lik = None if work.likelihood is None else work.likelihood.copy()
     animals = [i for i in range(n_i) if work.present[i, cols].all()]
@@ -770,7 +771,8 @@ MIN_HEAD_FRAMES = 5
 
 
 def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarray,
-                            trusted: np.ndarray) -> dict[str, list[tuple[float, float]]]:
+                            trusted: np.ndarray, radius: np.ndarray | None = None
+                            ) -> dict[str, list[tuple[float, float]]]:
     """Correct the exchanged front ends of reversed stretches by the file's own offset.
 
     In a reversed stretch the front end's new value is the *back* end's detection, which the
@@ -783,7 +785,10 @@ def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarr
     sideways part follows the head's turn, which holds within a stretch); the other
     stretches of the animal by the forward part alone of all its head frames pooled, when
     those agree. Otherwise nothing changes. Returns the applied offsets (forward, left) per
-    individual, one per corrected stretch.
+    individual, one per corrected stretch. ``radius`` ``(F, I, K)``, when given, receives
+    the stated 90 % radius of both exchanged ends of each corrected stretch: the 90th
+    percentile of the head frames' distances from the offset applied (how far the back
+    end's detector answers from where the offset puts the front end).
     """
     def agreed(o: np.ndarray) -> np.ndarray | None:
         o = o[np.isfinite(o).all(-1)]
@@ -810,17 +815,24 @@ def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarr
             head = t[trusted[t, i, f] & forced[t, i, b]]
             off = _rotate(work.xy[head, i, b] - work.xy[head, i, f],
                           -np.interp(head, both, theta))
-            spans.append((f, t[trusted[t, i, f]], both, theta, off))
+            spans.append((f, b, t[trusted[t, i, f]], both, theta, off))
         if not spans:
             continue
-        pooled = agreed(np.concatenate([sp[4] for sp in spans]) * np.array([1.0, 0.0]))
-        for f, frames, both, theta, off in spans:
+        all_off = np.concatenate([sp[5] for sp in spans])
+        pooled = agreed(all_off * np.array([1.0, 0.0]))
+        for f, b, frames, both, theta, off in spans:
             med = agreed(off)
-            med = pooled if med is None else med
+            seen = off
+            if med is None:
+                med, seen = pooled, all_off
             if med is None:
                 continue
             th = np.interp(frames, both, theta)
             work.xy[frames, i, f] += _rotate(np.broadcast_to(med, (frames.size, 2)), th)
+            if radius is not None:
+                dev = np.linalg.norm(seen[np.isfinite(seen).all(-1)] - med, axis=-1)
+                radius[frames, i, f] = float(np.quantile(dev, 0.9))
+                radius[frames, i, b] = radius[frames, i, f]
             applied.setdefault(work.individuals[i], []).append((float(med[0]),
                                                                float(med[1])))
     return applied
