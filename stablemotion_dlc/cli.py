@@ -122,10 +122,10 @@ def _add_guard_options(p: argparse.ArgumentParser) -> None:
                         "project or camera): repair only what the rules flag, with a "
                         "warning (fallback, default), stop with an error (refuse), or use "
                         "the model anyway (ignore)")
-    p.add_argument("--smooth-jitter", action="store_true",
+    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=False,
                    help="also smooth stretches whose frame-to-frame noise is far above the "
-                        "keypoint's usual level (off by default: fast real motion can look "
-                        "like noise; see docs/quality.md)")
+                        "keypoint's usual level (8x over 15 frames; off by default: fast "
+                        "real motion can look like noise; see docs/quality.md)")
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
