@@ -818,12 +818,13 @@ def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarr
             head = t[trusted[t, i, f] & forced[t, i, b]]
             off = _rotate(work.xy[head, i, b] - work.xy[head, i, f],
                           -np.interp(head, both, theta))
-            spans.append((f, b, t[trusted[t, i, f]], both, theta, off))
+            spans.append((f, b, t, both, theta, off))
         if not spans:
             continue
         all_off = np.concatenate([sp[5] for sp in spans])
         pooled = agreed(all_off * np.array([1.0, 0.0]))
-        for f, b, frames, both, theta, off in spans:
+        for f, b, t, both, theta, off in spans:
+            frames = t[trusted[t, i, f]]
             med = agreed(off)
             seen = off
             if med is None:
@@ -835,7 +836,7 @@ def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarr
             if radius is not None:
                 dev = np.linalg.norm(seen[np.isfinite(seen).all(-1)] - med, axis=-1)
                 radius[frames, i, f] = float(np.quantile(dev, 0.9))
-                radius[frames, i, b] = radius[frames, i, f]
+                radius[t[trusted[t, i, b]], i, b] = float(np.quantile(dev, 0.9))
             applied.setdefault(work.individuals[i], []).append((float(med[0]),
                                                                float(med[1])))
     return applied
