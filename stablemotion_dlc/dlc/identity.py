@@ -1036,13 +1036,13 @@ def find_neighbour_swaps(
         for ev, a, b in cands:
             rows = np.arange(ev.start, ev.stop)
             both = ok[rows][:, [a, b]].all(1)
-            swapped = xy.copy()
-            swapped[:, [a, b]] = xy[:, [b, a]]
-            ok_s = ok.copy()
-            ok_s[:, [a, b]] = ok[:, [b, a]]
+            # the body with the two points exchanged back, over the span's frames only (a
+            # frame's evidence depends on that frame alone)
+            perm = np.arange(xy.shape[1])
+            perm[[a, b]] = [b, a]
+            back_d2 = pose_evidence(prior, xy[rows][:, perm], ok[rows][:, perm]).d2
             seen = np.nansum(seen_d2[rows][:, [a, b]], 1)
-            back = np.nansum(pose_evidence(prior, swapped, ok_s, rows=rows).d2[rows][:, [a, b]],
-                             1)
+            back = np.nansum(back_d2[:, [a, b]], 1)
             seen, back = seen[both], back[both]
             med_seen, med_back = float(np.median(seen)), float(np.median(back))
             share = float(np.mean(back < seen))
