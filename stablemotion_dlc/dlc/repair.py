@@ -692,30 +692,29 @@ def repair_animal(
     report["motion_factor"] = [float(v) for v in motion]
     n_net = 0
 
-    def apply(flag_now: np.ndarray, todo: np.ndarray, run_bin: np.ndarray,
-              one_sided: np.ndarray) -> np.ndarray:
-        # fill the ``todo`` points of ``flag_now``'s runs with their cell's choice; returns
-        # the observed points kept as they are
+    def apply(flag_now: np.ndarray, run_bin: np.ndarray, one_sided: np.ndarray
+              ) -> np.ndarray:
+        # fill the points of ``flag_now`` with their run's cell's choice; returns the
+        # observed points kept as they are
         nonlocal n_net
         kept = np.zeros((n_t, n_k), bool)
+        # first, do no harm: an observed point that the repair does not contradict beyond
+        # the repair's own 90 % radius (twice that for runs with an anchor on one side only)
+        # has no strong evidence against it and stays as it is
+        r = np.array([np.nan if v is None else v for v in radius])[np.maximum(run_bin, 0)]
+        r = np.where(one_sided, 2.0 * r, r)
         for m in sorted(set(choice)):
             sel = np.zeros((n_t, n_k), bool)
             for b, pick in enumerate(choice):
                 if pick == m:
                     sel |= run_bin == b
-            sel &= todo
+            sel &= flag_now
             if not sel.any():
                 continue
             pred, n = candidate(m, flag_now)
             n_net += n if m == "network" else 0
             ok = sel & np.isfinite(pred).all(-1)
             if keep_plausible:
-                # first, do no harm: an observed point that the repair does not contradict
-                # beyond the repair's own 90 % radius (twice that for runs with an anchor on
-                # one side only) has no strong evidence against it and stays as it is
-                r = np.array([np.nan if v is None else v for v in radius])[
-                    np.maximum(run_bin, 0)]
-                r = np.where(one_sided, 2.0 * r, r)
                 dist = np.linalg.norm(pred - xy, axis=-1)
                 plausible = ok & ~missing & (dist <= r)
                 if keepable is not None:
@@ -727,17 +726,15 @@ def repair_animal(
             _state_uncertainty(unc, ok, radius, run_bin, one_sided, motion)
         return kept
 
-    kept = apply(flag, flag, run_bin, one_sided)
+    kept = apply(flag, run_bin, one_sided)
+    # the kept points are as trustworthy as the repair could tell: what is left of a run
+    # they split is repaired again as the shorter gaps between them (a two-frame background
+    # detection inside a ten-frame flagged stretch is a two-frame gap)
     redo = np.zeros((n_t, n_k), bool)
-    if kept.any():
-        # the kept points are as trustworthy as the repair could tell: what is left of a run
-        # they split is repaired again as the shorter gaps between them (a two-frame
-        # background detection inside a ten-frame flagged stretch is a two-frame gap)
-        for k in np.flatnonzero(kept.any(axis=0)):
-            for a, z in zip(*true_runs(flag[:, k])):
-                if kept[a:z, k].any() and not kept[a:z, k].all():
-                    redo[a:z, k] = True
-        redo &= ~kept
+    for k in np.flatnonzero(kept.any(axis=0)):
+        for a, z in zip(*true_runs(flag[:, k])):
+            redo[a:z, k] = kept[a:z, k].any()
+    redo &= ~kept
     if redo.any():
         out[redo] = xy[redo]
         changed &= ~redo
@@ -747,7 +744,7 @@ def repair_animal(
         last.clear()
         flag2 = flag & ~kept
         run_bin2, one_sided2, _ = runs_of(flag2)
-        kept |= apply(redo & flag2, redo & flag2, run_bin2, one_sided2)
+        kept |= apply(redo & flag2, run_bin2, one_sided2)
         report["split_runs_points"] = int(redo.sum())
     kept_plausible = int(kept.sum())
     if anchors is not None and prior is not None:
