@@ -835,8 +835,7 @@ def _shift_exchanged_fronts(work: Tracks, reversals: list[Any], forced: np.ndarr
             work.xy[frames, i, f] += _rotate(np.broadcast_to(med, (frames.size, 2)), th)
             if radius is not None:
                 dev = np.linalg.norm(seen[np.isfinite(seen).all(-1)] - med, axis=-1)
-                radius[frames, i, f] = float(np.quantile(dev, 0.9))
-                radius[t[trusted[t, i, b]], i, b] = float(np.quantile(dev, 0.9))
+                radius[frames, i, f] = radius[t[trusted[t, i, b]], i, b] = np.quantile(dev, 0.9)
             applied.setdefault(work.individuals[i], []).append((float(med[0]),
                                                                float(med[1])))
     return applied
