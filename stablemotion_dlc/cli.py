@@ -112,20 +112,26 @@ def _clean_options(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "on_ood": args.on_ood,
         "smooth_jitter": args.smooth_jitter,
+        "learn_jitter": args.learn_jitter,
     }
 
 
 def _add_guard_options(p: argparse.ArgumentParser) -> None:
-    """The out-of-distribution policy and the opt-in jitter smoothing of a clean."""
+    """The out-of-distribution policy and the jitter detection and smoothing of a clean."""
     p.add_argument("--on-ood", choices=["fallback", "refuse", "ignore"], default="fallback",
                    help="tracks unlike the model's training data (a model of another "
                         "project or camera): repair only what the rules flag, with a "
                         "warning (fallback, default), stop with an error (refuse), or use "
                         "the model anyway (ignore)")
-    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=False,
-                   help="also smooth stretches whose frame-to-frame noise is far above the "
-                        "keypoint's usual level (8x over 15 frames; off by default: fast "
-                        "real motion can look like noise; see docs/quality.md)")
+    p.add_argument("--learn-jitter", action=argparse.BooleanOptionalAction, default=True,
+                   help="learn the file's own jitter (a classifier fitted on noise bursts "
+                        "added to the file's own points) and mark the points it finds "
+                        "(default on; see docs/quality.md)")
+    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=True,
+                   help="smooth the points found jittering (default on). With "
+                        "--no-learn-jitter a fixed threshold finds them instead (8x the "
+                        "usual frame-to-frame noise over 15 frames), which fast real motion "
+                        "can reach")
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:

@@ -879,9 +879,11 @@ def test_cli_clean_passes_the_guard_policy_and_smoothing(work: Work) -> None:
     report = json.loads(str(z["report"]))
     assert report["settings"]["smooth_jitter"] is True
     assert all(c["in_distribution"] for c in report["input_check"].values())
-    # smoothing is off by default and --no-smooth-jitter says so explicitly
+    assert report["settings"]["learn_jitter"] is True
+    # --no-smooth-jitter and --no-learn-jitter switch the (default) jitter handling off
     off = work.root / "nosmooth.h5"
     assert main(["clean", str(work.h5), "--model", str(work.model), "-o", str(off),
-                 "--no-smooth-jitter"]) == 0
+                 "--no-smooth-jitter", "--no-learn-jitter"]) == 0
     z = np.load(off.with_name("nosmooth_stablemotion.npz"))
-    assert json.loads(str(z["report"]))["settings"]["smooth_jitter"] is False
+    settings = json.loads(str(z["report"]))["settings"]
+    assert settings["smooth_jitter"] is False and settings["learn_jitter"] is False

@@ -124,6 +124,41 @@ def test_network_or_interpolation_only_touch_flagged_points(tracks, model, resul
     assert (res.uncertainty[~changed] == 0).all()
 
 
+def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
+    """A noise burst on confident points that no rule flags: the file's learned jitter
+    detector finds it; by default it is smoothed, with ``smooth_jitter=False`` it is kept
+    bit for bit and marked (probability and ``jitter_points``)."""
+    free = ~result.suspect.mask[:, 0] & (result.status[:, 0] == KEPT)
+    k = int(np.argmax(free.sum(0)))
+    ok = np.isfinite(tracks.xy[:, 0, k]).all(-1) & free[:, k]
+    # the longest stretch of such points
+    best, start, run = (0, 0), 0, 0
+    for t, v in enumerate(ok):
+        run = run + 1 if v else 0
+        start = t - run + 1 if v else start
+        if run > best[0]:
+            best = (run, start)
+    n, s0 = min(best[0], 120), best[1]
+    assert n >= 60
+    burst = np.zeros(tracks.xy.shape[:3], bool)
+    burst[s0 + 5:s0 + n - 5, 0, k] = True
+    noisy = tracks.copy()
+    noisy.xy[burst] += np.random.default_rng(0).normal(0, 4.0, (int(burst.sum()), 2))
+    res = clean_tracks(noisy, model, pcutoff=0.6)
+    assert (res.status[burst] == REPLACED).mean() > 0.8
+    assert res.report["settings"]["learn_jitter"] is True
+    kept = clean_tracks(noisy, model, pcutoff=0.6, smooth_jitter=False)
+    marked = kept.jitter_points()
+    assert marked[burst].mean() > 0.8
+    assert (kept.status[marked] == KEPT).all()
+    assert _same(kept.tracks.xy, noisy.xy)[marked].all()
+    assert (kept.probability[marked] > 0.5).all()
+    assert kept.report["jitter_points"] == int(marked.sum())
+    # without the detector nothing is marked and nothing of the burst is smoothed
+    off = clean_tracks(noisy, model, pcutoff=0.6, learn_jitter=False, smooth_jitter=False)
+    assert off.jitter is None and not off.jitter_points().any()
+
+
 def test_every_point_suspect_is_reported_and_unchanged(tracks, model):
     bad = tracks.copy()
     bad.likelihood = np.full_like(bad.likelihood, 0.05)

@@ -45,6 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
+from .jitter import JITTER_THRESHOLD, detect_jitter
 from .labels import BONE, JUMP, LOW_LIKELIHOOD, ON_PART, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
@@ -140,7 +141,8 @@ class CleanResult:
         left/right keypoints, values untouched). See :data:`STATUS_NAMES`.
     probability : np.ndarray
         ``(frames, individuals, keypoints)`` float32 probability that the *input* point was
-        bad: the model's detection, raised to 1 where a rule flagged the point.
+        bad: the model's detection, raised to 1 where a rule flagged the point and to the
+        learned jitter probability (``jitter``).
     uncertainty : np.ndarray
         ``(frames, individuals, keypoints)`` float32 spread (px) of the ensemble candidates
         for changed points (0 with a single candidate or for kept points).
@@ -150,6 +152,10 @@ class CleanResult:
         :class:`~stablemotion_dlc.dlc.identity.Correction` records of undone swaps.
     report : dict
         Counts, settings and timing (JSON-serialisable).
+    jitter : np.ndarray or None
+        ``(frames, individuals, keypoints)`` float32 probability of the file's learned jitter
+        detector (:func:`~stablemotion_dlc.dlc.jitter.detect_jitter`) for the confident
+        points no rule flagged, 0 elsewhere; None when it did not run.
     """
 
     tracks: Tracks
@@ -159,6 +165,13 @@ class CleanResult:
     suspect: SuspectLabels
     corrections: list[Any] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    jitter: np.ndarray | None = None
+
+    def jitter_points(self) -> np.ndarray:
+        """``(frames, individuals, keypoints)`` bool: kept points the jitter detector marks."""
+        if self.jitter is None:
+            return np.zeros(self.status.shape, bool)
+        return (self.jitter > JITTER_THRESHOLD) & (self.status == KEPT)
 
     def summary(self) -> dict[str, int]:
         """Number of points per status."""
@@ -335,7 +348,8 @@ def clean_tracks(
     pose_rule: bool = True,
     keep_plausible: bool = True,
     keep_low_likelihood: bool = False,
-    smooth_jitter: bool = False,
+    smooth_jitter: bool = True,
+    learn_jitter: bool = True,
     on_ood: str = "fallback",
 ) -> CleanResult:
     """Detect and repair bad keypoints in memory; the input is not modified.
@@ -421,14 +435,20 @@ def clean_tracks(
         Let ``keep_plausible`` keep points below ``pcutoff`` too (default: they are
         always repaired, as DeepLabCut's own pcutoff convention has it).
     smooth_jitter : bool
-        Also smooth the unflagged stretches whose frame-to-frame noise is far above the
-        keypoint's usual level (:func:`~stablemotion_dlc.dlc.repair.smooth_jitter`: 8x
-        over 15 frames, a threshold the uncorrupted tuning files never reach). The smoothed
-        points count as replaced, with their own interval. Off by default: even at this
-        threshold it moved 3.1 % of bsoid's right points (protocol B, held-out; 1.63 % of
-        all held-out files' against 0.93 % without it), where real fast motion looks like
-        noise; a looser one (4x over 9 frames) moved 2-11 % of the right points of fast
-        animals.
+        Smooth (Savitzky-Golay, :func:`~stablemotion_dlc.dlc.repair.smooth_jitter`) the
+        points found jittering; they count as replaced, with their own interval. With
+        ``learn_jitter`` (default) these are the learned detector's finds. With
+        ``learn_jitter=False`` a fixed threshold finds them instead (8x the keypoint's usual
+        frame-to-frame noise over 15 frames): it moved 3.1 % of bsoid's right points
+        (protocol B, held-out), where real fast motion looks like noise, so it runs only
+        when asked for that way. Without the model's detection (``detect=None``) nothing is
+        smoothed unless ``learn_jitter=False``.
+    learn_jitter : bool
+        Learn the file's own jitter (:func:`~stablemotion_dlc.dlc.jitter.detect_jitter`, a
+        classifier fitted on noise bursts added to the file's own points) and mark the
+        confident points no rule flagged that it finds: their probability is raised, and
+        ``smooth_jitter`` smooths them (else they are kept, for review). Only with the
+        model's detection (``detect``) and no ``flag_mask``.
     on_ood : {"fallback", "refuse", "ignore"}
         When the core's input check (:meth:`~stablemotion_dlc.core.inference.Cleaner.
         check_input`) finds an animal unlike the model's training data (a model of another
@@ -522,6 +542,18 @@ def clean_tracks(
         if given.shape != (n_f, n_i, n_k):
             raise ValueError(f"flag_mask must have shape {(n_f, n_i, n_k)}, got {given.shape}")
     prob = labels.mask.astype(np.float32)
+    p_jitter = None
+    if learn_jitter and detect is not None and given is None:
+        sub = work.xy[:, :, cols]
+        judged = np.isfinite(sub).all(-1) & ~labels.mask[:, :, cols]
+        lik_sub = None if work.likelihood is None else work.likelihood[:, :, cols]
+        if lik_sub is not None:
+            with np.errstate(invalid="ignore"):
+                judged &= lik_sub >= pcutoff
+        judged &= status[:, :, cols] == KEPT
+        p_jitter = np.zeros(prob.shape, np.float32)
+        p_jitter[:, :, cols] = detect_jitter(sub, judged, lik_sub, seed=seed)
+        prob = np.maximum(prob, p_jitter)
     unc = np.where(status == IDENTITY_FIXED, swap_radius, 0.0).astype(np.float32)
     out_xy = work.xy.copy()
     out_lik = None if work.likelihood is None else work.likelihood.copy()
@@ -585,6 +617,8 @@ def clean_tracks(
             good &= ~pose_fl
             n_pose += int(pose_fl.sum())
         prob[:, i, cols] = np.maximum(p_model, (sus_i | pose_fl).astype(np.float32))
+        if p_jitter is not None:
+            prob[:, i, cols] = np.maximum(prob[:, i, cols], p_jitter[:, i, cols])
         # points the repair may keep when it does not contradict them: never those flagged on
         # a reversal's evidence, and below pcutoff only on request
         keepable = ~forced[:, i][:, cols]
@@ -610,7 +644,11 @@ def clean_tracks(
                 use_network=use_network,
                 keep_plausible=keep_plausible and given is None,
                 keepable=keepable,
-                min_network_run=min_network_run, smooth=smooth_jitter and given is None,
+                min_network_run=min_network_run,
+                smooth=(smooth_jitter and given is None
+                        and (p_jitter is not None or not learn_jitter)),
+                jitter=(None if p_jitter is None
+                        else p_jitter[:, i][:, cols] > JITTER_THRESHOLD),
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop,
                 anchors=trusted[:, i][:, cols] if trusted.any() else None)
@@ -652,7 +690,7 @@ def clean_tracks(
     cleaned.likelihood = out_lik
     cleaned.meta = dict(work.meta)
     cleaned.meta["stablemotion"] = {"status_counts": None}  # filled below
-    result = CleanResult(cleaned, status, prob, unc, labels, corrections)
+    result = CleanResult(cleaned, status, prob, unc, labels, corrections, jitter=p_jitter)
     counts = result.summary()
     cleaned.meta["stablemotion"] = {"status_counts": counts}
     result.report = {
@@ -669,10 +707,12 @@ def clean_tracks(
                      "ensemble": ensemble, "sits": sits, "fix_swaps": fix_swaps,
                      "max_gap": max_gap, "min_network_run": min_network_run,
                      "repair": repair, "pose_rule": pose_rule,
-                     "smooth_jitter": smooth_jitter, "seed": seed},
+                     "smooth_jitter": smooth_jitter, "learn_jitter": learn_jitter,
+                     "seed": seed},
         "network_points": n_network,
         "pose_flagged_points": n_pose,
         "kept_continuous_points": n_smooth_kept,
+        "jitter_points": int(result.jitter_points().sum()),
         "repair": repair_reports,
         "input_check": input_checks,
         "model": str(getattr(cleaner.bundle, "path", "") or ""),

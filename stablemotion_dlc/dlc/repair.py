@@ -354,7 +354,8 @@ def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence]
 
 
 def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px: float = 1.0,
-                  window: int = 15, sg_window: int = 11, order: int = 2
+                  window: int = 15, sg_window: int = 11, order: int = 2,
+                  hot: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Smooth the stretches where a keypoint jitters far more than it usually does.
 
@@ -386,6 +387,10 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
         Running-median window (frames) of the detection.
     sg_window, order : int
         Savitzky-Golay window (frames) and polynomial order.
+    hot : np.ndarray, optional
+        ``(T, K)`` bool, points a detector already found jittering (the file's learned
+        detector, :func:`~stablemotion_dlc.dlc.jitter.detect_jitter`): exactly those are
+        smoothed, and ``alpha``, ``min_px`` and the widening are not used.
 
     Returns
     -------
@@ -419,11 +424,13 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
         h[1:-1] = np.where(three, d2, np.nan)
         usual = float(np.nanmedian(h))
         level = median_filter(np.where(np.isfinite(h), h, usual), size=window, mode="nearest")
-        hot = level > max(alpha * usual, min_px)
-        if not hot.any():
+        if hot is None:
+            hot_k = level > max(alpha * usual, min_px)
+            sel = (maximum_filter1d(hot_k.astype(np.uint8), size=window) > 0) & okk
+        else:
+            sel = np.asarray(hot[:, k], bool) & okk
+        if not sel.any():
             continue
-        span = maximum_filter1d(hot.astype(np.uint8), size=window) > 0
-        sel = span & okk
         filled = np.stack([np.interp(t, t[okk], xy[okk, k, d]) for d in range(2)], -1)
         fit = savgol_filter(filled, sg_window, order, axis=0, mode="interp")
         out[sel, k] = fit[sel]
@@ -451,6 +458,7 @@ def repair_animal(
     keepable: np.ndarray | None = None,
     min_network_run: int | None = 16,
     smooth: bool = False,
+    jitter: np.ndarray | None = None,
     steps: int = 1,
     ensemble: int = 1,
     sits: bool = True,
@@ -504,6 +512,9 @@ def repair_animal(
         Also smooth the stretches of unflagged points that jitter far more than usual
         (:func:`smooth_jitter`); they count as changed, with their own uncertainty. Off by
         default (see :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`).
+    jitter : np.ndarray, optional
+        ``(T, K)`` bool, points a jitter detector marked: with ``smooth``, exactly these
+        are smoothed (``smooth_jitter``'s ``hot``) instead of its own threshold's finds.
     steps, ensemble, sits, seed, progress, should_stop
         Passed to :meth:`Cleaner.cleanup`.
     anchors : np.ndarray, optional
@@ -664,7 +675,7 @@ def repair_animal(
     unc = np.zeros((n_t, n_k), np.float32)
     if not flag.any():
         report["network_points"] = 0
-        return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
+        return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth, jitter)
     flag = flag.copy()
 
     def runs_of(flag_now: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -772,7 +783,7 @@ def repair_animal(
             report["left_at_file_edges_points"] -= int((ok & ~flag).sum())
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
-    return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth)
+    return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth, jitter)
 
 
 def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float | None],
@@ -884,11 +895,12 @@ def _typical_length(b: int) -> float:
     return float(np.sqrt(lo * (hi - 1))) if hi < 10**9 else 2.0 * lo
 
 
-def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool) -> RepairOutcome:
+def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool,
+                    jitter: np.ndarray | None = None) -> RepairOutcome:
     """Add :func:`smooth_jitter` of the points neither flagged nor changed."""
     if not smooth:
         return res
-    xy, smoothed, radius = smooth_jitter(res.xy, ~flag & ~res.changed)
+    xy, smoothed, radius = smooth_jitter(res.xy, ~flag & ~res.changed, hot=jitter)
     res.xy[smoothed] = xy[smoothed]
     res.changed |= smoothed
     res.uncertainty[smoothed] = radius[smoothed]

@@ -1,0 +1,228 @@
+"""A jitter detector learned from one file's own tracks, without labels.
+
+The rules see jumps, swaps, frozen and low-likelihood points, but not a keypoint that keeps
+its place on average while its frame-to-frame noise rises several-fold for tens of frames (a
+paw under the body, motion blur): every step is small, the likelihood stays high. The
+diffusion model's detector barely sees it either (it is trained on larger noise). This module
+learns it from the file itself:
+
+1. per keypoint, the *noise level* of frame ``t`` is the second difference
+   ``|x[t] - (x[t-1] + x[t+1]) / 2|`` (small for smooth motion, however fast), relative to the
+   keypoint's usual level over the file; features are its running medians over 5 to 51
+   frames, the same for the animal's other keypoints (a fast turn raises every keypoint, a
+   jittering point only its own), and the likelihood;
+2. copies of the file get synthetic noise bursts on random stretches of random keypoints
+   (10-250 frames, 1.5x to 20x the keypoint's usual noise, log-uniform), labelled as errors;
+   a gradient-boosted classifier learns the bursts from the file's own points;
+3. the file is cut into :data:`N_FOLDS` blocks of frames and each block is scored by a
+   classifier fitted on the other blocks only, so real jitter in the file (labelled "right" in
+   the copies it is taken from) cannot be learned by heart as normal.
+
+Points with probability above :data:`JITTER_THRESHOLD` are *suspect* for review: they are
+reported in the probability map and the sidecar, but not changed by default (see
+:func:`~stablemotion_dlc.dlc.repair.smooth_jitter` for smoothing). The generator here is
+neither the training generator (:mod:`~stablemotion_dlc.dlc.corruption`, noise relative to
+the body scale) nor the evaluation protocol (:mod:`~stablemotion_dlc.evaluate.protocol`, noise
+in pixels): its noise is relative to each keypoint's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+__all__ = ["JITTER_THRESHOLD", "N_FOLDS", "jitter_features", "inject_bursts",
+           "detect_jitter"]
+
+logger = logging.getLogger(__name__)
+
+#: Probability above which a point counts as jitter.
+JITTER_THRESHOLD = 0.5
+#: Blocks of frames for the cross-fitting (each scored by a classifier fitted on the others).
+N_FOLDS = 4
+#: Running-median windows (frames) of the noise level.
+WINDOWS = (5, 11, 25, 51)
+#: Noisy copies of the file the classifier learns from, and the share of points per copy.
+N_COPIES = 3
+BURST_RATE = 0.05
+#: Burst lengths (frames) and noise (times the keypoint's usual per-axis noise).
+BURST_FRAMES = (10, 250)
+BURST_SCALE = (1.5, 20.0)
+#: Fewest observed points (per file) and consecutive-frame noise levels (per keypoint) needed.
+MIN_POINTS = 500
+MIN_LEVELS = 50
+#: Most rows a classifier is fitted on (evenly subsampled beyond).
+MAX_ROWS = 300_000
+# the median second difference of i.i.d. Gaussian noise of sigma per axis is about
+# 1.1774 * sqrt(1.5) sigma (Rayleigh of scale sigma * sqrt(1.5))
+_LEVEL_PER_SIGMA = 1.1774 * np.sqrt(1.5)
+
+
+def _levels(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``(T, K)`` second-difference magnitude, NaN unless frames t-1, t, t+1 are observed."""
+    n_t, n_k = ok.shape
+    h = np.full((n_t, n_k), np.nan)
+    if n_t < 3:
+        return h
+    three = ok[:-2] & ok[1:-1] & ok[2:]
+    with np.errstate(invalid="ignore"):
+        d2 = np.linalg.norm(xy[1:-1] - (xy[:-2] + xy[2:]) / 2, axis=-1)
+    h[1:-1] = np.where(three, d2, np.nan)
+    return h
+
+
+def _usual(h: np.ndarray) -> np.ndarray:
+    """Each keypoint's usual noise level, floored so that a frozen keypoint is not 0."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN keypoints
+        usual = np.nanmedian(h, axis=0)
+    usual = np.where(np.isfinite(usual), usual, np.nan)
+    typical = float(np.nanmedian(usual)) if np.isfinite(usual).any() else 1.0
+    floor = max(0.05, 0.25 * typical)
+    return np.where(np.isfinite(usual), np.maximum(usual, floor), max(typical, floor))
+
+
+def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None
+                    ) -> np.ndarray:
+    """Per-point features of the jitter classifier, for one animal.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, K, 2)`` positions.
+    ok : np.ndarray
+        ``(T, K)`` bool, the observed points to judge (others are neither used nor judged).
+    likelihood : np.ndarray, optional
+        ``(T, K)`` likelihoods.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T, K, F)`` float32 features.
+    """
+    from scipy.ndimage import median_filter, uniform_filter1d
+
+    xy = np.asarray(xy, np.float64)
+    n_t, n_k = ok.shape
+    h = _levels(xy, ok)
+    usual = _usual(h)
+    rel = np.log(np.maximum(np.where(np.isfinite(h), h, usual), 0.05 * usual) / usual)
+    feats = [rel, uniform_filter1d(rel, 11, axis=0, mode="nearest")]
+    for w in WINDOWS:
+        lw = median_filter(rel, size=(w, 1), mode="nearest")
+        body = np.median(lw, axis=1, keepdims=True)
+        feats += [lw, lw - body, np.repeat(body, n_k, axis=1)]
+    lik = (np.ones((n_t, n_k)) if likelihood is None
+           else np.nan_to_num(np.asarray(likelihood, np.float64), nan=0.0))
+    feats += [lik, np.repeat(np.log(usual)[None], n_t, axis=0)]
+    return np.stack(feats, axis=-1).astype(np.float32)
+
+
+def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
+                  rate: float = BURST_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of one animal's ``xy`` with noise bursts on about ``rate`` of its ``ok`` points.
+
+    Returns
+    -------
+    xy : np.ndarray
+        ``(T, K, 2)`` noisy copy.
+    burst : np.ndarray
+        ``(T, K)`` bool, the points given noise.
+    """
+    n_t, n_k = ok.shape
+    sigma0 = _usual(_levels(xy, ok)) / _LEVEL_PER_SIGMA
+    out = np.array(xy, np.float64, copy=True)
+    burst = np.zeros((n_t, n_k), bool)
+    target = rate * ok.sum()
+    lo, hi = np.log(BURST_FRAMES[0]), np.log(BURST_FRAMES[1])
+    for _ in range(10_000):
+        if burst.sum() >= target:
+            break
+        k = int(rng.integers(n_k))
+        n = int(np.exp(rng.uniform(lo, hi)))
+        s = int(rng.integers(0, max(1, n_t - n)))
+        sigma = sigma0[k] * np.exp(rng.uniform(np.log(BURST_SCALE[0]), np.log(BURST_SCALE[1])))
+        sel = np.zeros(n_t, bool)
+        sel[s:s + n] = True
+        sel &= ok[:, k] & ~burst[:, k]
+        out[sel, k] += rng.normal(0.0, sigma, (int(sel.sum()), 2))
+        burst[sel, k] = True
+    return out, burst
+
+
+def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None, *,
+                  seed: int = 0) -> np.ndarray:
+    """Probability that each point sits in a stretch of abnormal jitter.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, I, K, 2)`` positions of one file.
+    ok : np.ndarray
+        ``(T, I, K)`` bool, the points to judge: observed, confident and not otherwise
+        flagged (the others read as gaps).
+    likelihood : np.ndarray, optional
+        ``(T, I, K)`` likelihoods.
+    seed : int
+        Seed of the noise bursts and the classifier.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T, I, K)`` float32 probabilities, 0 where not ``ok`` or when the file is too
+        short to learn from (fewer than :data:`MIN_POINTS` points).
+    """
+    xy = np.asarray(xy, np.float64)
+    ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
+    n_t, n_i, n_k = ok.shape
+    prob = np.zeros((n_t, n_i, n_k), np.float32)
+    if ok.sum() < MIN_POINTS or n_t < 4 * max(WINDOWS):
+        return prob
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(seed)
+    lik = None if likelihood is None else np.asarray(likelihood, np.float64)
+    animals = []
+    for i in range(n_i):
+        ok_i = ok[:, i]
+        if ok_i.sum() < MIN_LEVELS:
+            continue
+        copies = []
+        for _ in range(N_COPIES):
+            noisy, burst = inject_bursts(xy[:, i], ok_i, rng)
+            copies.append((jitter_features(noisy, ok_i, None if lik is None else lik[:, i]),
+                           burst))
+        own = jitter_features(xy[:, i], ok_i, None if lik is None else lik[:, i])
+        animals.append((i, ok_i, copies, own))
+    if not animals:
+        return prob
+    block = np.arange(n_t) * N_FOLDS // n_t
+    for b in range(N_FOLDS):
+        xs, ys = [], []
+        for _, ok_i, copies, _ in animals:
+            use = ok_i & (block != b)[:, None]
+            for feats, burst in copies:
+                xs.append(feats[use])
+                ys.append(burst[use])
+        x = np.concatenate(xs)
+        y = np.concatenate(ys)
+        if y.all() or not y.any():
+            continue
+        if len(y) > MAX_ROWS:
+            keep = np.linspace(0, len(y) - 1, MAX_ROWS).astype(int)
+            x, y = x[keep], y[keep]
+        clf = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
+                                             max_leaf_nodes=8, min_samples_leaf=100,
+                                             random_state=seed)
+        clf.fit(x, y)
+        for i, ok_i, _, own in animals:
+            rows = block == b
+            sel = ok_i[rows]
+            if not sel.any():
+                continue
+            p = np.zeros(sel.shape, np.float32)
+            p[sel] = clf.predict_proba(own[rows][sel])[:, 1]
+            prob[rows, i] = p
+    return prob

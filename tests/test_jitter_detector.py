@@ -1,0 +1,90 @@
+"""The learned jitter detector finds noise bursts it was not told about, and not fast motion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stablemotion_dlc.dlc.jitter import detect_jitter, inject_bursts, jitter_features
+from stablemotion_dlc.dlc.repair import smooth_jitter
+
+
+def _animals(n: int = 3000, seed: int = 0) -> np.ndarray:
+    """(T, 2, 4, 2): two bodies that wander, turn and sprint (speed up 4x for a while), with
+    DLC-like 0.3 px noise on every point."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    # time warp: a sprint (4x faster) in frames 1200-1400
+    speed = np.ones(n)
+    speed[1200:1400] = 4.0
+    tau = np.cumsum(speed)
+    out = np.empty((n, 2, 4, 2))
+    for i in range(2):
+        centre = np.stack([300 + 150 * np.sin(tau / (90.0 + 20 * i)),
+                           250 + 120 * np.sin(tau / (55.0 + 10 * i))], -1)
+        heading = np.arctan2(np.gradient(centre[:, 1]), np.gradient(centre[:, 0]))
+        rot = np.stack([np.cos(heading), np.sin(heading)], -1)
+        normal = np.stack([-rot[:, 1], rot[:, 0]], -1)
+        # snout, left ear, right ear, tail base; the body curls every 300 frames
+        curl = 8 * np.sin(t / 300.0 * 2 * np.pi)
+        along = np.array([25.0, 15.0, 15.0, -25.0])
+        side = np.array([0.0, 8.0, -8.0, 0.0])
+        for k in range(4):
+            bend = side[k] + (curl if k == 3 else 0.0)
+            out[:, i, k] = centre + along[k] * rot + np.reshape(bend, (-1, 1)) * normal
+    return out + rng.normal(0, 0.3, out.shape)
+
+
+def test_bursts_found_and_fast_turns_and_sprints_left_alone():
+    clean = _animals()
+    noisy = clean.copy()
+    rng = np.random.default_rng(5)
+    noisy[500:600, 0, 1] += rng.normal(0, 2.0, (100, 2))  # 6-7x the usual noise
+    noisy[2000:2040, 1, 3] += rng.normal(0, 3.0, (40, 2))
+    ok = np.ones(noisy.shape[:3], bool)
+    p = detect_jitter(noisy, ok, seed=0)
+    found = p > 0.5
+    assert found[505:595, 0, 1].mean() > 0.8
+    assert found[2005:2035, 1, 3].mean() > 0.7
+    bursts = np.zeros(found.shape, bool)
+    bursts[480:620, 0, 1] = True
+    bursts[1980:2060, 1, 3] = True
+    # the rest, sprint and curls included, is almost never marked
+    assert found[~bursts].mean() < 0.002
+    assert found[1200:1400][~bursts[1200:1400]].mean() < 0.005
+
+
+def test_seeded_and_only_judges_the_allowed_points():
+    noisy = _animals(1500)
+    noisy[700:800, 0, 2] += np.random.default_rng(1).normal(0, 2.0, (100, 2))
+    ok = np.ones(noisy.shape[:3], bool)
+    ok[:, 1, 0] = False
+    a = detect_jitter(noisy, ok, seed=3)
+    np.testing.assert_array_equal(a, detect_jitter(noisy, ok, seed=3))
+    assert (a[:, 1, 0] == 0).all()
+    # too little to learn from: nothing marked
+    assert not detect_jitter(noisy[:100], ok[:100]).any()
+
+
+def test_bursts_and_features_have_the_documented_shapes():
+    xy = _animals(600)[:, 0]
+    ok = np.ones(xy.shape[:2], bool)
+    noisy, burst = inject_bursts(xy, ok, np.random.default_rng(0))
+    assert 0.04 <= burst.mean() <= 0.2
+    np.testing.assert_array_equal(noisy[~burst], xy[~burst])
+    f = jitter_features(xy, ok)
+    assert f.shape[:2] == xy.shape[:2] and np.isfinite(f).all()
+
+
+def test_smoothing_the_detected_points_changes_exactly_them():
+    clean = _animals(1500)[:, 0]
+    noisy = clean.copy()
+    noisy[600:700, 1] += np.random.default_rng(2).normal(0, 2.5, (100, 2))
+    hot = np.zeros(noisy.shape[:2], bool)
+    hot[600:700, 1] = True
+    out, smoothed, radius = smooth_jitter(noisy, np.ones_like(hot), hot=hot)
+    np.testing.assert_array_equal(smoothed, hot)
+    np.testing.assert_array_equal(out[~hot], noisy[~hot])
+    e_in = np.linalg.norm(noisy[hot] - clean[hot], axis=-1)
+    e_out = np.linalg.norm(out[hot] - clean[hot], axis=-1)
+    assert np.sqrt(np.mean(e_out**2)) < 0.6 * np.sqrt(np.mean(e_in**2))
+    assert (radius[hot] > 0).all()
