@@ -125,13 +125,13 @@ def _add_guard_options(p: argparse.ArgumentParser) -> None:
                         "the model anyway (ignore)")
     p.add_argument("--learn-jitter", action=argparse.BooleanOptionalAction, default=True,
                    help="learn the file's own jitter (a classifier fitted on noise bursts "
-                        "added to the file's own points) and mark the points it finds "
-                        "(default on; see docs/quality.md)")
-    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=True,
-                   help="smooth the points found jittering (default on). With "
+                        "added to the file's own points) and mark the points it finds for "
+                        "review (default on; see docs/quality.md)")
+    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=False,
+                   help="smooth the points found jittering (off by default: a keypoint's "
+                        "own noise is often its truth; see docs/quality.md). With "
                         "--no-learn-jitter a fixed threshold finds them instead (8x the "
-                        "usual frame-to-frame noise over 15 frames), which fast real motion "
-                        "can reach")
+                        "usual frame-to-frame noise over 15 frames)")
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:

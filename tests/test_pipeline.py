@@ -126,8 +126,8 @@ def test_network_or_interpolation_only_touch_flagged_points(tracks, model, resul
 
 def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     """A noise burst on confident points that no rule flags: the file's learned jitter
-    detector finds it; by default it is smoothed, with ``smooth_jitter=False`` it is kept
-    bit for bit and marked (probability and ``jitter_points``)."""
+    detector finds it; by default it is kept bit for bit and marked (probability and
+    ``jitter_points``), with ``smooth_jitter`` it is smoothed."""
     free = ~result.suspect.mask[:, 0] & (result.status[:, 0] == KEPT)
     k = int(np.argmax(free.sum(0)))
     ok = np.isfinite(tracks.xy[:, 0, k]).all(-1) & free[:, k]
@@ -144,10 +144,10 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     burst[s0 + 5:s0 + n - 5, 0, k] = True
     noisy = tracks.copy()
     noisy.xy[burst] += np.random.default_rng(0).normal(0, 4.0, (int(burst.sum()), 2))
-    res = clean_tracks(noisy, model, pcutoff=0.6)
+    res = clean_tracks(noisy, model, pcutoff=0.6, smooth_jitter=True)
     assert (res.status[burst] == REPLACED).mean() > 0.8
     assert res.report["settings"]["learn_jitter"] is True
-    kept = clean_tracks(noisy, model, pcutoff=0.6, smooth_jitter=False)
+    kept = clean_tracks(noisy, model, pcutoff=0.6)
     marked = kept.jitter_points()
     assert marked[burst].mean() > 0.8
     assert (kept.status[marked] == KEPT).all()
