@@ -700,9 +700,10 @@ def _targets(report: dict[str, Any]) -> list[str]:
             f"{_pct(mv)} ({'met' if mv is not None and mv <= 0.01 else '**not met**'}) | "
             f"{_fmt(fm, 3)} vs {_fmt(fr, 3)} ({'met' if f1_ok else '**not met**'}); "
             f"probability map {_fmt(fp_, 3)} |")
-    return [*lines, "The model's F1 is the cleaner's verdict: the points it changed plus those "
+    return [*lines, "", "The model's F1 is the cleaner's verdict: the points it changed plus those "
             "its learned jitter detector marks for review (`verdict`). The probability map "
-            "(`model`: rules, pose prior, network and jitter probabilities over 0.5) keeps "
+            "(`model`: rules, pose prior, network and jitter probabilities over 0.9, "
+            "`DETECTION_THRESHOLD`) keeps "
             "the rules' every flag, also those the repair then keeps.", ""]
 
 

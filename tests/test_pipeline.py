@@ -216,6 +216,9 @@ def test_save_clean_result_writes_all_and_refuses_overwrite(result, tmp_path):
         assert (z["status"] == result.status).all()
         assert list(z["status_names"]) == list(STATUS_NAMES)
         assert z["probability"].shape == result.status.shape
+        # the points the learned jitter detector marks for review (kept)
+        assert (z["jitter"] == result.jitter_points()).all()
+        assert (result.status[z["jitter"]] == KEPT).all()
     stamp = [p.stat().st_mtime_ns for p in (out, csv, prov)]
     with pytest.raises(FileExistsError):
         save_clean_result(result, out)

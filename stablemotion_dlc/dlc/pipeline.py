@@ -1065,6 +1065,7 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
                 status_names=np.array(STATUS_NAMES),
                 probability=result.probability,
                 uncertainty=result.uncertainty,
+                jitter=result.jitter_points(),
                 suspect_reasons=result.suspect.reasons,
                 reason_names=np.array(list(result.suspect.reason_names)),
                 individuals=np.array(result.tracks.individuals),
