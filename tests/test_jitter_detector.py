@@ -60,6 +60,8 @@ def test_seeded_and_only_judges_the_allowed_points():
     ok[:, 1, 0] = False
     a = detect_jitter(noisy, ok, seed=3)
     np.testing.assert_array_equal(a, detect_jitter(noisy, ok, seed=3))
+    # the classifier's thread count does not change the answer
+    np.testing.assert_allclose(a, detect_jitter(noisy, ok, seed=3, threads=1), atol=1e-6)
     assert (a[:, 1, 0] == 0).all()
     # too little to learn from: nothing marked
     assert not detect_jitter(noisy[:100], ok[:100]).any()

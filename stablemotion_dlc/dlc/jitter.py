@@ -29,7 +29,10 @@ in pixels): its noise is relative to each keypoint's own.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 
@@ -153,7 +156,7 @@ def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
 
 
 def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None, *,
-                  seed: int = 0) -> np.ndarray:
+                  seed: int = 0, threads: int | None = None) -> np.ndarray:
     """Probability that each point sits in a stretch of abnormal jitter.
 
     Parameters
@@ -167,12 +170,17 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
         ``(T, I, K)`` likelihoods.
     seed : int
         Seed of the noise bursts and the classifier.
+    threads : int, optional
+        OpenMP threads of the classifier (scikit-learn's default is one per core, which
+        collapses on a busy machine as torch's did; the pipeline passes torch's count).
+        ``OMP_NUM_THREADS`` in the environment leaves it as it is.
 
     Returns
     -------
     np.ndarray
         ``(T, I, K)`` float32 probabilities, 0 where not ``ok`` or when the file is too
-        short to learn from (fewer than :data:`MIN_POINTS` points).
+        short to learn from (fewer than :data:`MIN_POINTS` points or ``4 * max(WINDOWS)``
+        frames).
     """
     xy = np.asarray(xy, np.float64)
     ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
@@ -180,8 +188,6 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
     prob = np.zeros((n_t, n_i, n_k), np.float32)
     if ok.sum() < MIN_POINTS or n_t < 4 * max(WINDOWS):
         return prob
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     rng = np.random.default_rng(seed)
     lik = None if likelihood is None else np.asarray(likelihood, np.float64)
     animals = []
@@ -198,6 +204,24 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
         animals.append((i, ok_i, copies, own))
     if not animals:
         return prob
+    with _openmp_limit(threads):
+        _cross_fit(animals, prob, n_t, seed)
+    return prob
+
+
+def _openmp_limit(threads: int | None) -> AbstractContextManager[Any]:
+    """A context limiting OpenMP to ``threads`` (a no-op for None or ``OMP_NUM_THREADS``)."""
+    if threads is None or os.environ.get("OMP_NUM_THREADS"):
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(threads), user_api="openmp")
+
+
+def _cross_fit(animals: list[Any], prob: np.ndarray, n_t: int, seed: int) -> None:
+    """Fill ``prob`` block by block with a classifier fitted on the other blocks' copies."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     block = np.arange(n_t) * N_FOLDS // n_t
     for b in range(N_FOLDS):
         xs, ys = [], []
@@ -225,4 +249,3 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
             p = np.zeros(sel.shape, np.float32)
             p[sel] = clf.predict_proba(own[rows][sel])[:, 1]
             prob[rows, i] = p
-    return prob

@@ -556,7 +556,10 @@ def clean_tracks(
                 judged &= lik_sub >= pcutoff
         judged &= status[:, :, cols] == KEPT
         p_jitter = np.zeros(prob.shape, np.float32)
-        p_jitter[:, :, cols] = detect_jitter(sub, judged, lik_sub, seed=seed)
+        import torch
+
+        p_jitter[:, :, cols] = detect_jitter(sub, judged, lik_sub, seed=seed,
+                                             threads=torch.get_num_threads())
         prob = np.maximum(prob, p_jitter)
     unc = np.where(status == IDENTITY_FIXED, swap_radius, 0.0).astype(np.float32)
     out_xy = work.xy.copy()
