@@ -990,7 +990,7 @@ class CleanerWidget(QWidget):
         self.repair_list.blockSignals(False)
         counts = self.review.counts() if self.review else {}
         self.review_label.setText(
-            f"{len(self.spans)} repaired spans: {counts.get('accepted', 0)} accepted, "
+            f"{len(self.spans)} spans to review: {counts.get('accepted', 0)} accepted, "
             f"{counts.get('rejected', 0)} rejected, {counts.get('marked', 0)} points marked. "
             "Shift+A accept, Shift+R reject (raw values back), Shift+M mark.")
 

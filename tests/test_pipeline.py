@@ -154,6 +154,28 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     assert _same(kept.tracks.xy, noisy.xy)[marked].all()
     assert (kept.probability[marked] > 0.5).all()
     assert kept.report["jitter_points"] == int(marked.sum())
+    # the marks are listed for review: rejecting one changes nothing, accepting one labels
+    # its points bad for fine-tuning
+    from stablemotion_dlc.dlc.review import (
+        ACCEPTED,
+        REJECTED,
+        Review,
+        apply_review,
+        repair_spans,
+        review_labels,
+    )
+
+    spans = [sp for sp in repair_spans(kept) if sp.status == "kept"]
+    assert spans and all(sp.reasons == ("jitter",) and sp.probability > 0.5 for sp in spans)
+    assert sum(sp.n_frames for sp in spans) == int(marked.sum())
+    span = max(spans, key=lambda sp: sp.n_frames)
+    review = Review()
+    review.decide(span, REJECTED)
+    back = apply_review(noisy, kept, review)
+    assert _same(back.tracks.xy, kept.tracks.xy).all()
+    review.decide(span, ACCEPTED)
+    bad = review_labels(kept.suspect.mask, kept, review)
+    assert bad[span.start:span.stop, span.individual, span.keypoint].all()
     # without the detector nothing is marked and nothing of the burst is smoothed
     off = clean_tracks(noisy, model, pcutoff=0.6, learn_jitter=False, smooth_jitter=False)
     assert off.jitter is None and not off.jitter_points().any()

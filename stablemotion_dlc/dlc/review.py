@@ -63,11 +63,14 @@ class RepairSpan:
     start, stop : int
         Frames ``[start, stop)``.
     status : str
-        ``"replaced"``, ``"gap-filled"`` or ``"identity-fixed"``.
+        ``"replaced"``, ``"gap-filled"`` or ``"identity-fixed"``; ``"kept"`` for a stretch
+        the learned jitter detector marked and the cleaning left unchanged (accepting it
+        labels its points bad for :func:`fine_tune`, rejecting it labels them right).
     reasons : tuple of str
         Rules that flagged the input points, ``"model"`` where only the learned detector did,
         ``"identity swap"`` / ``"left/right swap"`` / ``"front/back reversal"`` for identity
-        fixes, ``"marked"`` for points marked by the user.
+        fixes, ``"jitter"`` for the jitter detector's marks, ``"marked"`` for points marked
+        by the user.
     probability : float
         Highest detection probability of the input points in the span.
     individual_name, keypoint_name : str
@@ -103,7 +106,7 @@ class RepairSpan:
 
 
 def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSpan]:
-    """Every repaired span of a clean result, in frame order.
+    """Every repaired span of a clean result and every kept jitter-marked one, by frame.
 
     Parameters
     ----------
@@ -150,7 +153,30 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
                         probability=float(np.nan_to_num(prob[s:e, i, k]).max()),
                         individual_name=str(tracks.individuals[i]),
                         keypoint_name=str(tracks.bodyparts[k])))
+    out += _jitter_spans(result, marked)
     out.sort(key=lambda sp: (sp.start, sp.individual, sp.keypoint))
+    return out
+
+
+def _jitter_spans(result: Any, marked: np.ndarray | None) -> list[RepairSpan]:
+    """The kept stretches the learned jitter detector marked, for review."""
+    if not hasattr(result, "jitter_points") or getattr(result, "jitter", None) is None:
+        return []
+    jit = result.jitter_points()
+    prob = np.asarray(result.jitter)
+    tracks = result.tracks
+    out = []
+    for i, k in zip(*np.nonzero(jit.any(axis=0)), strict=True):
+        starts, stops = true_runs(jit[:, i, k])
+        for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
+            reasons = ["jitter"]
+            if marked is not None and np.asarray(marked)[s:e, i, k].any():
+                reasons.append("marked")
+            out.append(RepairSpan(
+                individual=int(i), keypoint=int(k), start=s, stop=e, status="kept",
+                reasons=tuple(reasons), probability=float(prob[s:e, i, k].max()),
+                individual_name=str(tracks.individuals[i]),
+                keypoint_name=str(tracks.bodyparts[k])))
     return out
 
 
