@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from stablemotion_dlc.dlc.jitter import detect_jitter, inject_bursts, jitter_features
+from stablemotion_dlc.dlc.jitter import (
+    MIN_MARK_FRAMES,
+    detect_jitter,
+    inject_bursts,
+    jitter_features,
+    jitter_marks,
+)
 from stablemotion_dlc.dlc.repair import smooth_jitter
 
 
@@ -90,3 +96,15 @@ def test_smoothing_the_detected_points_changes_exactly_them():
     e_out = np.linalg.norm(out[hot] - clean[hot], axis=-1)
     assert np.sqrt(np.mean(e_out**2)) < 0.6 * np.sqrt(np.mean(e_in**2))
     assert (radius[hot] > 0).all()
+
+
+def test_marks_are_stretches_not_single_frames():
+    p = np.zeros((100, 2, 3), np.float32)
+    p[10:10 + MIN_MARK_FRAMES, 0, 1] = 0.9  # a stretch: marked
+    p[40:40 + MIN_MARK_FRAMES - 1, 1, 2] = 0.9  # one frame short: not marked
+    p[60, 0, 0] = 1.0  # a lone frame: not marked
+    p[70:90, 1, 0] = 0.4  # under the threshold: not marked
+    marks = jitter_marks(p)
+    expected = np.zeros(p.shape, bool)
+    expected[10:10 + MIN_MARK_FRAMES, 0, 1] = True
+    np.testing.assert_array_equal(marks, expected)

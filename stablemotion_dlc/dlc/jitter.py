@@ -18,8 +18,9 @@ learns it from the file itself:
    classifier fitted on the other blocks only, so real jitter in the file (labelled "right" in
    the copies it is taken from) cannot be learned by heart as normal.
 
-Points with probability above :data:`JITTER_THRESHOLD` are *suspect* for review: they are
-reported in the probability map and the sidecar, but not changed by default (see
+Points over :data:`JITTER_THRESHOLD` for :data:`MIN_MARK_FRAMES` frames or more
+(:func:`jitter_marks`) are *marked* for review: they are reported in the probability map, the
+provenance file and the review list, but not changed by default (see
 :func:`~stablemotion_dlc.dlc.repair.smooth_jitter` for smoothing). The generator here is
 neither the training generator (:mod:`~stablemotion_dlc.dlc.corruption`, noise relative to
 the body scale) nor the evaluation protocol (:mod:`~stablemotion_dlc.evaluate.protocol`, noise
@@ -36,13 +37,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["JITTER_THRESHOLD", "N_FOLDS", "jitter_features", "inject_bursts",
-           "detect_jitter"]
+from .._arrays import true_runs
+
+__all__ = ["JITTER_THRESHOLD", "MIN_MARK_FRAMES", "N_FOLDS", "jitter_features",
+           "inject_bursts", "detect_jitter", "jitter_marks"]
 
 logger = logging.getLogger(__name__)
 
 #: Probability above which a point counts as jitter.
 JITTER_THRESHOLD = 0.5
+#: Fewest consecutive frames over the threshold that make a mark: jitter is a stretch, and
+#: on the tuning files of both protocols shorter runs were mostly false (false marks 78 -> 23
+#: on protocol B and 135 -> 49 on protocol A, found points 327 -> 275 and 129 -> 103).
+MIN_MARK_FRAMES = 10
 #: Blocks of frames for the cross-fitting (each scored by a classifier fitted on the others).
 N_FOLDS = 4
 #: Running-median windows (frames) of the noise level.
@@ -249,3 +256,32 @@ def _cross_fit(animals: list[Any], prob: np.ndarray, n_t: int, seed: int) -> Non
             p = np.zeros(sel.shape, np.float32)
             p[sel] = clf.predict_proba(own[rows][sel])[:, 1]
             prob[rows, i] = p
+
+
+def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
+                 min_frames: int = MIN_MARK_FRAMES) -> np.ndarray:
+    """The points :func:`detect_jitter` marks: over ``threshold`` for ``min_frames`` or more.
+
+    Parameters
+    ----------
+    prob : np.ndarray
+        ``(T, ...)`` probabilities, time first.
+    threshold : float
+        Probability over which a point is jittering.
+    min_frames : int
+        Shortest run of such points (per keypoint) that counts.
+
+    Returns
+    -------
+    np.ndarray
+        Bool array of ``prob``'s shape.
+    """
+    over = np.asarray(prob) > threshold
+    flat = over.reshape(over.shape[0], -1)
+    marks = np.zeros_like(flat)
+    for c in np.flatnonzero(flat.any(axis=0)):
+        starts, stops = true_runs(flat[:, c])
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            if b - a >= min_frames:
+                marks[a:b, c] = True
+    return marks.reshape(over.shape)

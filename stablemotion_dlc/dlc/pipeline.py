@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
-from .jitter import JITTER_THRESHOLD, detect_jitter
+from .jitter import detect_jitter, jitter_marks
 from .labels import BONE, JUMP, LOW_LIKELIHOOD, ON_PART, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
@@ -171,7 +171,7 @@ class CleanResult:
         """``(frames, individuals, keypoints)`` bool: kept points the jitter detector marks."""
         if self.jitter is None:
             return np.zeros(self.status.shape, bool)
-        return (self.jitter > JITTER_THRESHOLD) & (self.status == KEPT)
+        return jitter_marks(self.jitter) & (self.status == KEPT)
 
     def summary(self) -> dict[str, int]:
         """Number of points per status."""
@@ -653,8 +653,7 @@ def clean_tracks(
                 keepable=keepable,
                 min_network_run=min_network_run,
                 smooth=smooth_jitter and given is None,
-                jitter=(None if p_jitter is None
-                        else p_jitter[:, i][:, cols] > JITTER_THRESHOLD),
+                jitter=None if p_jitter is None else jitter_marks(p_jitter[:, i][:, cols]),
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop,
                 anchors=trusted[:, i][:, cols] if trusted.any() else None)
