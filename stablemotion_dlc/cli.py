@@ -244,16 +244,18 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise SystemExit(f"plot: {args.raw} and {args.cleaned} have different shapes "
                          f"{raw.xy.shape} vs {cleaned.xy.shape}")
     truth = read_tracks(args.truth) if args.truth else None
-    unc = None
+    unc = jitter = None
     prov = provenance_path(args.cleaned)
-    if prov.is_file():  # the stated 90 % intervals of the repaired points
+    if prov.is_file():  # the stated 90 % intervals of the repaired points, the jitter marks
         import numpy as np
 
         with np.load(prov, allow_pickle=False) as z:
             if "uncertainty" in z.files and z["uncertainty"].shape == raw.xy.shape[:3]:
                 unc = z["uncertainty"]
+            if "jitter" in z.files and z["jitter"].shape == raw.xy.shape[:3]:
+                jitter = z["jitter"]
     out = plot_before_after(raw, cleaned, args.output, truth=truth, overwrite=args.overwrite,
-                            uncertainty=unc)
+                            uncertainty=unc, jitter=jitter)
     print(f"figure: {out}")
     return 0
 

@@ -91,8 +91,10 @@ def test_plot_draws_the_stated_intervals_from_the_provenance(tmp_path: Path, mon
     unc[90:100, 0, 0] = 3.0
     write_tracks(raw, tmp_path / "raw.h5")
     write_tracks(cleaned, tmp_path / "raw_filtered.h5")
+    jitter = np.zeros((200, 1, 2), bool)
+    jitter[120:140, 0, 0] = True  # a stretch marked for review, kept
     np.savez_compressed(provenance_path(tmp_path / "raw_filtered.h5"), uncertainty=unc,
-                        status=(unc > 0).astype(np.int8))
+                        status=(unc > 0).astype(np.int8), jitter=jitter)
     bands = []
     real = matplotlib.axes.Axes.fill_between
 
@@ -100,7 +102,15 @@ def test_plot_draws_the_stated_intervals_from_the_provenance(tmp_path: Path, mon
         bands.append((np.asarray(y2) - np.asarray(y1), np.asarray(where)))
         return real(self, x, y1, y2, where=where, **kw)
 
+    shaded = []
+    real_span = matplotlib.axes.Axes.axvspan
+
+    def spy_span(self, xmin, xmax, **kw):
+        shaded.append((xmin, xmax))
+        return real_span(self, xmin, xmax, **kw)
+
     monkeypatch.setattr(matplotlib.axes.Axes, "fill_between", spy)
+    monkeypatch.setattr(matplotlib.axes.Axes, "axvspan", spy_span)
     out = tmp_path / "fig.png"
     assert main(["plot", str(tmp_path / "raw.h5"), str(tmp_path / "raw_filtered.h5"),
                  "-o", str(out)]) == 0
@@ -108,3 +118,5 @@ def test_plot_draws_the_stated_intervals_from_the_provenance(tmp_path: Path, mon
     widths = [w[m] for w, m in bands if m.any()]
     assert widths and all(np.allclose(w, 6.0) for w in widths)  # +/- 3 px, x and y of "a"
     assert sum(int(m.sum()) for _, m in bands) == 2 * 10
+    # the marked stretch is shaded on both panels of "a"
+    assert shaded == [(119.5, 139.5)] * 2

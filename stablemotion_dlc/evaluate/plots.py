@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._arrays import true_runs
 from .._atomic import atomic_path
 from ..dlc.tracks import Tracks
 
@@ -46,6 +47,7 @@ def plot_before_after(
     overwrite: bool = False,
     title: str | None = None,
     uncertainty: np.ndarray | None = None,
+    jitter: np.ndarray | None = None,
 ) -> Path:
     """Plot x and y over time before and after cleaning (and the truth when known).
 
@@ -69,6 +71,9 @@ def plot_before_after(
         ``(F, I, K)`` radius (px) of each changed point's stated 90 % interval
         (``CleanResult.uncertainty``, the provenance file's ``uncertainty``); drawn as a
         band around the cleaned values where it is positive.
+    jitter : np.ndarray, optional
+        ``(F, I, K)`` bool, the points the learned jitter detector marked for review (the
+        provenance file's ``jitter``); their frames are shaded.
 
     Returns
     -------
@@ -105,6 +110,11 @@ def plot_before_after(
                 v = cleaned.xy[frames, i, k, col]
                 ax.fill_between(t, v - r, v + r, where=r > 0, color="tab:blue", alpha=0.2,
                                 lw=0, label="stated 90 % interval")
+            if jitter is not None:
+                marked = np.asarray(jitter, bool)[frames, i, k]
+                for n, (a, b) in enumerate(zip(*true_runs(marked), strict=True)):
+                    ax.axvspan(t[a] - 0.5, t[b - 1] + 0.5, color="tab:orange", alpha=0.15,
+                               lw=0, label="marked: jitter (kept)" if n == 0 else None)
             who = raw.bodyparts[k] if raw.n_individuals == 1 else \
                 f"{raw.individuals[i]} / {raw.bodyparts[k]}"
             ax.set_ylabel(f"{who}\n{c} (px)", fontsize=8)
