@@ -226,6 +226,15 @@ def _cmd_flag(args: argparse.Namespace) -> int:
           f"{tracks.n_keypoints} keypoints")
     for name, count in labels.summary().items():
         print(f"  {name:>15}: {count}")
+    if args.learn_jitter:  # confident points no rule flagged, in stretches of learned jitter
+        from .dlc.jitter import detect_jitter, jitter_marks
+
+        judged = np.isfinite(tracks.xy).all(-1) & ~labels.mask
+        if tracks.likelihood is not None:
+            with np.errstate(invalid="ignore"):
+                judged &= tracks.likelihood >= labels.params["pcutoff"]
+        marks = jitter_marks(detect_jitter(tracks.xy, judged, tracks.likelihood, threads=1))
+        print(f"  {'jitter':>15}: {int(marks.sum())} (learned from the file, for review)")
     for w in tracks.meta.get("warnings", []):
         print(f"  note: {w}")
     return 0
@@ -466,6 +475,9 @@ def _add_flag(sub: argparse._SubParsersAction) -> None:
                    help="likelihood threshold (default: the config's, else DeepLabCut's "
                         f"{DEFAULT_PCUTOFF})")
     p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
+    p.add_argument("--learn-jitter", action=argparse.BooleanOptionalAction, default=True,
+                   help="also count the confident points in stretches of jitter, found by a "
+                        "classifier learned from the file itself (a few seconds; default on)")
     p.set_defaults(handler=_cmd_flag)
 
 

@@ -51,7 +51,10 @@ def test_sample_then_flag(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert "sample project" in text and "config.yaml" in text
     h5 = next((out / "videos").glob("*DLC_*.h5"))
     assert main(["flag", str(h5), "--config", str(out / "config.yaml")]) == 0
-    assert "low_likelihood" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "low_likelihood" in text and "jitter" in text
+    assert main(["flag", str(h5), "--no-learn-jitter"]) == 0
+    assert "learned from the file" not in capsys.readouterr().out
     # an existing sample is refused without --overwrite, with a clear error and exit code 1
     assert main(["sample", str(out), "--duration", "4", "--no-video"]) == 1
     assert "overwrite" in capsys.readouterr().err
