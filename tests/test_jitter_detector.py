@@ -108,3 +108,24 @@ def test_marks_are_stretches_not_single_frames():
     expected = np.zeros(p.shape, bool)
     expected[10:10 + MIN_MARK_FRAMES, 0, 1] = True
     np.testing.assert_array_equal(marks, expected)
+
+
+def test_long_tracks_learn_from_chunks_and_still_find_bursts(monkeypatch):
+    """Beyond MAX_COPY_FRAMES the noisy copies are chunks of the track (bounded memory)."""
+    import stablemotion_dlc.dlc.jitter as jit
+
+    monkeypatch.setattr(jit, "MAX_COPY_FRAMES", 1200)
+    monkeypatch.setattr(jit, "COPY_CHUNK_FRAMES", 300)
+    clean = _animals()
+    noisy = clean.copy()
+    noisy[2500:2600, 0, 1] += np.random.default_rng(5).normal(0, 2.0, (100, 2))
+    ok = np.ones(noisy.shape[:3], bool)
+    frames, feats, burst, ok_c = jit._noisy_copy(noisy[:, 0], ok[:, 0], None,
+                                                 np.random.default_rng(0))
+    assert len(frames) == 1200 and len(np.unique(frames)) == 1200
+    assert feats.shape[:2] == burst.shape == ok_c.shape == (1200, 4) and burst.any()
+    found = jitter_marks(detect_jitter(noisy, ok, seed=0))
+    assert found[2510:2590, 0, 1].mean() > 0.8
+    others = np.ones(found.shape, bool)
+    others[2480:2620, 0, 1] = False
+    assert found[others].mean() < 0.002

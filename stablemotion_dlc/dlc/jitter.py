@@ -65,6 +65,9 @@ MIN_POINTS = 500
 MIN_LEVELS = 50
 #: Most rows a classifier is fitted on (evenly subsampled beyond).
 MAX_ROWS = 300_000
+#: Longest track copied whole for training; longer ones are copied in chunks this long.
+MAX_COPY_FRAMES = 20_000
+COPY_CHUNK_FRAMES = 2_000
 # the median second difference of i.i.d. Gaussian noise of sigma per axis is about
 # 1.1774 * sqrt(1.5) sigma (Rayleigh of scale sigma * sqrt(1.5))
 _LEVEL_PER_SIGMA = 1.1774 * np.sqrt(1.5)
@@ -94,8 +97,8 @@ def _usual(h: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(usual), np.maximum(usual, floor), max(typical, floor))
 
 
-def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None
-                    ) -> np.ndarray:
+def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None,
+                    usual: np.ndarray | None = None) -> np.ndarray:
     """Per-point features of the jitter classifier, for one animal.
 
     Parameters
@@ -106,6 +109,9 @@ def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | Non
         ``(T, K)`` bool, the observed points to judge (others are neither used nor judged).
     likelihood : np.ndarray, optional
         ``(T, K)`` likelihoods.
+    usual : np.ndarray, optional
+        ``(K,)`` each keypoint's usual noise level (default: measured on ``xy``; a chunk of
+        a longer track passes the whole track's).
 
     Returns
     -------
@@ -117,7 +123,7 @@ def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | Non
     xy = np.asarray(xy, np.float64)
     n_t, n_k = ok.shape
     h = _levels(xy, ok)
-    usual = _usual(h)
+    usual = _usual(h) if usual is None else np.asarray(usual, np.float64)
     rel = np.log(np.maximum(np.where(np.isfinite(h), h, usual), 0.05 * usual) / usual)
     feats = [rel, uniform_filter1d(rel, 11, axis=0, mode="nearest")]
     for w in WINDOWS:
@@ -131,8 +137,12 @@ def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | Non
 
 
 def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
-                  rate: float = BURST_RATE) -> tuple[np.ndarray, np.ndarray]:
+                  rate: float = BURST_RATE, usual: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """A copy of one animal's ``xy`` with noise bursts on about ``rate`` of its ``ok`` points.
+
+    The bursts' noise is relative to ``usual``, each keypoint's usual level (default:
+    measured on ``xy``).
 
     Returns
     -------
@@ -142,7 +152,8 @@ def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
         ``(T, K)`` bool, the points given noise.
     """
     n_t, n_k = ok.shape
-    sigma0 = _usual(_levels(xy, ok)) / _LEVEL_PER_SIGMA
+    sigma0 = (_usual(_levels(xy, ok)) if usual is None else np.asarray(usual)) \
+        / _LEVEL_PER_SIGMA
     out = np.array(xy, np.float64, copy=True)
     burst = np.zeros((n_t, n_k), bool)
     target = rate * ok.sum()
@@ -197,23 +208,59 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
         return prob
     rng = np.random.default_rng(seed)
     lik = None if likelihood is None else np.asarray(likelihood, np.float64)
-    animals = []
+    animals = []  # (individual, its noisy copies: frames, features, bursts, observed)
     for i in range(n_i):
-        ok_i = ok[:, i]
-        if ok_i.sum() < MIN_LEVELS:
+        if ok[:, i].sum() < MIN_LEVELS:
             continue
-        copies = []
-        for _ in range(N_COPIES):
-            noisy, burst = inject_bursts(xy[:, i], ok_i, rng)
-            copies.append((jitter_features(noisy, ok_i, None if lik is None else lik[:, i]),
-                           burst))
-        own = jitter_features(xy[:, i], ok_i, None if lik is None else lik[:, i])
-        animals.append((i, ok_i, copies, own))
+        lik_i = None if lik is None else lik[:, i]
+        animals.append((i, [_noisy_copy(xy[:, i], ok[:, i], lik_i, rng)
+                            for _ in range(N_COPIES)]))
     if not animals:
         return prob
+    block = np.arange(n_t) * N_FOLDS // n_t
     with _openmp_limit(threads):
-        _cross_fit(animals, prob, n_t, seed)
+        models = _fit_folds(animals, block, seed)
+        for i, _ in animals:  # the file's own features, one animal at a time
+            own = jitter_features(xy[:, i], ok[:, i], None if lik is None else lik[:, i])
+            for b, clf in enumerate(models):
+                sel = (block == b) & ok[:, i].any(axis=1)
+                if clf is None or not sel.any():
+                    continue
+                rows = np.flatnonzero(sel)
+                judge = ok[rows, i]
+                p = np.zeros(judge.shape, np.float32)
+                p[judge] = clf.predict_proba(own[rows][judge])[:, 1]
+                prob[rows, i] = p
     return prob
+
+
+def _noisy_copy(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+    """One animal's training copy: ``(frames, features, bursts, observed)``.
+
+    Up to :data:`MAX_COPY_FRAMES` frames the copy is the whole track; a longer one is
+    copied in :data:`COPY_CHUNK_FRAMES`-frame chunks spread evenly over it (the fit uses
+    at most :data:`MAX_ROWS` rows anyway), each with ``max(WINDOWS)`` frames of context on
+    both sides, so that memory stays bounded whatever the recording's length.
+    """
+    n_t = len(ok)
+    if n_t <= MAX_COPY_FRAMES:
+        noisy, burst = inject_bursts(xy, ok, rng)
+        return np.arange(n_t), jitter_features(noisy, ok, likelihood), burst, ok
+    margin = max(WINDOWS)
+    usual = _usual(_levels(xy, ok))  # the whole track's, as its own features use
+    parts = []
+    n_chunks = MAX_COPY_FRAMES // COPY_CHUNK_FRAMES
+    for start in np.linspace(0, n_t - COPY_CHUNK_FRAMES, n_chunks).astype(int).tolist():
+        lo, hi = max(0, start - margin), min(n_t, start + COPY_CHUNK_FRAMES + margin)
+        noisy, burst = inject_bursts(xy[lo:hi], ok[lo:hi], rng, usual=usual)
+        feats = jitter_features(noisy, ok[lo:hi], None if likelihood is None
+                                else likelihood[lo:hi], usual=usual)
+        core = slice(start - lo, start - lo + COPY_CHUNK_FRAMES)
+        parts.append((np.arange(start, start + COPY_CHUNK_FRAMES), feats[core], burst[core],
+                      ok[start:start + COPY_CHUNK_FRAMES]))
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))  # type: ignore[return-value]
 
 
 def _openmp_limit(threads: int | None) -> AbstractContextManager[Any]:
@@ -225,21 +272,25 @@ def _openmp_limit(threads: int | None) -> AbstractContextManager[Any]:
     return threadpool_limits(limits=int(threads), user_api="openmp")
 
 
-def _cross_fit(animals: list[Any], prob: np.ndarray, n_t: int, seed: int) -> None:
-    """Fill ``prob`` block by block with a classifier fitted on the other blocks' copies."""
+def _fit_folds(animals: list[Any], block: np.ndarray, seed: int) -> list[Any]:
+    """One classifier per block of frames, fitted on the copies' rows of the other blocks.
+
+    None where those rows hold no burst, or nothing but bursts.
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    block = np.arange(n_t) * N_FOLDS // n_t
+    models: list[Any] = []
     for b in range(N_FOLDS):
         xs, ys = [], []
-        for _, ok_i, copies, _ in animals:
-            use = ok_i & (block != b)[:, None]
-            for feats, burst in copies:
+        for _, copies in animals:
+            for frames, feats, burst, ok_c in copies:
+                use = ok_c & (block[frames] != b)[:, None]
                 xs.append(feats[use])
                 ys.append(burst[use])
         x = np.concatenate(xs)
         y = np.concatenate(ys)
         if y.all() or not y.any():
+            models.append(None)
             continue
         if len(y) > MAX_ROWS:
             keep = np.linspace(0, len(y) - 1, MAX_ROWS).astype(int)
@@ -247,15 +298,8 @@ def _cross_fit(animals: list[Any], prob: np.ndarray, n_t: int, seed: int) -> Non
         clf = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
                                              max_leaf_nodes=8, min_samples_leaf=100,
                                              random_state=seed)
-        clf.fit(x, y)
-        for i, ok_i, _, own in animals:
-            rows = block == b
-            sel = ok_i[rows]
-            if not sel.any():
-                continue
-            p = np.zeros(sel.shape, np.float32)
-            p[sel] = clf.predict_proba(own[rows][sel])[:, 1]
-            prob[rows, i] = p
+        models.append(clf.fit(x, y))
+    return models
 
 
 def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
