@@ -227,12 +227,10 @@ def _cmd_flag(args: argparse.Namespace) -> int:
     for name, count in labels.summary().items():
         print(f"  {name:>15}: {count}")
     if args.learn_jitter:  # confident points no rule flagged, in stretches of learned jitter
-        from .dlc.jitter import detect_jitter, jitter_marks
+        from .dlc.jitter import detect_jitter, jitter_marks, judged_points
 
-        judged = np.isfinite(tracks.xy).all(-1) & ~labels.mask
-        if tracks.likelihood is not None:
-            with np.errstate(invalid="ignore"):
-                judged &= tracks.likelihood >= labels.params["pcutoff"]
+        judged = judged_points(tracks.xy, tracks.likelihood, labels.mask,
+                               labels.params["pcutoff"])
         marks = jitter_marks(detect_jitter(tracks.xy, judged, tracks.likelihood, threads=1))
         print(f"  {'jitter':>15}: {int(marks.sum())} (learned from the file, for review)")
     for w in tracks.meta.get("warnings", []):

@@ -39,8 +39,9 @@ import numpy as np
 
 from .._arrays import true_runs
 
-__all__ = ["JITTER_THRESHOLD", "MIN_MARK_FRAMES", "N_FOLDS", "jitter_features",
-           "inject_bursts", "detect_jitter", "jitter_marks"]
+__all__ = ["JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MIN_MARK_FRAMES", "N_FOLDS",
+           "noise_levels", "judged_points", "jitter_features", "inject_bursts",
+           "detect_jitter", "jitter_marks"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +69,17 @@ MAX_ROWS = 300_000
 #: Longest track copied whole for training; longer ones are copied in chunks this long.
 MAX_COPY_FRAMES = 20_000
 COPY_CHUNK_FRAMES = 2_000
-# the median second difference of i.i.d. Gaussian noise of sigma per axis is about
-# 1.1774 * sqrt(1.5) sigma (Rayleigh of scale sigma * sqrt(1.5))
-_LEVEL_PER_SIGMA = 1.1774 * np.sqrt(1.5)
+#: The median second difference of i.i.d. Gaussian noise of sigma per axis, over sigma
+#: (Rayleigh of scale ``sigma * sqrt(1.5)``, median 1.1774 times that).
+LEVEL_PER_SIGMA = 1.1774 * np.sqrt(1.5)
 
 
-def _levels(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``(T, K)`` second-difference magnitude, NaN unless frames t-1, t, t+1 are observed."""
+def noise_levels(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Each point's noise level: the second difference ``|x[t] - (x[t-1] + x[t+1]) / 2|``.
+
+    Smooth motion keeps it small however fast. Returns ``(T, K)``, NaN unless frames
+    ``t-1``, ``t`` and ``t+1`` are all ``ok``.
+    """
     n_t, n_k = ok.shape
     h = np.full((n_t, n_k), np.nan)
     if n_t < 3:
@@ -95,6 +100,33 @@ def _usual(h: np.ndarray) -> np.ndarray:
     typical = float(np.nanmedian(usual)) if np.isfinite(usual).any() else 1.0
     floor = max(0.05, 0.25 * typical)
     return np.where(np.isfinite(usual), np.maximum(usual, floor), max(typical, floor))
+
+
+def judged_points(xy: np.ndarray, likelihood: np.ndarray | None, flagged: np.ndarray,
+                  pcutoff: float) -> np.ndarray:
+    """The points the detector judges: observed, at least ``pcutoff`` and not ``flagged``.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, ..., 2)`` positions.
+    likelihood : np.ndarray or None
+        ``(T, ...)`` likelihoods.
+    flagged : np.ndarray
+        ``(T, ...)`` bool, points already flagged (the rules' suspect mask).
+    pcutoff : float
+        Likelihood threshold.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T, ...)`` bool.
+    """
+    judged = np.isfinite(xy).all(-1) & ~np.asarray(flagged, bool)
+    if likelihood is not None:
+        with np.errstate(invalid="ignore"):
+            judged &= np.asarray(likelihood) >= pcutoff
+    return judged
 
 
 def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None,
@@ -122,7 +154,7 @@ def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | Non
 
     xy = np.asarray(xy, np.float64)
     n_t, n_k = ok.shape
-    h = _levels(xy, ok)
+    h = noise_levels(xy, ok)
     usual = _usual(h) if usual is None else np.asarray(usual, np.float64)
     rel = np.log(np.maximum(np.where(np.isfinite(h), h, usual), 0.05 * usual) / usual)
     feats = [rel, uniform_filter1d(rel, 11, axis=0, mode="nearest")]
@@ -152,8 +184,8 @@ def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
         ``(T, K)`` bool, the points given noise.
     """
     n_t, n_k = ok.shape
-    sigma0 = (_usual(_levels(xy, ok)) if usual is None else np.asarray(usual)) \
-        / _LEVEL_PER_SIGMA
+    sigma0 = (_usual(noise_levels(xy, ok)) if usual is None else np.asarray(usual)) \
+        / LEVEL_PER_SIGMA
     out = np.array(xy, np.float64, copy=True)
     burst = np.zeros((n_t, n_k), bool)
     target = rate * ok.sum()
@@ -249,7 +281,7 @@ def _noisy_copy(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None,
         noisy, burst = inject_bursts(xy, ok, rng)
         return np.arange(n_t), jitter_features(noisy, ok, likelihood), burst, ok
     margin = max(WINDOWS)
-    usual = _usual(_levels(xy, ok))  # the whole track's, as its own features use
+    usual = _usual(noise_levels(xy, ok))  # the whole track's, as its own features use
     parts = []
     n_chunks = MAX_COPY_FRAMES // COPY_CHUNK_FRAMES
     for start in np.linspace(0, n_t - COPY_CHUNK_FRAMES, n_chunks).astype(int).tolist():

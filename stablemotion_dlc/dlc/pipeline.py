@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
-from .jitter import detect_jitter, jitter_marks
+from .jitter import detect_jitter, jitter_marks, judged_points
 from .labels import BONE, JUMP, LOW_LIKELIHOOD, ON_PART, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
@@ -547,20 +547,19 @@ def clean_tracks(
             raise ValueError(f"flag_mask must have shape {(n_f, n_i, n_k)}, got {given.shape}")
     prob = labels.mask.astype(np.float32)
     p_jitter = None
+    jitter_found = None  # the marks, for the smoothing
     if learn_jitter and detect is not None and given is None:
-        sub = work.xy[:, :, cols]
-        judged = np.isfinite(sub).all(-1) & ~labels.mask[:, :, cols]
-        lik_sub = None if work.likelihood is None else work.likelihood[:, :, cols]
-        if lik_sub is not None:
-            with np.errstate(invalid="ignore"):
-                judged &= lik_sub >= pcutoff
-        judged &= status[:, :, cols] == KEPT
-        p_jitter = np.zeros(prob.shape, np.float32)
         import torch
 
+        sub = work.xy[:, :, cols]
+        lik_sub = None if work.likelihood is None else work.likelihood[:, :, cols]
+        judged = judged_points(sub, lik_sub, labels.mask[:, :, cols], pcutoff)
+        judged &= status[:, :, cols] == KEPT
+        p_jitter = np.zeros(prob.shape, np.float32)
         p_jitter[:, :, cols] = detect_jitter(sub, judged, lik_sub, seed=seed,
                                              threads=torch.get_num_threads())
         prob = np.maximum(prob, p_jitter)
+        jitter_found = jitter_marks(p_jitter)
     unc = np.where(status == IDENTITY_FIXED, swap_radius, 0.0).astype(np.float32)
     out_xy = work.xy.copy()
     out_lik = None if work.likelihood is None else work.likelihood.copy()
@@ -653,7 +652,7 @@ def clean_tracks(
                 keepable=keepable,
                 min_network_run=min_network_run,
                 smooth=smooth_jitter and given is None,
-                jitter=None if p_jitter is None else jitter_marks(p_jitter[:, i][:, cols]),
+                jitter=None if jitter_found is None else jitter_found[:, i][:, cols],
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop,
                 anchors=trusted[:, i][:, cols] if trusted.any() else None)

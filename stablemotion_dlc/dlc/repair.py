@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
+from .jitter import LEVEL_PER_SIGMA, noise_levels
 from .pose_prior import (
     PREDICTION_MEDIAN_FRAMES,
     PoseEvidence,
@@ -361,8 +362,9 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
 
     DeepLabCut's points carry a small frame-to-frame noise everywhere; some stretches
     (motion blur, a poorly lit corner) jitter by several pixels. Each keypoint's jitter is
-    measured by its second difference ``|x[t] - (x[t-1] + x[t+1]) / 2|``, which smooth
-    motion keeps small even when fast. Where its running median over ``window`` frames
+    measured by its second difference ``|x[t] - (x[t-1] + x[t+1]) / 2|``
+    (:func:`~stablemotion_dlc.dlc.jitter.noise_levels`), which smooth motion keeps small
+    even when fast. Where its running median over ``window`` frames
     exceeds ``alpha`` times the keypoint's median over the file (and ``min_px``), those
     frames, widened by ``window // 2`` on each side, get a Savitzky-Golay fit
     (``sg_window`` frames, polynomial ``order``). Everything else is left bit-identical, so a
@@ -414,14 +416,12 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
     if n_t < max(sg_window, 3 * window):
         return out, smoothed, radius
     t = np.arange(n_t)
+    levels = noise_levels(xy, ok)
     for k in range(n_k):
         okk = ok[:, k]
-        three = okk[:-2] & okk[1:-1] & okk[2:]
-        if three.sum() < 3 * window:
+        h = levels[:, k]
+        if np.isfinite(h).sum() < 3 * window:
             continue
-        h = np.full(n_t, np.nan)
-        d2 = np.linalg.norm(xy[1:-1, k] - (xy[:-2, k] + xy[2:, k]) / 2, axis=-1)
-        h[1:-1] = np.where(three, d2, np.nan)
         usual = float(np.nanmedian(h))
         level = median_filter(np.where(np.isfinite(h), h, usual), size=window, mode="nearest")
         if hot is None:
@@ -435,9 +435,9 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
         fit = savgol_filter(filled, sg_window, order, axis=0, mode="interp")
         out[sel, k] = fit[sel]
         smoothed[:, k] = sel
-        # Gaussian noise of sigma per axis: the second difference is Rayleigh with scale
-        # sigma * sqrt(1.5) (median 1.18 times that); the fit keeps about 0.55 sigma of it
-        sigma = level / (1.1774 * np.sqrt(1.5))
+        # Gaussian noise of sigma per axis (LEVEL_PER_SIGMA); the fit keeps about 0.55
+        # sigma of it
+        sigma = level / LEVEL_PER_SIGMA
         radius[sel, k] = (2.146 * 0.55 * sigma[sel]).astype(np.float32)
     return out, smoothed, radius
 

@@ -160,7 +160,7 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
 
 def _jitter_spans(result: Any, marked: np.ndarray | None) -> list[RepairSpan]:
     """The kept stretches the learned jitter detector marked, for review."""
-    if not hasattr(result, "jitter_points") or getattr(result, "jitter", None) is None:
+    if getattr(result, "jitter", None) is None:  # the detector did not run
         return []
     jit = result.jitter_points()
     prob = np.asarray(result.jitter)
