@@ -124,6 +124,42 @@ def test_network_or_interpolation_only_touch_flagged_points(tracks, model, resul
     assert (res.uncertainty[~changed] == 0).all()
 
 
+def test_stale_points_are_repaired_not_kept_as_plausible(tracks, model, result):
+    """A confident point that repeats its value while the body moves (the STUCK rule) is a
+    stale value, not a measurement: keep_plausible does not keep it, however close the
+    repair lands; ``keep_stuck=True`` lets it (the behaviour before)."""
+    from stablemotion_dlc.dlc.labels import STUCK
+
+    free = ~result.suspect.mask[:, 0] & (result.status[:, 0] == KEPT)
+    k = int(np.argmax(free.sum(0)))
+    step = np.linalg.norm(np.diff(tracks.xy[:, 0, k], axis=0), axis=-1)
+    # a slow stretch: the frozen value stays near the truth (the repair's own radius)
+    ok = free[1:, k] & free[:-1, k] & (step < 3.0)
+    best, start, run = (0, 0), 0, 0
+    for t, v in enumerate(ok):
+        run = run + 1 if v else 0
+        start = t - run + 1 if v else start
+        if run > best[0]:
+            best = (run, start)
+    assert best[0] >= 12
+    a = best[1] + 2
+    frozen = tracks.copy()
+    frozen.xy[a:a + 8, 0, k] = frozen.xy[a - 1, 0, k]
+    stale = np.zeros(tracks.xy.shape[:3], bool)
+    stale[a:a + 8, 0, k] = True
+    res = clean_tracks(frozen, model, pcutoff=0.6, learn_jitter=False)
+    stuck = (res.suspect.reasons & STUCK) > 0
+    assert stuck[stale].mean() > 0.5
+    assert (res.status[stale & stuck] == REPLACED).all()
+    # the repair ends the freeze: no two repaired frames in a row hold the same value
+    fixed = res.tracks.xy[a:a + 8, 0, k][stuck[a:a + 8, 0, k]]
+    assert (np.linalg.norm(np.diff(fixed, axis=0), axis=-1) > 0.05).all()
+    old = clean_tracks(frozen, model, pcutoff=0.6, learn_jitter=False, keep_stuck=True)
+    # before, the repair landing within its own radius kept the stale value
+    assert (old.status[stale & stuck] == KEPT).mean() > 0.5
+    assert res.report["settings"]["keep_stuck"] is False
+
+
 def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     """A noise burst on confident points that no rule flags: the file's learned jitter
     detector finds it; by default it is kept bit for bit and marked (probability and
