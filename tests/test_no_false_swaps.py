@@ -193,6 +193,43 @@ def test_neighbour_swap_found_and_undone(mirrored):
     assert corr[0].kind == "neighbour" and corr[0].n_points == 120
 
 
+def test_swapped_stretches_join_only_across_weak_flickers():
+    """``bridge`` joins stretches whose facing ends are weak and close, and only into a span
+    with two strong outer ends; anything else is left to be judged stretch by stretch."""
+    from stablemotion_dlc.dlc.identity import _bridge_weak_runs
+
+    weak = np.zeros(501, bool)
+    weak[[140, 146, 150, 153]] = True  # flickers between 100 and 200; 300-400 is strong
+    runs = [(100, 140), (146, 150), (153, 200), (300, 340), (346, 400)]
+    assert _bridge_weak_runs(runs, weak, 10) == [(100, 200), (300, 340), (346, 400)]
+    assert _bridge_weak_runs(runs, weak, 0) == runs
+    # too short a bridge for the first gap: the rest starts weak, nothing is joined
+    assert _bridge_weak_runs(runs, weak, 4) == runs
+    weak[100] = True  # a weak outer end: the chain is not joined
+    assert _bridge_weak_runs(runs, weak, 10) == runs
+
+
+def test_neighbour_swap_broken_by_a_flicker_is_found_whole(shared_data):
+    """sleap_centered_pair with protocol B's errors (a tuning file): a fly's forelegR1 and
+    forelegR2 exchanged for 130 frames, both confident; where the two segments touch,
+    continuity loses them and sees five stretches, none with two strong ends. Joined across
+    the flicker it is found whole (and only it)."""
+    from stablemotion_dlc.dlc.identity import find_neighbour_swaps
+    from stablemotion_dlc.dlc.io import read_tracks
+    from stablemotion_dlc.evaluate.protocol import corrupt_independent
+
+    tr = read_tracks(shared_data / "sleap_centered_pair" / "centered_pair_predictions_DLC.h5")
+    case = corrupt_independent(tr.xy, tr.likelihood, seed=0, rate=0.05,
+                               individuals=tr.individuals)
+    bad = tr.copy()
+    bad.xy, bad.likelihood = case.xy.copy(), case.likelihood.copy()
+    bad.meta.pop("raw_points", None)
+    assert find_neighbour_swaps(bad, bridge=0) == []
+    events = find_neighbour_swaps(bad)
+    assert [(e.individuals, set(e.keypoints), e.start, e.stop) for e in events] == [
+        (("track_2",), {"forelegR1", "forelegR2"}, 857, 987)]
+
+
 def test_neighbour_swap_that_the_body_allows_is_left():
     """Two symmetric parts 16 px apart (ears not named as a pair) exchanged: continuity sees
     the exchange, but the body barely tells the two configurations apart (summed d2 about 9

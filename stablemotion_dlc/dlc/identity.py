@@ -724,6 +724,7 @@ def find_lr_swaps(
     min_side_margin: float = 0.25,
     strong_share: float = 0.5,
     require_geometry: bool = False,
+    bridge: int = 0,
 ) -> list[SwapEvent]:
     """Detect stretches where the two keypoints of a left/right pair are exchanged.
 
@@ -756,6 +757,12 @@ def find_lr_swaps(
         are left alone.
     require_geometry : bool, default False
         Also require the geometry to confirm (share below ``0.5 - min_side_margin``).
+    bridge : int, default 0
+        Join swapped stretches whose facing ends are both weak (the points came close and
+        continuity lost them for a few frames) across at most this many frames, so that a
+        span entered by a strong exchange and left by one is found whole even when the two
+        points flickered in between. The joined span still needs strong evidence at its
+        two outer ends.
 
     Returns
     -------
@@ -843,7 +850,10 @@ def find_lr_swaps(
             inside = np.zeros(tracks.n_frames + 1, dtype=bool)
             inside[1:-1] = True
             weak = inside & ~(seen & (np.append(gain, np.inf) >= strong))
-            for s, e in zip(*true_runs(swapped), strict=True):
+            runs = list(zip(*true_runs(swapped), strict=True))
+            if bridge > 0:
+                runs = _bridge_weak_runs(runs, weak, bridge)
+            for s, e in runs:
                 if weak[s] or weak[e]:
                     logger.debug("lr swap %s-%s [%d, %d) rejected: weak evidence", a, b, s, e)
                     continue
@@ -862,6 +872,30 @@ def find_lr_swaps(
     events.sort(key=lambda e: (tracks.individuals.index(e.individuals[0]), e.start))
     logger.info("find_lr_swaps: %d swapped span(s) over %d pair(s)", len(events), len(idx_pairs))
     return events
+
+
+def _bridge_weak_runs(runs: list[tuple[int, int]], weak: np.ndarray, bridge: int
+                      ) -> list[tuple[int, int]]:
+    """Join consecutive swapped runs across weak flickers of at most ``bridge`` frames.
+
+    Two runs join when their facing ends are both weak transitions; a chain is kept joined
+    only when its outer ends are strong (otherwise its runs are returned as they were, to be
+    judged one by one).
+    """
+    out: list[tuple[int, int]] = []
+    j = 0
+    while j < len(runs):
+        k = j
+        while (k + 1 < len(runs) and weak[runs[k][1]] and weak[runs[k + 1][0]]
+               and runs[k + 1][0] - runs[k][1] <= bridge):
+            k += 1
+        s, e = runs[j][0], runs[k][1]
+        if k > j and not weak[s] and not weak[e]:
+            out.append((s, e))
+        else:
+            out.extend(runs[j:k + 1])
+        j = k + 1
+    return out
 
 
 def fix_lr_swaps(tracks: Tracks, events: list[SwapEvent]) -> tuple[Tracks, list[Correction]]:
@@ -928,6 +962,12 @@ SWAP_MIN_RATIO = 4.0
 """... and at least this many times the median with the two points exchanged back."""
 SWAP_MIN_SHARE = 0.8
 """... and the exchanged configuration more plausible in at least this share of its frames."""
+NEIGHBOUR_BRIDGE = 10
+"""Frames across which :func:`find_neighbour_swaps` joins continuity's swapped stretches broken
+by a flicker (two leg segments of a fly that touch): on protocol B's tuning files it finds
+sleap_centered_pair's 130-frame forelegR1/forelegR2 exchange whole (it was missed as five
+stretches, none with two strong ends), and no swap appears on their clean tracks or on the
+real-error pair."""
 
 
 def neighbour_pairs(mean: np.ndarray, n: int = NEIGHBOURS,
@@ -970,6 +1010,7 @@ def find_neighbour_swaps(
     min_ratio: float = SWAP_MIN_RATIO,
     min_share: float = SWAP_MIN_SHARE,
     seed: int = 0,
+    bridge: int = NEIGHBOUR_BRIDGE,
 ) -> list[SwapEvent]:
     """Detect stretches where two neighbouring keypoints of one animal are exchanged.
 
@@ -1003,6 +1044,11 @@ def find_neighbour_swaps(
         :data:`SWAP_MIN_SHARE`, chosen on protocol B's tuning files).
     seed : int
         Seed of the pose prior's frame subsample.
+    bridge : int
+        Continuity's swapped stretches are joined across at most this many frames where
+        the two points came close and continuity lost them (weak transitions on both
+        sides, :func:`find_lr_swaps`' ``bridge``); the joined span still needs a strong
+        exchange at both outer ends and the body's evidence over all of it.
 
     Returns
     -------
@@ -1024,7 +1070,8 @@ def find_neighbour_swaps(
         name = tracks.individuals[i]
         one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
         cands = []  # continuity's spans with a frame where both points are confident
-        for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False):
+        for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False,
+                                bridge=bridge):
             a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
             if ok[ev.start:ev.stop][:, [a, b]].all(1).any():
                 cands.append((ev, a, b))
