@@ -441,7 +441,8 @@ def clean_tracks(
         not a measurement, so a repair landing near it is no evidence for it. On protocol
         A's tuning files (frozen points are one of its kinds) keeping them left 74 % of the
         frozen points as they were (edits' recall 0.26, RMSE 8.55 px); repairing them gives
-        recall 0.77 and 6.31 px, with right points moved 0.19 % -> 0.18 %.
+        recall 0.77 and 6.31 px, with right points moved 0.19 % -> 0.18 % (0.87, 6.18 px and
+        0.16 % with the STUCK rule's body travel lowered to ``min_jump``).
     smooth_jitter : bool
         Smooth (Savitzky-Golay, :func:`~stablemotion_dlc.dlc.repair.smooth_jitter`) the
         points found jittering; they count as replaced, with their own interval. With
