@@ -124,6 +124,17 @@ def test_network_or_interpolation_only_touch_flagged_points(tracks, model, resul
     assert (res.uncertainty[~changed] == 0).all()
 
 
+def _longest_run(ok: np.ndarray) -> tuple[int, int]:
+    """Length and start of the longest run of True in ``ok``."""
+    best, start, run = (0, 0), 0, 0
+    for t, v in enumerate(ok):
+        run = run + 1 if v else 0
+        start = t - run + 1 if v else start
+        if run > best[0]:
+            best = (run, start)
+    return best
+
+
 def test_stale_points_are_repaired_not_kept_as_plausible(tracks, model, result):
     """A confident point that repeats its value while the body moves (the STUCK rule) is a
     stale value, not a measurement: keep_plausible does not keep it, however close the
@@ -135,14 +146,9 @@ def test_stale_points_are_repaired_not_kept_as_plausible(tracks, model, result):
     step = np.linalg.norm(np.diff(tracks.xy[:, 0, k], axis=0), axis=-1)
     # a slow stretch: the frozen value stays near the truth (the repair's own radius)
     ok = free[1:, k] & free[:-1, k] & (step < 3.0)
-    best, start, run = (0, 0), 0, 0
-    for t, v in enumerate(ok):
-        run = run + 1 if v else 0
-        start = t - run + 1 if v else start
-        if run > best[0]:
-            best = (run, start)
-    assert best[0] >= 12
-    a = best[1] + 2
+    n, s0 = _longest_run(ok)
+    assert n >= 12
+    a = s0 + 2
     frozen = tracks.copy()
     frozen.xy[a:a + 8, 0, k] = frozen.xy[a - 1, 0, k]
     stale = np.zeros(tracks.xy.shape[:3], bool)
@@ -168,13 +174,8 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     k = int(np.argmax(free.sum(0)))
     ok = np.isfinite(tracks.xy[:, 0, k]).all(-1) & free[:, k]
     # the longest stretch of such points
-    best, start, run = (0, 0), 0, 0
-    for t, v in enumerate(ok):
-        run = run + 1 if v else 0
-        start = t - run + 1 if v else start
-        if run > best[0]:
-            best = (run, start)
-    n, s0 = min(best[0], 120), best[1]
+    n, s0 = _longest_run(ok)
+    n = min(n, 120)
     assert n >= 60
     burst = np.zeros(tracks.xy.shape[:3], bool)
     burst[s0 + 5:s0 + n - 5, 0, k] = True
