@@ -795,6 +795,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", default=",".join(ALL_METHODS),
                    help=f"comma-separated, from {ALL_METHODS}")
     p.add_argument("--files", default="", help="comma-separated file names (default all)")
+    p.add_argument("--add-file", action="append", default=[], metavar="NAME=PATH",
+                   help="also score this file (path under --data) as held-out; repeatable "
+                        "(a file the settings never saw, e.g. behaviordepot_demo4="
+                        "behaviordepot/demo4_video.csv); with --files none, only these")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 200 frames per file, 20 training steps")
     p.add_argument("--train-protocol", choices=("A", "B"), default="A",
@@ -820,6 +824,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         a.out = Path("/tmp/protocol_b_quick") if a.quick else (
             REPO / "docs" / "benchmarks" / "protocol_b")
     return a
+
+
+def selected_files(wanted: set[str], added: list[str]) -> list[tuple[str, str, str]]:
+    """The files to score: :data:`FILES` in ``wanted``, then ``added`` as held-out.
+
+    ``wanted`` empty means all of :data:`FILES`; ``added`` holds ``NAME=PATH`` entries
+    (``--files none`` scores only those).
+
+    Raises
+    ------
+    SystemExit
+        For an ``added`` entry that is not ``NAME=PATH``.
+    """
+    out = [f for f in FILES if not wanted or f[0] in wanted]
+    for spec in added:
+        name, sep, rel = spec.partition("=")
+        if not sep or not name or not rel:
+            raise SystemExit(f"--add-file wants NAME=PATH, got {spec!r}")
+        out.append((name, rel, "held-out"))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -854,9 +878,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="protocol_b_") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        for name, rel, split in FILES:
-            if wanted and name not in wanted:
-                continue
+        for name, rel, split in selected_files(wanted, args.add_file):
             path = args.data / rel
             if not path.is_file():
                 notes.append(f"{name}: {path} absent, skipped")

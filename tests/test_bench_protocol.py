@@ -52,3 +52,13 @@ def test_disputed_points_are_reported_apart(bench, monkeypatch):
     assert u["ratio_ours_best"] == pytest.approx(2.0 / 4.0)
     assert out["ratio_ours_best"] == pytest.approx(np.sqrt((3 * 4 + 400) / 4) / 4.0)
     assert u["kinds"]["jitter"]["n"] == 3 and u["interval90"] == pytest.approx(0.75)
+
+
+def test_added_files_are_scored_as_held_out(bench):
+    names = [f[0] for f in bench.FILES]
+    assert [f[0] for f in bench.selected_files(set(), [])] == names
+    got = bench.selected_files({"none"}, ["fresh=behaviordepot/demo4_video.csv"])
+    assert got == [("fresh", "behaviordepot/demo4_video.csv", "held-out")]
+    assert bench.selected_files({"openfield"}, [])[0][0] == "openfield"
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        bench.selected_files(set(), ["no_path"])
