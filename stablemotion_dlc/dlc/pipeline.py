@@ -567,7 +567,6 @@ def clean_tracks(
         p_jitter = np.zeros(prob.shape, np.float32)
         p_jitter[:, :, cols] = detect_jitter(sub, judged, lik_sub, seed=seed,
                                              threads=torch.get_num_threads())
-        prob = np.maximum(prob, p_jitter)
         jitter_found = jitter_marks(p_jitter)
     unc = np.where(status == IDENTITY_FIXED, swap_radius, 0.0).astype(np.float32)
     out_xy = work.xy.copy()
@@ -632,8 +631,6 @@ def clean_tracks(
             good &= ~pose_fl
             n_pose += int(pose_fl.sum())
         prob[:, i, cols] = np.maximum(p_model, (sus_i | pose_fl).astype(np.float32))
-        if p_jitter is not None:
-            prob[:, i, cols] = np.maximum(prob[:, i, cols], p_jitter[:, i, cols])
         # points the repair may keep when it does not contradict them: never those flagged on
         # a reversal's evidence, and below pcutoff only on request
         keepable = ~forced[:, i][:, cols]
@@ -693,6 +690,8 @@ def clean_tracks(
         if callable(progress):
             progress(n_done + 1, total)
 
+    if p_jitter is not None:  # every animal's map, also those the loop skipped
+        prob = np.maximum(prob, p_jitter)
     _clean_unique_bodyparts(work, labels, out_xy, out_lik, status, new_lik, max_gap, cols)
     if far.any():  # absurd points were read as missing: repaired ones count as replaced,
         # the others keep their input values (never changed without being flagged)
