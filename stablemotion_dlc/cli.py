@@ -227,11 +227,11 @@ def _cmd_flag(args: argparse.Namespace) -> int:
     for name, count in labels.summary().items():
         print(f"  {name:>15}: {count}")
     if args.learn_jitter:  # confident points no rule flagged, in stretches of learned jitter
-        from .dlc.jitter import detect_jitter, jitter_marks, judged_points
+        from .dlc.jitter import file_jitter, jitter_marks
 
-        judged = judged_points(tracks.xy, tracks.likelihood, labels.mask,
-                               labels.params["pcutoff"])
-        marks = jitter_marks(detect_jitter(tracks.xy, judged, tracks.likelihood, threads=1))
+        marks = jitter_marks(file_jitter(tracks.xy, tracks.likelihood, labels.mask,
+                                         labels.params["pcutoff"], threads=1),
+                             skip=labels.mask)
         print(f"  {'jitter':>15}: {int(marks.sum())} (learned from the file, for review)")
     for w in tracks.meta.get("warnings", []):
         print(f"  note: {w}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from stablemotion_dlc.dlc.jitter import (
+    MAX_SKIP_FRAMES,
     MIN_MARK_FRAMES,
     detect_jitter,
+    file_jitter,
     inject_bursts,
     jitter_features,
     jitter_marks,
@@ -129,3 +131,44 @@ def test_long_tracks_learn_from_chunks_and_still_find_bursts(monkeypatch):
     others = np.ones(found.shape, bool)
     others[2480:2620, 0, 1] = False
     assert found[others].mean() < 0.002
+
+
+def test_a_mark_runs_on_across_a_few_flagged_points_but_does_not_mark_them():
+    p = np.zeros((120, 1, 3), np.float32)
+    skip = np.zeros(p.shape, bool)
+    # 6 + 6 frames over the threshold around 2 flagged ones: one run of 12, marked
+    p[10:16, 0, 0] = p[18:24, 0, 0] = 0.9
+    skip[16:18, 0, 0] = True
+    # the same around a flagged stretch longer than MAX_SKIP_FRAMES: two short runs
+    p[40:46, 0, 1] = p[47 + MAX_SKIP_FRAMES:53 + MAX_SKIP_FRAMES, 0, 1] = 0.9
+    skip[46:47 + MAX_SKIP_FRAMES, 0, 1] = True
+    # flagged points with the threshold on one side only do not extend a run
+    p[80:86, 0, 2] = 0.9
+    skip[86:90, 0, 2] = True
+    marks = jitter_marks(p, skip=skip)
+    expected = np.zeros(p.shape, bool)
+    expected[10:16, 0, 0] = expected[18:24, 0, 0] = True
+    np.testing.assert_array_equal(marks, expected)
+    # without the skip mask the 6-frame pieces are too short
+    assert not jitter_marks(p).any()
+
+
+def test_a_strong_burst_whose_worst_frames_a_rule_flags_is_still_found():
+    """The rules flag a strong burst's largest steps as jumps; its other points are judged
+    on noise levels measured across the flagged ones, and marked as one stretch."""
+    clean = _animals()
+    noisy = clean.copy()
+    rng = np.random.default_rng(7)
+    noisy[800:830, 0, 2] += rng.normal(0, 4.0, (30, 2))  # ~13x the usual noise
+    flagged = np.zeros(noisy.shape[:3], bool)
+    flagged[[804, 809, 813, 818, 822, 827], 0, 2] = True  # every 4-5 frames
+    p = file_jitter(noisy, np.ones(flagged.shape), flagged, 0.6, seed=0)
+    assert (p[flagged] == 0).all()  # the flagged points are not judged
+    marks = jitter_marks(p, skip=flagged)
+    burst = np.zeros(flagged.shape, bool)
+    burst[800:830, 0, 2] = True
+    assert marks[burst & ~flagged].mean() > 0.7
+    assert not marks[flagged].any()
+    near = np.zeros(flagged.shape, bool)
+    near[780:850, 0, 2] = True
+    assert marks[~near].mean() < 0.002

@@ -10,17 +10,23 @@ learns it from the file itself:
    ``|x[t] - (x[t-1] + x[t+1]) / 2|`` (small for smooth motion, however fast), relative to the
    keypoint's usual level over the file; features are its running medians over 5 to 51
    frames, the same for the animal's other keypoints (a fast turn raises every keypoint, a
-   jittering point only its own), and the likelihood;
+   jittering point only its own), and the likelihood. The levels are measured on every
+   confident point, also those a rule flagged (a strong burst's worst frames are flagged
+   as jumps; without them the rest of it would read as usual), though only the unflagged
+   ones are judged;
 2. copies of the file get synthetic noise bursts on random stretches of random keypoints
    (10-250 frames, 1.5x to 20x the keypoint's usual noise, log-uniform), labelled as errors;
-   a gradient-boosted classifier learns the bursts from the file's own points;
+   a gradient-boosted classifier learns the bursts from the file's own points, leaving out
+   of the "right" ones those already jittering far more than the body
+   (:data:`MAX_RIGHT_EXCESS`): they may be the file's own jitter;
 3. the file is cut into :data:`N_FOLDS` blocks of frames and each block is scored by a
    classifier fitted on the other blocks only, so real jitter in the file (labelled "right" in
    the copies it is taken from) cannot be learned by heart as normal.
 
-Points over :data:`JITTER_THRESHOLD` for :data:`MIN_MARK_FRAMES` frames or more
-(:func:`jitter_marks`) are *marked* for review: they are reported in the probability map, the
-provenance file and the review list, but not changed by default (see
+Points over :data:`JITTER_THRESHOLD` for :data:`MIN_MARK_FRAMES` frames or more, across
+up to :data:`MAX_SKIP_FRAMES` flagged ones (:func:`jitter_marks`), are *marked* for review:
+they are reported in the probability map, the provenance file and the review list, but not
+changed by default (see
 :func:`~stablemotion_dlc.dlc.repair.smooth_jitter` for smoothing). The generator here is
 neither the training generator (:mod:`~stablemotion_dlc.dlc.corruption`, noise relative to
 the body scale) nor the evaluation protocol (:mod:`~stablemotion_dlc.evaluate.protocol`, noise
@@ -39,9 +45,10 @@ import numpy as np
 
 from .._arrays import true_runs
 
-__all__ = ["JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MIN_MARK_FRAMES", "N_FOLDS",
+__all__ = ["JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MAX_RIGHT_EXCESS", "MAX_SKIP_FRAMES",
+           "MIN_MARK_FRAMES", "N_FOLDS",
            "noise_levels", "judged_points", "jitter_features", "inject_bursts",
-           "detect_jitter", "jitter_marks"]
+           "detect_jitter", "file_jitter", "jitter_marks"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +58,20 @@ JITTER_THRESHOLD = 0.5
 #: on the tuning files of both protocols shorter runs were mostly false (false marks 78 -> 23
 #: on protocol B and 135 -> 49 on protocol A, found points 327 -> 275 and 129 -> 103).
 MIN_MARK_FRAMES = 10
+#: Longest stretch of rule-flagged points a mark's run goes on across (:func:`jitter_marks`).
+#: On the tuning files: protocol A's jitter found 124 -> 196 points (false marks 46 -> 55),
+#: protocol B's 329 -> 333 (15 -> 15); any length found 212 with 63 false on A.
+MAX_SKIP_FRAMES = 5
 #: Blocks of frames for the cross-fitting (each scored by a classifier fitted on the others).
 N_FOLDS = 4
 #: Running-median windows (frames) of the noise level.
 WINDOWS = (5, 11, 25, 51)
+#: A point of the file whose 11-frame noise level exceeds the body's by more than this
+#: factor is not learned from as right in the copies (it may be the file's own jitter). On
+#: the tuning files of both protocols: protocol B jitter found 333 -> 357 points, false
+#: marks 15 -> 5; protocol A 196 -> 241 and 55 -> 42; marks on the uncorrupted files 66 ->
+#: 25 (factors of 3.7 and 6 found 359 and 343 points with 32 and 17 false marks on B).
+MAX_RIGHT_EXCESS = 5.0
 #: Noisy copies of the file the classifier learns from, and the share of points per copy.
 N_COPIES = 3
 BURST_RATE = 0.05
@@ -72,6 +89,10 @@ COPY_CHUNK_FRAMES = 2_000
 #: The median second difference of i.i.d. Gaussian noise of sigma per axis, over sigma
 #: (Rayleigh of scale ``sigma * sqrt(1.5)``, median 1.1774 times that).
 LEVEL_PER_SIGMA = 1.1774 * np.sqrt(1.5)
+
+
+#: Index in :func:`jitter_features` of the 11-frame level's excess over the body's.
+_EXCESS_11 = 2 + 3 * WINDOWS.index(11) + 1
 
 
 def noise_levels(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -206,7 +227,8 @@ def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
 
 
 def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None, *,
-                  seed: int = 0, threads: int | None = None) -> np.ndarray:
+                  seen: np.ndarray | None = None, seed: int = 0,
+                  threads: int | None = None) -> np.ndarray:
     """Probability that each point sits in a stretch of abnormal jitter.
 
     Parameters
@@ -218,6 +240,13 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
         flagged (the others read as gaps).
     likelihood : np.ndarray, optional
         ``(T, I, K)`` likelihoods.
+    seen : np.ndarray, optional
+        ``(T, I, K)`` bool, the points whose positions the noise levels are measured on
+        (default ``ok``; ``ok`` is always included). The pipeline passes every observed
+        confident point, the rules' flags included: a strong burst whose worst points a
+        rule flags is otherwise cut into pieces too short to measure (a level needs three
+        consecutive frames), and its other points read as usual. The training copies get
+        their bursts on these points too; only ``ok`` points are learned from and judged.
     seed : int
         Seed of the noise bursts and the classifier.
     threads : int, optional
@@ -234,6 +263,7 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
     """
     xy = np.asarray(xy, np.float64)
     ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
+    seen = ok if seen is None else (np.asarray(seen, bool) & np.isfinite(xy).all(-1)) | ok
     n_t, n_i, n_k = ok.shape
     prob = np.zeros((n_t, n_i, n_k), np.float32)
     if ok.sum() < MIN_POINTS or n_t < 4 * max(WINDOWS):
@@ -245,15 +275,24 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
         if ok[:, i].sum() < MIN_LEVELS:
             continue
         lik_i = None if lik is None else lik[:, i]
-        animals.append((i, [_noisy_copy(xy[:, i], ok[:, i], lik_i, rng)
+        animals.append((i, [_noisy_copy(xy[:, i], ok[:, i], lik_i, rng, seen[:, i])
                             for _ in range(N_COPIES)]))
     if not animals:
         return prob
+    own_feats = {i: jitter_features(xy[:, i], seen[:, i], None if lik is None else lik[:, i])
+                 for i, _ in animals}
+    # the copies' points that got no burst are learned as right, but those already
+    # jittering in the file (their own level far above the body's) may be its real jitter:
+    # learned as right, they teach that jitter is normal (a strong 15-frame burst scored
+    # p 0.05 where three others of the file were in the other blocks); left out instead
+    limit = np.log(MAX_RIGHT_EXCESS)
+    animals = [(i, [(fr, fe, bu, ok_c & (bu | (own_feats[i][fr][..., _EXCESS_11] <= limit)))
+                    for fr, fe, bu, ok_c in copies]) for i, copies in animals]
     block = np.arange(n_t) * N_FOLDS // n_t
     with _openmp_limit(threads):
         models = _fit_folds(animals, block, seed)
         for i, _ in animals:  # the file's own features, one animal at a time
-            own = jitter_features(xy[:, i], ok[:, i], None if lik is None else lik[:, i])
+            own = own_feats[i]
             for b, clf in enumerate(models):
                 sel = (block == b) & ok[:, i].any(axis=1)
                 if clf is None or not sel.any():
@@ -266,10 +305,49 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
     return prob
 
 
+def file_jitter(xy: np.ndarray, likelihood: np.ndarray | None, flagged: np.ndarray,
+                pcutoff: float, *, exclude: np.ndarray | None = None, seed: int = 0,
+                threads: int | None = None) -> np.ndarray:
+    """:func:`detect_jitter` on one file as the cleaner runs it.
+
+    It judges the confident points no rule flagged (:func:`judged_points`, less
+    ``exclude``), and measures the noise levels on every confident point, the flagged
+    ones included. Mark the result with ``jitter_marks(prob, skip=flagged)``.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, I, K, 2)`` positions.
+    likelihood : np.ndarray or None
+        ``(T, I, K)`` likelihoods.
+    flagged : np.ndarray
+        ``(T, I, K)`` bool, the rules' suspect mask.
+    pcutoff : float
+        Likelihood threshold.
+    exclude : np.ndarray, optional
+        ``(T, I, K)`` bool, further points not to judge (the pipeline's undone swaps).
+    seed, threads
+        See :func:`detect_jitter`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T, I, K)`` float32 probabilities.
+    """
+    judged = judged_points(xy, likelihood, flagged, pcutoff)
+    if exclude is not None:
+        judged &= ~np.asarray(exclude, bool)
+    seen = judged_points(xy, likelihood, np.zeros(judged.shape, bool), pcutoff)
+    return detect_jitter(xy, judged, likelihood, seen=seen, seed=seed, threads=threads)
+
+
 def _noisy_copy(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                   np.ndarray]:
-    """One animal's training copy: ``(frames, features, bursts, observed)``.
+                rng: np.random.Generator, seen: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One animal's training copy: ``(frames, features, bursts, judged)``.
+
+    The bursts go on the ``seen`` points (default ``ok``) and the features are measured on
+    them; the rows learned from are the ``ok`` ones.
 
     Up to :data:`MAX_COPY_FRAMES` frames the copy is the whole track; a longer one is
     copied in :data:`COPY_CHUNK_FRAMES`-frame chunks spread evenly over it (the fit uses
@@ -277,21 +355,23 @@ def _noisy_copy(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None,
     both sides, so that memory stays bounded whatever the recording's length.
     """
     n_t = len(ok)
+    seen = ok if seen is None else seen
     if n_t <= MAX_COPY_FRAMES:
-        noisy, burst = inject_bursts(xy, ok, rng)
-        return np.arange(n_t), jitter_features(noisy, ok, likelihood), burst, ok
+        noisy, burst = inject_bursts(xy, seen, rng)
+        return np.arange(n_t), jitter_features(noisy, seen, likelihood), burst & ok, ok
     margin = max(WINDOWS)
-    usual = _usual(noise_levels(xy, ok))  # the whole track's, as its own features use
+    usual = _usual(noise_levels(xy, seen))  # the whole track's, as its own features use
     parts = []
     n_chunks = MAX_COPY_FRAMES // COPY_CHUNK_FRAMES
     for start in np.linspace(0, n_t - COPY_CHUNK_FRAMES, n_chunks).astype(int).tolist():
         lo, hi = max(0, start - margin), min(n_t, start + COPY_CHUNK_FRAMES + margin)
-        noisy, burst = inject_bursts(xy[lo:hi], ok[lo:hi], rng, usual=usual)
-        feats = jitter_features(noisy, ok[lo:hi], None if likelihood is None
+        noisy, burst = inject_bursts(xy[lo:hi], seen[lo:hi], rng, usual=usual)
+        feats = jitter_features(noisy, seen[lo:hi], None if likelihood is None
                                 else likelihood[lo:hi], usual=usual)
         core = slice(start - lo, start - lo + COPY_CHUNK_FRAMES)
-        parts.append((np.arange(start, start + COPY_CHUNK_FRAMES), feats[core], burst[core],
-                      ok[start:start + COPY_CHUNK_FRAMES]))
+        rows = ok[start:start + COPY_CHUNK_FRAMES]
+        parts.append((np.arange(start, start + COPY_CHUNK_FRAMES), feats[core],
+                      burst[core] & rows, rows))
     return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))  # type: ignore[return-value]
 
 
@@ -335,7 +415,8 @@ def _fit_folds(animals: list[Any], block: np.ndarray, seed: int) -> list[Any]:
 
 
 def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
-                 min_frames: int = MIN_MARK_FRAMES) -> np.ndarray:
+                 min_frames: int = MIN_MARK_FRAMES, skip: np.ndarray | None = None,
+                 max_skip: int = MAX_SKIP_FRAMES) -> np.ndarray:
     """The points :func:`detect_jitter` marks: over ``threshold`` for ``min_frames`` or more.
 
     Parameters
@@ -345,7 +426,15 @@ def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
     threshold : float
         Probability over which a point is jittering.
     min_frames : int
-        Shortest run of such points (per keypoint) that counts.
+        Fewest points over ``threshold`` (per keypoint) in a run that counts.
+    skip : np.ndarray, optional
+        Bool array of ``prob``'s shape: points the detector did not judge because a rule
+        flagged them (:attr:`SuspectLabels.mask`). A run goes on across up to ``max_skip``
+        consecutive such points (a strong burst has its worst frames flagged as jumps;
+        they are repaired, and its other points would otherwise be cut into runs too short
+        to mark); they are not marked themselves.
+    max_skip : int
+        Longest stretch of ``skip`` points a run goes on across.
 
     Returns
     -------
@@ -354,10 +443,19 @@ def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
     """
     over = np.asarray(prob) > threshold
     flat = over.reshape(over.shape[0], -1)
+    gap = (np.zeros_like(flat) if skip is None
+           else np.asarray(skip, bool).reshape(flat.shape) & ~flat)
     marks = np.zeros_like(flat)
     for c in np.flatnonzero(flat.any(axis=0)):
-        starts, stops = true_runs(flat[:, c])
+        joined = flat[:, c].copy()
+        if gap[:, c].any():
+            for a, b in zip(*true_runs(gap[:, c]), strict=True):
+                # only a short stretch, with points over the threshold on both sides
+                if b - a <= max_skip and a > 0 and b < len(joined) and flat[a - 1, c] \
+                        and flat[b, c]:
+                    joined[a:b] = True
+        starts, stops = true_runs(joined)
         for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            if b - a >= min_frames:
-                marks[a:b, c] = True
+            if flat[a:b, c].sum() >= min_frames:
+                marks[a:b, c] = flat[a:b, c]
     return marks.reshape(over.shape)

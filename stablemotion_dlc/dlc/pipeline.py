@@ -45,7 +45,7 @@ from ..errors import (
 )
 from .constants import DEFAULT_PCUTOFF, DETECTION_THRESHOLD
 from .io import input_files, read_tracks, write_tracks
-from .jitter import detect_jitter, jitter_marks, judged_points
+from .jitter import file_jitter, jitter_marks
 from .labels import BONE, JUMP, LOW_LIKELIHOOD, ON_PART, STUCK, SWAP, SuspectLabels, suspect_mask
 from .pose_prior import fit_pose_prior, pose_flags
 from .project import (
@@ -171,7 +171,7 @@ class CleanResult:
         """``(frames, individuals, keypoints)`` bool: kept points the jitter detector marks."""
         if self.jitter is None:
             return np.zeros(self.status.shape, bool)
-        return jitter_marks(self.jitter) & (self.status == KEPT)
+        return jitter_marks(self.jitter, skip=self.suspect.mask) & (self.status == KEPT)
 
     def summary(self) -> dict[str, int]:
         """Number of points per status."""
@@ -560,14 +560,12 @@ def clean_tracks(
     if learn_jitter and detect is not None and given is None:
         import torch
 
-        sub = work.xy[:, :, cols]
-        lik_sub = None if work.likelihood is None else work.likelihood[:, :, cols]
-        judged = judged_points(sub, lik_sub, labels.mask[:, :, cols], pcutoff)
-        judged &= status[:, :, cols] == KEPT
         p_jitter = np.zeros(prob.shape, np.float32)
-        p_jitter[:, :, cols] = detect_jitter(sub, judged, lik_sub, seed=seed,
-                                             threads=torch.get_num_threads())
-        jitter_found = jitter_marks(p_jitter)
+        p_jitter[:, :, cols] = file_jitter(
+            work.xy[:, :, cols], None if work.likelihood is None else work.likelihood[:, :, cols],
+            labels.mask[:, :, cols], pcutoff, exclude=status[:, :, cols] != KEPT, seed=seed,
+            threads=torch.get_num_threads())
+        jitter_found = jitter_marks(p_jitter, skip=labels.mask)
     unc = np.where(status == IDENTITY_FIXED, swap_radius, 0.0).astype(np.float32)
     out_xy = work.xy.copy()
     out_lik = None if work.likelihood is None else work.likelihood.copy()
