@@ -223,7 +223,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             timing["train"] = time.perf_counter() - t0
         if "ours" in methods:
             t0 = time.perf_counter()
-            res = clean_tracks(corrupt_in, model)
+            res = clean_tracks(corrupt_in, model, smooth_jitter=args.smooth_jitter)
             timing["ours"] = time.perf_counter() - t0
             preds["ours"] = res.tracks.xy
             # the swap finders (continuity + body) run before the rules and exchange the
@@ -246,14 +246,15 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
             # the truth is the file's own confident points, which hold the DLC network's own
             # errors: the points the same model moves on the uncorrupted file are disputed
             # (a real error fixed or a false edit; the protocol cannot tell which)
-            res_orig = clean_tracks(tracks, model)
+            res_orig = clean_tracks(tracks, model, smooth_jitter=args.smooth_jitter)
             with np.errstate(invalid="ignore"):
                 disputed = np.linalg.norm(res_orig.tracks.xy - tracks.xy, axis=-1) > MOVED_PX
             interval_undisputed = {"inside": int((inside & ~disputed).sum()),
                                    "n": int((changed & ~disputed).sum())}
         if "ours_rules" in methods:
             t0 = time.perf_counter()
-            res_r = clean_tracks(corrupt_in, model, detect=None)
+            res_r = clean_tracks(corrupt_in, model, detect=None,
+                                 smooth_jitter=args.smooth_jitter)
             timing["ours_rules"] = time.perf_counter() - t0
             preds["ours_rules"] = res_r.tracks.xy
             if "rules" not in det:
@@ -466,7 +467,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         + (f" with uncommitted changes in {', '.join(report['git_dirty'])}"
            if report["git_dirty"] else "") + ".",
         f"Machine: {report['machine']}; torch {report['torch']} with {s['threads']} thread(s); "
-        f"total {report['total_seconds']:.0f} s.",
+        f"total {report['total_seconds']:.0f} s."
+        + (" Cleaned with `smooth_jitter=True` (the marked jitter smoothed)."
+           if s.get("smooth_jitter") else ""),
         "",
         "## Protocol",
         "",
@@ -806,6 +809,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default), B = protocol B's (the cross-check)")
     p.add_argument("--test-protocol", choices=("A", "B"), default="B",
                    help="errors injected for scoring (default B)")
+    p.add_argument("--smooth-jitter", action="store_true",
+                   help="clean with clean_tracks(smooth_jitter=True) (the CLI's --smooth-jitter)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rate", type=float, default=0.05)
     p.add_argument("--max-frames", type=int, default=0, help="0 = whole files")
@@ -909,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
                      "max_frames": args.max_frames, "threads": args.threads,
                      "methods": methods, "pcutoff": PCUTOFF, "moved_px": MOVED_PX,
                      "train_protocol": args.train_protocol,
+                     "smooth_jitter": args.smooth_jitter,
                      "test_protocol": args.test_protocol,
                      "kind_names": list(raws[0][1]["kind_names"]) if raws else None},
         "files": summaries,
