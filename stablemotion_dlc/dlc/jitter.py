@@ -150,6 +150,26 @@ def judged_points(xy: np.ndarray, likelihood: np.ndarray | None, flagged: np.nda
     return judged
 
 
+def _relative_levels(xy: np.ndarray, ok: np.ndarray, usual: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, K)`` log of each point's noise level over its keypoint's usual one.
+
+    0 where the level cannot be measured. Returns it and the ``(K,)`` usual levels.
+    """
+    h = noise_levels(np.asarray(xy, np.float64), ok)
+    usual = _usual(h) if usual is None else np.asarray(usual, np.float64)
+    rel = np.log(np.maximum(np.where(np.isfinite(h), h, usual), 0.05 * usual) / usual)
+    return rel, usual
+
+
+def _excess_11(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``(T, K)`` float32: feature ``_EXCESS_11`` of :func:`jitter_features` alone."""
+    from scipy.ndimage import median_filter
+
+    lw = median_filter(_relative_levels(xy, ok)[0], size=(11, 1), mode="nearest")
+    return (lw - np.median(lw, axis=1, keepdims=True)).astype(np.float32)
+
+
 def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None = None,
                     usual: np.ndarray | None = None) -> np.ndarray:
     """Per-point features of the jitter classifier, for one animal.
@@ -173,11 +193,8 @@ def jitter_features(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | Non
     """
     from scipy.ndimage import median_filter, uniform_filter1d
 
-    xy = np.asarray(xy, np.float64)
     n_t, n_k = ok.shape
-    h = noise_levels(xy, ok)
-    usual = _usual(h) if usual is None else np.asarray(usual, np.float64)
-    rel = np.log(np.maximum(np.where(np.isfinite(h), h, usual), 0.05 * usual) / usual)
+    rel, usual = _relative_levels(xy, ok, usual)
     feats = [rel, uniform_filter1d(rel, 11, axis=0, mode="nearest")]
     for w in WINDOWS:
         lw = median_filter(rel, size=(w, 1), mode="nearest")
@@ -279,20 +296,19 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
                             for _ in range(N_COPIES)]))
     if not animals:
         return prob
-    own_feats = {i: jitter_features(xy[:, i], seen[:, i], None if lik is None else lik[:, i])
-                 for i, _ in animals}
+    excess = {i: _excess_11(xy[:, i], seen[:, i]) for i, _ in animals}
     # the copies' points that got no burst are learned as right, but those already
     # jittering in the file (their own level far above the body's) may be its real jitter:
     # learned as right, they teach that jitter is normal (a strong 15-frame burst scored
     # p 0.05 where three others of the file were in the other blocks); left out instead
     limit = np.log(MAX_RIGHT_EXCESS)
-    animals = [(i, [(fr, fe, bu, ok_c & (bu | (own_feats[i][fr][..., _EXCESS_11] <= limit)))
+    animals = [(i, [(fr, fe, bu, ok_c & (bu | (excess[i][fr] <= limit)))
                     for fr, fe, bu, ok_c in copies]) for i, copies in animals]
     block = np.arange(n_t) * N_FOLDS // n_t
     with _openmp_limit(threads):
         models = _fit_folds(animals, block, seed)
         for i, _ in animals:  # the file's own features, one animal at a time
-            own = own_feats[i]
+            own = jitter_features(xy[:, i], seen[:, i], None if lik is None else lik[:, i])
             for b, clf in enumerate(models):
                 sel = (block == b) & ok[:, i].any(axis=1)
                 if clf is None or not sel.any():
