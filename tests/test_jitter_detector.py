@@ -6,7 +6,9 @@ import numpy as np
 
 from stablemotion_dlc.dlc.jitter import (
     MAX_SKIP_FRAMES,
+    MAX_TOGETHER,
     MIN_MARK_FRAMES,
+    TOGETHER_FRAMES,
     detect_jitter,
     file_jitter,
     inject_bursts,
@@ -172,3 +174,38 @@ def test_a_strong_burst_whose_worst_frames_a_rule_flags_is_still_found():
     near = np.zeros(flagged.shape, bool)
     near[780:850, 0, 2] = True
     assert marks[~near].mean() < 0.002
+
+
+def test_keypoints_marked_together_are_motion_not_jitter():
+    p = np.zeros((200, 2, 5), np.float32)
+    p[20:50, 0, :MAX_TOGETHER] = 0.9  # several keypoints of one animal at once: not marked
+    p[100:130, 0, :MAX_TOGETHER - 1] = 0.9  # fewer: marked
+    p[150:180, 0, 0] = p[150:180, 1, 0] = p[150:180, 1, 1] = 0.9  # spread over two animals
+    marks = jitter_marks(p)
+    expected = p > 0.5
+    expected[20:50, 0] = False
+    np.testing.assert_array_equal(marks, expected)
+    # a crowd's frames and TOGETHER_FRAMES around them are not marked, the rest of a run is
+    q = np.zeros((200, 1, 4), np.float32)
+    q[40:120, 0, 0] = 0.9
+    q[100:110, 0, 1:1 + MAX_TOGETHER - 1] = 0.9
+    m = jitter_marks(q)
+    assert m[40:100 - TOGETHER_FRAMES, 0, 0].all()
+    assert not m[100 - TOGETHER_FRAMES:120, 0].any()
+    np.testing.assert_array_equal(jitter_marks(q, together=None), q > 0.5)
+
+
+def test_the_generated_sample_shaking_its_head_is_not_marked(tmp_path):
+    """The project's own 30 s sample: every injected burst is flagged by the rules, and the
+    animal shakes its head near the end (four head keypoints 3-7x as lively as usual)."""
+    from stablemotion_dlc.dlc.io import read_tracks
+    from stablemotion_dlc.dlc.labels import suspect_mask
+    from stablemotion_dlc.sample import make_sample_project
+
+    sample = make_sample_project(tmp_path / "p", seed=3, duration_s=30.0, video=False,
+                                 progress=False)
+    tracks = read_tracks(sample.predictions_h5)
+    flagged = suspect_mask(tracks, 0.6).mask
+    p = file_jitter(tracks.xy, tracks.likelihood, flagged, 0.6, seed=0)
+    assert jitter_marks(p, skip=flagged, together=None)[800:].sum() > 100
+    assert jitter_marks(p, skip=flagged).sum() <= 20
