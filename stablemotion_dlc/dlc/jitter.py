@@ -24,7 +24,8 @@ learns it from the file itself:
    the copies it is taken from) cannot be learned by heart as normal.
 
 Points over :data:`JITTER_THRESHOLD` for :data:`MIN_MARK_FRAMES` frames or more, across
-up to :data:`MAX_SKIP_FRAMES` flagged ones (:func:`jitter_marks`), are *marked* for review:
+up to :data:`MAX_SKIP_FRAMES` flagged ones, and not on :data:`MAX_TOGETHER` keypoints of the
+animal at once (that is motion; :func:`jitter_marks`), are *marked* for review:
 they are reported in the probability map, the provenance file and the review list, but not
 changed by default (see
 :func:`~stablemotion_dlc.dlc.repair.smooth_jitter` for smoothing). The generator here is
