@@ -63,11 +63,12 @@ MIN_MARK_FRAMES = 10
 #: On the tuning files: protocol A's jitter found 124 -> 196 points (false marks 46 -> 55),
 #: protocol B's 329 -> 333 (15 -> 15); any length found 212 with 63 false on A.
 MAX_SKIP_FRAMES = 5
-#: Keypoints of one animal marked within TOGETHER_FRAMES frames of each other that make the
-#: marks motion, not jitter (:func:`jitter_marks`). On the tuning files of both protocols
-#: it drops nothing (no two keypoints are marked together there); on the project's 30 s
-#: generated sample (seed 3), where the animal shakes its head, it drops 206 of 216 false
-#: marks; 2 would also drop a 60 s sample's two-keypoint marks (21 -> 0 points).
+#: Keypoints of one animal marked in the same frame that make the marks motion, not jitter:
+#: those frames and TOGETHER_FRAMES on each side are not marked (:func:`jitter_marks`). On
+#: the tuning files of both protocols it drops nothing (no two keypoints are marked
+#: together there); on the project's 30 s generated sample (seed 3), where the animal
+#: shakes its head, it drops 206 of 216 false marks; 2 would also drop a 60 s sample's
+#: two-keypoint marks (21 -> 0 points).
 MAX_TOGETHER = 3
 TOGETHER_FRAMES = 10
 #: Blocks of frames for the cross-fitting (each scored by a classifier fitted on the others).
@@ -462,8 +463,9 @@ def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
         Longest stretch of ``skip`` points a run goes on across.
     together : int or None
         Jitter is a keypoint's own noise: where this many keypoints of one animal or more
-        are marked within :data:`TOGETHER_FRAMES` frames of each other, the animal moved
-        (a head shake raises its keypoints together) and those frames are not marked.
+        are marked in the same frame, the animal moved (a head shake raises its keypoints
+        together), and those frames and :data:`TOGETHER_FRAMES` on each side are not
+        marked.
         None: no such test (also for ``prob`` not ``(T, I, K)``).
 
     Returns
