@@ -46,8 +46,9 @@ import numpy as np
 
 from .._arrays import true_runs
 
-__all__ = ["JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MAX_RIGHT_EXCESS", "MAX_SKIP_FRAMES",
-           "MAX_TOGETHER", "MIN_MARK_FRAMES", "N_FOLDS", "TOGETHER_FRAMES",
+__all__ = ["ENSEMBLE_POINTS", "JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MAX_RIGHT_EXCESS",
+           "MAX_SKIP_FRAMES", "MAX_TOGETHER", "MIN_MARK_FRAMES", "N_ENSEMBLE", "N_FOLDS",
+           "TOGETHER_FRAMES",
            "noise_levels", "judged_points", "jitter_features", "inject_bursts",
            "detect_jitter", "file_jitter", "jitter_marks"]
 
@@ -81,6 +82,16 @@ WINDOWS = (5, 11, 25, 51)
 #: marks 15 -> 5; protocol A 196 -> 241 and 55 -> 42; marks on the uncorrupted files 66 ->
 #: 25 (factors of 3.7 and 6 found 359 and 343 points with 32 and 17 false marks on B).
 MAX_RIGHT_EXCESS = 5.0
+#: Files with fewer judged points than ENSEMBLE_POINTS average N_ENSEMBLE detectors (seeds
+#: ``seed``, ``seed + 1``, ...; each with its own noisy copies): one detector learned from
+#: little data marks by chance. On 450-frame windows of the tuning files (both protocols):
+#: marks on the clean windows 83 -> 70, protocol B jitter found 115 -> 120 with false marks
+#: 37 -> 26, protocol A 421 -> 437 and 50 -> 27; on the whole tuning files B 357 / 5 -> 361
+#: / 8, A 241 / 42 -> 240 / 25, marks on the uncorrupted files 25 -> 12 (5 detectors: 156
+#: / 29 and 477 / 50 on the windows). Beyond it (a 10-minute, 12-keypoint recording has
+#: 216,000 points) one detector, as its cost grows with the file.
+N_ENSEMBLE = 3
+ENSEMBLE_POINTS = 100_000
 #: Noisy copies of the file the classifier learns from, and the share of points per copy.
 N_COPIES = 3
 BURST_RATE = 0.05
@@ -274,7 +285,9 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
         consecutive frames), and its other points read as usual. The training copies get
         their bursts on these points too; only ``ok`` points are learned from and judged.
     seed : int
-        Seed of the noise bursts and the classifier.
+        Seed of the noise bursts and the classifier. A file with fewer than
+        :data:`ENSEMBLE_POINTS` ``ok`` points averages :data:`N_ENSEMBLE` detectors, seeded
+        ``seed``, ``seed + 1``, ...
     threads : int, optional
         OpenMP threads of the classifier (scikit-learn's default is one per core, which
         collapses on a busy machine as torch's did; the pipeline passes torch's count).
@@ -294,38 +307,43 @@ def detect_jitter(xy: np.ndarray, ok: np.ndarray, likelihood: np.ndarray | None 
     prob = np.zeros((n_t, n_i, n_k), np.float32)
     if ok.sum() < MIN_POINTS or n_t < 4 * max(WINDOWS):
         return prob
-    rng = np.random.default_rng(seed)
     lik = None if likelihood is None else np.asarray(likelihood, np.float64)
-    animals = []  # (individual, its noisy copies: frames, features, bursts, observed)
-    for i in range(n_i):
-        if ok[:, i].sum() < MIN_LEVELS:
-            continue
-        lik_i = None if lik is None else lik[:, i]
-        animals.append((i, [_noisy_copy(xy[:, i], ok[:, i], lik_i, rng, seen[:, i])
-                            for _ in range(N_COPIES)]))
-    if not animals:
+    judged = [i for i in range(n_i) if ok[:, i].sum() >= MIN_LEVELS]
+    if not judged:
         return prob
-    excess = {i: _excess_11(xy[:, i], seen[:, i]) for i, _ in animals}
     # the copies' points that got no burst are learned as right, but those already
     # jittering in the file (their own level far above the body's) may be its real jitter:
     # learned as right, they teach that jitter is normal (a strong 15-frame burst scored
     # p 0.05 where three others of the file were in the other blocks); left out instead
+    excess = {i: _excess_11(xy[:, i], seen[:, i]) for i in judged}
     limit = np.log(MAX_RIGHT_EXCESS)
-    animals = [(i, [(fr, fe, bu, ok_c & (bu | (excess[i][fr] <= limit)))
-                    for fr, fe, bu, ok_c in copies]) for i, copies in animals]
     block = np.arange(n_t) * N_FOLDS // n_t
+    members = N_ENSEMBLE if int(ok.sum()) < ENSEMBLE_POINTS else 1
     with _openmp_limit(threads):
-        models = _fit_folds(animals, block, seed)
-        for i, _ in animals:  # the file's own features, one animal at a time
+        fitted = []  # each member's classifiers, one per block
+        for m in range(members):
+            rng = np.random.default_rng(seed + m)
+            animals = []  # (individual, its noisy copies: frames, features, bursts, judged)
+            for i in judged:
+                lik_i = None if lik is None else lik[:, i]
+                copies = [_noisy_copy(xy[:, i], ok[:, i], lik_i, rng, seen[:, i])
+                          for _ in range(N_COPIES)]
+                animals.append((i, [(fr, fe, bu, ok_c & (bu | (excess[i][fr] <= limit)))
+                                    for fr, fe, bu, ok_c in copies]))
+            fitted.append(_fit_folds(animals, block, seed + m))
+            del animals
+        for i in judged:  # the file's own features, one animal at a time
             own = jitter_features(xy[:, i], seen[:, i], None if lik is None else lik[:, i])
-            for b, clf in enumerate(models):
+            for b in range(N_FOLDS):
+                clfs = [models[b] for models in fitted if models[b] is not None]
                 sel = (block == b) & ok[:, i].any(axis=1)
-                if clf is None or not sel.any():
+                if not clfs or not sel.any():
                     continue
                 rows = np.flatnonzero(sel)
                 judge = ok[rows, i]
                 p = np.zeros(judge.shape, np.float32)
-                p[judge] = clf.predict_proba(own[rows][judge])[:, 1]
+                p[judge] = np.mean([c.predict_proba(own[rows][judge])[:, 1] for c in clfs],
+                                   axis=0)
                 prob[rows, i] = p
     return prob
 
