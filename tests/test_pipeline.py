@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stablemotion_dlc._arrays import true_runs
 from stablemotion_dlc.core.train import TrainConfig
 from stablemotion_dlc.dlc.io import read_tracks
 from stablemotion_dlc.dlc.pipeline import (
@@ -125,14 +126,12 @@ def test_network_or_interpolation_only_touch_flagged_points(tracks, model, resul
 
 
 def _longest_run(ok: np.ndarray) -> tuple[int, int]:
-    """Length and start of the longest run of True in ``ok``."""
-    best, start, run = (0, 0), 0, 0
-    for t, v in enumerate(ok):
-        run = run + 1 if v else 0
-        start = t - run + 1 if v else start
-        if run > best[0]:
-            best = (run, start)
-    return best
+    """Length and start of the longest run of True in ``ok`` (first of equals; (0, 0) if none)."""
+    starts, stops = true_runs(ok)
+    if not len(starts):
+        return 0, 0
+    j = int(np.argmax(stops - starts))
+    return int(stops[j] - starts[j]), int(starts[j])
 
 
 def test_stale_points_are_repaired_not_kept_as_plausible(tracks, model, result):

@@ -111,10 +111,6 @@ COPY_CHUNK_FRAMES = 2_000
 LEVEL_PER_SIGMA = 1.1774 * np.sqrt(1.5)
 
 
-#: Index in :func:`jitter_features` of the 11-frame level's excess over the body's.
-_EXCESS_11 = 2 + 3 * WINDOWS.index(11) + 1
-
-
 def noise_levels(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Each point's noise level: the second difference ``|x[t] - (x[t-1] + x[t+1]) / 2|``.
 
@@ -183,7 +179,10 @@ def _relative_levels(xy: np.ndarray, ok: np.ndarray, usual: np.ndarray | None = 
 
 
 def _excess_11(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``(T, K)`` float32: feature ``_EXCESS_11`` of :func:`jitter_features` alone."""
+    """``(T, K)`` float32: the 11-frame level's excess over the body's.
+
+    The one column of :func:`jitter_features` that the choice of training rows needs.
+    """
     from scipy.ndimage import median_filter
 
     lw = median_filter(_relative_levels(xy, ok)[0], size=(11, 1), mode="nearest")
@@ -377,10 +376,10 @@ def file_jitter(xy: np.ndarray, likelihood: np.ndarray | None, flagged: np.ndarr
     np.ndarray
         ``(T, I, K)`` float32 probabilities.
     """
-    judged = judged_points(xy, likelihood, flagged, pcutoff)
+    seen = judged_points(xy, likelihood, np.zeros(np.shape(flagged), bool), pcutoff)
+    judged = seen & ~np.asarray(flagged, bool)
     if exclude is not None:
         judged &= ~np.asarray(exclude, bool)
-    seen = judged_points(xy, likelihood, np.zeros(judged.shape, bool), pcutoff)
     return detect_jitter(xy, judged, likelihood, seen=seen, seed=seed, threads=threads)
 
 
