@@ -652,7 +652,9 @@ def clean_tracks(
                 notes.append(f"{work.individuals[i]}: {int(smooth.sum())} flagged confident "
                              "point(s) kept: they moved into and out of their stretch smoothly")
                 n_smooth_kept += int(smooth.sum())
-        if flag.any():
+        marked = (None if jitter_found is None or given is not None
+                  else jitter_found[:, i][:, cols])
+        if flag.any() or (smooth_jitter and marked is not None and marked.any()):
             outcome = repair_animal(
                 cleaner, rep, xy_i, flag, sus_i, p_model, good, prior, policy=repair,
                 use_network=use_network,
@@ -660,7 +662,7 @@ def clean_tracks(
                 keepable=keepable,
                 min_network_run=min_network_run,
                 smooth=smooth_jitter and given is None,
-                jitter=None if jitter_found is None else jitter_found[:, i][:, cols],
+                jitter=marked,
                 steps=steps, ensemble=ensemble, sits=sits, seed=seed + i,
                 progress=progress is True, should_stop=should_stop,
                 anchors=trusted[:, i][:, cols] if trusted.any() else None)

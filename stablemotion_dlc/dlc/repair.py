@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
-from .jitter import LEVEL_PER_SIGMA, noise_levels
+from .jitter import LEVEL_PER_SIGMA, MAX_SKIP_FRAMES, noise_levels
 from .pose_prior import (
     PREDICTION_MEDIAN_FRAMES,
     PoseEvidence,
@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "LENGTH_BINS",
     "METHODS",
+    "MIN_ISOTROPY",
+    "SMOOTH_RADIUS",
     "RepairOutcome",
     "validation_mask",
     "nearest_neighbours",
@@ -88,6 +90,20 @@ VALIDATION_CONTEXT = 128
 #: Evidence points of a pose prediction must be this probable given each other (squared
 #: Mahalanobis distance; the pose rule's hysteresis threshold).
 consistency_d2 = 20.0
+#: A stretch is smoothed (:func:`smooth_jitter`) only where what the fit takes off is about as
+#: wide as it is long: the smaller over the larger eigenvalue of its 2 x 2 covariance is at
+#: least this. Noise scatters a point every way; a paw stepping or a head turning moves it
+#: along a path, which a fit cuts through. On the generated sample's running stretch
+#: (``make_sample_project(seed=3)``, frames 805-880, 0.7 px noise) the paws' and head's
+#: ratios are 0.03-0.17, and a fit would put them 4.5-5.2 px off (0.8-0.9 px as observed);
+#: 1-4 px noise added on a calm stretch gives 0.33-0.98.
+MIN_ISOTROPY = 0.25
+#: A smoothed point's stated 90 % radius is ``2.146 * SMOOTH_RADIUS * sigma``, sigma the
+#: noise measured over its stretch. Pure noise would need 0.46 (what an 11-frame quadratic
+#: fit keeps of it); the fit also cuts motion. 0.63 holds 0.91 of the smoothed jittered
+#: points of protocol B's tuning files (openfield 0.98, sleap_centered_pair 0.89; the
+#: earlier 0.55 of a 15-frame running level: 0.91 and 0.76).
+SMOOTH_RADIUS = 0.63
 
 
 @dataclass
@@ -368,7 +384,11 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
     exceeds ``alpha`` times the keypoint's median over the file (and ``min_px``), those
     frames, widened by ``window // 2`` on each side, get a Savitzky-Golay fit
     (``sg_window`` frames, polynomial ``order``). Everything else is left bit-identical, so a
-    point that was right stays right.
+    point that was right stays right. A stretch (its points within
+    ``jitter.MAX_SKIP_FRAMES`` frames of each other) keeps its values when what the fit
+    would take off is not noise: when it lies along a line rather than every way round
+    (:data:`MIN_ISOTROPY`), the keypoint moved (a paw stepping, a head turning) and the fit
+    would cut through that motion.
 
     The thresholds are conservative, chosen on protocol B's and protocol A's tuning files:
     ``alpha`` 8 over a 15-frame median never fires on their uncorrupted tracks, and on
@@ -402,7 +422,8 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
         ``(T, K)`` bool, the points changed.
     radius : np.ndarray
         ``(T, K)`` float32, radius (px) of the 90 % interval of each smoothed point (from
-        the local jitter, assuming Gaussian noise), 0 elsewhere.
+        the jitter measured over its stretch, assuming Gaussian noise;
+        :data:`SMOOTH_RADIUS`), 0 elsewhere.
     """
     from scipy.ndimage import maximum_filter1d, median_filter
     from scipy.signal import savgol_filter
@@ -433,13 +454,48 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
             continue
         filled = np.stack([np.interp(t, t[okk], xy[okk, k, d]) for d in range(2)], -1)
         fit = savgol_filter(filled, sg_window, order, axis=0, mode="interp")
+        sel &= _isotropic(xy[:, k] - fit, sel)
+        if not sel.any():
+            continue
         out[sel, k] = fit[sel]
         smoothed[:, k] = sel
-        # Gaussian noise of sigma per axis (LEVEL_PER_SIGMA); the fit keeps about 0.55
-        # sigma of it
-        sigma = level / LEVEL_PER_SIGMA
-        radius[sel, k] = (2.146 * 0.55 * sigma[sel]).astype(np.float32)
+        # Gaussian noise of sigma per axis (LEVEL_PER_SIGMA), measured over each stretch;
+        # the fit keeps a share of it (SMOOTH_RADIUS), 2.146 sigma holds 90 % in 2-D
+        for a, b in _stretches(sel):
+            seg = sel[a:b]
+            lv = h[a:b][seg]
+            lv = lv[np.isfinite(lv)]
+            sigma = (float(np.median(lv)) if len(lv) else usual) / LEVEL_PER_SIGMA
+            radius[a:b, k][seg] = 2.146 * SMOOTH_RADIUS * sigma
     return out, smoothed, radius
+
+
+def _stretches(sel: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the runs of ``sel`` joined across ``jitter.MAX_SKIP_FRAMES``."""
+    starts, stops = true_runs(sel)
+    if not len(starts):
+        return []
+    join = np.flatnonzero(starts[1:] - stops[:-1] > MAX_SKIP_FRAMES)
+    return [(int(a), int(b)) for a, b in zip(starts[np.r_[0, join + 1]],
+                                             stops[np.r_[join, len(stops) - 1]], strict=True)]
+
+
+def _isotropic(resid: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """``sel`` without its stretches whose residuals lie along a line (:data:`MIN_ISOTROPY`).
+
+    Stretches are runs of ``sel`` joined across up to ``jitter.MAX_SKIP_FRAMES`` frames;
+    ``resid`` is ``(T, 2)``, what a fit takes off each point.
+    """
+    keep = np.zeros_like(sel)
+    for a, b in _stretches(sel):
+        seg = sel[a:b]
+        r = resid[a:b][seg]
+        if len(r) < 3:
+            continue
+        ev = np.linalg.eigvalsh(np.cov(r.T))
+        if ev[1] > 0 and ev[0] >= MIN_ISOTROPY * ev[1]:
+            keep[a:b] = seg
+    return keep
 
 
 def repair_animal(
@@ -531,6 +587,10 @@ def repair_animal(
     """
     n_t, n_k = flag.shape
     flag0 = flag  # the points asked for (runs left at the file's edges are not smoothed)
+    if not flag.any():  # nothing to repair: the smoothing alone, if asked for
+        return _with_smoothing(
+            RepairOutcome(np.array(xy, np.float64), np.zeros((n_t, n_k), bool),
+                          np.zeros((n_t, n_k), np.float32), {}), flag, smooth, jitter)
     missing = ~np.isfinite(xy).all(-1)
 
     # the encoding and the interpolation of the last (mask, rows): the interp and network

@@ -29,6 +29,7 @@ import numpy as np
 
 from .._arrays import true_runs
 from .constants import DEFAULT_PCUTOFF
+from .jitter import jitter_marks
 from .labels import SuspectLabels
 from .tracks import Tracks
 
@@ -69,8 +70,8 @@ class RepairSpan:
     reasons : tuple of str
         Rules that flagged the input points, ``"model"`` where only the learned detector did,
         ``"identity swap"`` / ``"left/right swap"`` / ``"front/back reversal"`` for identity
-        fixes, ``"jitter"`` for the jitter detector's marks, ``"marked"`` for points marked
-        by the user.
+        fixes, ``"jitter"`` for the jitter detector's marks (smoothed or kept), ``"marked"``
+        for points marked by the user.
     probability : float
         Highest detection probability of the input points in the span.
     individual_name, keypoint_name : str
@@ -126,6 +127,8 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
     tracks = result.tracks
     out: list[RepairSpan] = []
     n_f, n_i, n_k = status.shape
+    jit = getattr(result, "jitter", None)  # smoothed marks are changed without a rule's reason
+    marks = None if jit is None else jitter_marks(np.asarray(jit), skip=labels.mask)
     for i in range(n_i):
         for k in range(n_k):
             col = status[:, i, k]
@@ -145,7 +148,8 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
                         reasons.insert(0, _swap_kind(result, s, e, tracks.individuals[i],
                                                      tracks.bodyparts[k]))
                     elif not reasons:
-                        reasons.append("model")
+                        smoothed = marks is not None and bool(marks[s:e, i, k].any())
+                        reasons.append("jitter" if smoothed else "model")
                     out.append(RepairSpan(
                         individual=i, keypoint=k, start=s, stop=e,
                         status=_STATUS.get(int(col[s]), str(int(col[s]))),
