@@ -468,8 +468,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
            if report["git_dirty"] else "") + ".",
         f"Machine: {report['machine']}; torch {report['torch']} with {s['threads']} thread(s); "
         f"total {report['total_seconds']:.0f} s."
-        + (" Cleaned with `smooth_jitter=True` (the marked jitter smoothed)."
-           if s.get("smooth_jitter") else ""),
+        + ("" if s.get("smooth_jitter", True)
+           else " Cleaned with `smooth_jitter=False` (the marked jitter kept as observed)."),
         "",
         "## Protocol",
         "",
@@ -809,8 +809,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default), B = protocol B's (the cross-check)")
     p.add_argument("--test-protocol", choices=("A", "B"), default="B",
                    help="errors injected for scoring (default B)")
-    p.add_argument("--smooth-jitter", action="store_true",
-                   help="clean with clean_tracks(smooth_jitter=True) (the CLI's --smooth-jitter)")
+    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=True,
+                   help="clean_tracks(smooth_jitter=...) (default on, as the pipeline's; "
+                        "--no-smooth-jitter keeps the marked jitter as observed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rate", type=float, default=0.05)
     p.add_argument("--max-frames", type=int, default=0, help="0 = whole files")

@@ -127,10 +127,11 @@ def _add_guard_options(p: argparse.ArgumentParser) -> None:
                    help="learn the file's own jitter (a classifier fitted on noise bursts "
                         "added to the file's own points) and mark the points it finds for "
                         "review (default on; see docs/quality.md)")
-    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=False,
-                   help="smooth the points found jittering (off by default: a keypoint's "
-                        "own noise is often its truth; see docs/quality.md). With "
-                        "--no-learn-jitter a fixed threshold finds them instead (8x the "
+    p.add_argument("--smooth-jitter", action=argparse.BooleanOptionalAction, default=True,
+                   help="smooth the points found jittering where they scatter every way "
+                        "round (noise); those that move along a path (a paw stepping) stay "
+                        "as observed, marked for review (default on; see docs/quality.md). "
+                        "With --no-learn-jitter a fixed threshold finds them instead (8x the "
                         "usual frame-to-frame noise over 15 frames)")
 
 

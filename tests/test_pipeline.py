@@ -167,8 +167,9 @@ def test_stale_points_are_repaired_not_kept_as_plausible(tracks, model, result):
 
 def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     """A noise burst on confident points that no rule flags: the file's learned jitter
-    detector finds it; by default it is kept bit for bit and marked (probability and
-    ``jitter_points``), with ``smooth_jitter`` it is smoothed."""
+    detector finds it; by default it is smoothed (reason ``jitter`` in the review list), with
+    ``smooth_jitter=False`` it is kept bit for bit and marked (probability and
+    ``jitter_points``)."""
     free = ~result.suspect.mask[:, 0] & (result.status[:, 0] == KEPT)
     k = int(np.argmax(free.sum(0)))
     ok = np.isfinite(tracks.xy[:, 0, k]).all(-1) & free[:, k]
@@ -180,11 +181,17 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     burst[s0 + 5:s0 + n - 5, 0, k] = True
     noisy = tracks.copy()
     noisy.xy[burst] += np.random.default_rng(0).normal(0, 4.0, (int(burst.sum()), 2))
-    res = clean_tracks(noisy, model, pcutoff=0.6, smooth_jitter=True)
+    res = clean_tracks(noisy, model, pcutoff=0.6)
     # most of it (its first and last frames look like an edge of normal noise)
     assert (res.status[burst] == REPLACED).mean() > 0.6
     assert res.report["settings"]["learn_jitter"] is True
-    kept = clean_tracks(noisy, model, pcutoff=0.6)
+    assert res.report["settings"]["smooth_jitter"] is True
+    from stablemotion_dlc.dlc.review import repair_spans
+
+    smoothed = [sp for sp in repair_spans(res) if sp.keypoint == k and sp.reasons == ("jitter",)]
+    assert smoothed and all(sp.status == "replaced" for sp in smoothed)
+    assert sum(sp.n_frames for sp in smoothed) >= 0.6 * burst.sum()
+    kept = clean_tracks(noisy, model, pcutoff=0.6, smooth_jitter=False)
     marked = kept.jitter_points()
     assert marked[burst].mean() > 0.6
     assert (kept.status[marked] == KEPT).all()
@@ -198,7 +205,6 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
         REJECTED,
         Review,
         apply_review,
-        repair_spans,
         review_labels,
     )
 

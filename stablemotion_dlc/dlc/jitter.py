@@ -25,10 +25,10 @@ learns it from the file itself:
 
 Points over :data:`JITTER_THRESHOLD` for :data:`MIN_MARK_FRAMES` frames or more, across
 up to :data:`MAX_SKIP_FRAMES` flagged ones, and not on :data:`MAX_TOGETHER` keypoints of the
-animal at once (that is motion; :func:`jitter_marks`), are *marked* for review:
-they are reported in the probability map, the provenance file and the review list, but not
-changed by default (see
-:func:`~stablemotion_dlc.dlc.repair.smooth_jitter` for smoothing). The generator here is
+animal at once (that is motion; :func:`jitter_marks`), are *marked*: they are reported in
+the probability map, the provenance file and the review list, and by default smoothed where
+they scatter every way round (:func:`~stablemotion_dlc.dlc.repair.smooth_jitter`); those
+that move along a path are kept as observed, for review. The generator here is
 neither the training generator (:mod:`~stablemotion_dlc.dlc.corruption`, noise relative to
 the body scale) nor the evaluation protocol (:mod:`~stablemotion_dlc.evaluate.protocol`, noise
 in pixels): its noise is relative to each keypoint's own.

@@ -349,7 +349,7 @@ def clean_tracks(
     keep_plausible: bool = True,
     keep_low_likelihood: bool = False,
     keep_stuck: bool = False,
-    smooth_jitter: bool = False,
+    smooth_jitter: bool = True,
     learn_jitter: bool = True,
     on_ood: str = "fallback",
 ) -> CleanResult:
@@ -445,23 +445,23 @@ def clean_tracks(
         0.16 % with the STUCK rule's body travel lowered to ``min_jump``).
     smooth_jitter : bool
         Smooth (Savitzky-Golay, :func:`~stablemotion_dlc.dlc.repair.smooth_jitter`) the
-        points found jittering; they count as replaced, with their own interval. With
-        ``learn_jitter`` these are the learned detector's finds; with
-        ``learn_jitter=False`` a fixed threshold's (8x the keypoint's usual frame-to-frame
-        noise over 15 frames). Off by default: a point's own noise is its truth on the
-        independent protocol, and smoothing the learned finds moved 1.43 % of the held-out
-        files' right points by more than 2 px (0.93 % without; deepof 0.15 % -> 1.91 %,
-        vame 0.76 % -> 1.61 %) while taking jitter from 1.54x to 1.40x the best classical
-        (protocol B; on the tuning files 1.28x -> 0.99x at 0.21 % -> 0.24 % moved); the
-        fixed threshold moved 3.1 % of bsoid's. Without the learned detector (also with
-        ``detect=None``) the fixed threshold finds them.
+        points found jittering, where what the fit takes off scatters every way round (noise)
+        rather than along a path (a paw stepping, a head turning: those stay as observed and
+        marked, :data:`~stablemotion_dlc.dlc.repair.MIN_ISOTROPY`); they count as replaced,
+        with their own interval. With ``learn_jitter`` these are the learned detector's
+        finds; with ``learn_jitter=False`` a fixed threshold's (8x the keypoint's usual
+        frame-to-frame noise over 15 frames). On by default, chosen on the tuning files:
+        injected jitter 1.28x -> 0.99x the best classical on protocol B and 1.52x -> 1.26x
+        on protocol A, untouched points moved 0.22 % -> 0.21 % and 0.16 % -> 0.18 %; on the
+        real-error pair right points moved 0.65 % -> 0.73 % (docs/quality.md). Without the
+        learned detector (also with ``detect=None``) the fixed threshold finds them.
     learn_jitter : bool
         Learn the file's own jitter (:func:`~stablemotion_dlc.dlc.jitter.detect_jitter`, a
         classifier fitted on noise bursts added to the file's own points) and mark the
         confident points no rule flagged that it finds: their probability is raised, they
-        are counted in the report (``jitter_points``) and kept, for review
-        (:meth:`CleanResult.jitter_points`), unless ``smooth_jitter``. Only with the
-        model's detection (``detect``) and no ``flag_mask``.
+        are counted in the report (``jitter_points``) and smoothed (``smooth_jitter``), or
+        kept for review where they moved along a path (:meth:`CleanResult.jitter_points`).
+        Only with the model's detection (``detect``) and no ``flag_mask``.
     on_ood : {"fallback", "refuse", "ignore"}
         When the core's input check (:meth:`~stablemotion_dlc.core.inference.Cleaner.
         check_input`) finds an animal unlike the model's training data (a model of another

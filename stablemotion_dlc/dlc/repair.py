@@ -566,8 +566,8 @@ def repair_animal(
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
     smooth : bool
         Also smooth the stretches of unflagged points that jitter far more than usual
-        (:func:`smooth_jitter`); they count as changed, with their own uncertainty. Off by
-        default (see :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`).
+        (:func:`smooth_jitter`); they count as changed, with their own uncertainty (see
+        :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`, where it is on by default).
     jitter : np.ndarray, optional
         ``(T, K)`` bool, points a jitter detector marked: with ``smooth``, exactly these
         are smoothed (``smooth_jitter``'s ``hot``) instead of its own threshold's finds.
