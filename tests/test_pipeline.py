@@ -191,6 +191,18 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     smoothed = [sp for sp in repair_spans(res) if sp.keypoint == k and sp.reasons == ("jitter",)]
     assert smoothed and all(sp.status == "replaced" for sp in smoothed)
     assert sum(sp.n_frames for sp in smoothed) >= 0.6 * burst.sum()
+    assert res.smoothed is not None and res.smoothed[burst].mean() > 0.6
+    assert res.report["smoothed_points"] == int(res.smoothed.sum())
+    assert (res.status[res.smoothed] == REPLACED).all()
+    from stablemotion_dlc.dlc.review import REJECTED, Review, apply_review
+
+    undo = Review()
+    sp0 = max(smoothed, key=lambda sp: sp.n_frames)
+    undo.decide(sp0, REJECTED)  # rejecting a smoothing restores the observed points
+    back = apply_review(noisy, res, undo)
+    rows = slice(sp0.start, sp0.stop)
+    assert _same(back.tracks.xy[rows, 0, k], noisy.xy[rows, 0, k]).all()
+    assert back.smoothed is not None and not back.smoothed[rows, 0, k].any()
     kept = clean_tracks(noisy, model, pcutoff=0.6, smooth_jitter=False)
     marked = kept.jitter_points()
     assert marked[burst].mean() > 0.6
@@ -200,13 +212,7 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     assert kept.report["jitter_points"] == int(marked.sum())
     # the marks are listed for review: rejecting one changes nothing, accepting one labels
     # its points bad for fine-tuning
-    from stablemotion_dlc.dlc.review import (
-        ACCEPTED,
-        REJECTED,
-        Review,
-        apply_review,
-        review_labels,
-    )
+    from stablemotion_dlc.dlc.review import ACCEPTED, review_labels
 
     spans = [sp for sp in repair_spans(kept) if sp.status == "kept"]
     assert spans and all(sp.reasons == ("jitter",) and sp.probability > 0.5 for sp in spans)
@@ -284,6 +290,9 @@ def test_save_clean_result_writes_all_and_refuses_overwrite(result, tmp_path):
         # the points the learned jitter detector marks for review (kept)
         assert (z["jitter"] == result.jitter_points()).all()
         assert (result.status[z["jitter"]] == KEPT).all()
+        # and those it smoothed (replaced)
+        assert z["smoothed"].shape == result.status.shape
+        assert (result.status[z["smoothed"]] == REPLACED).all()
     stamp = [p.stat().st_mtime_ns for p in (out, csv, prov)]
     with pytest.raises(FileExistsError):
         save_clean_result(result, out)

@@ -156,6 +156,9 @@ class CleanResult:
         ``(frames, individuals, keypoints)`` float32 probability of the file's learned jitter
         detector (:func:`~stablemotion_dlc.dlc.jitter.detect_jitter`) for the confident
         points no rule flagged, 0 elsewhere; None when it did not run.
+    smoothed : np.ndarray or None
+        ``(frames, individuals, keypoints)`` bool, the marked points that were smoothed
+        (status replaced; ``smooth_jitter``); None when the jitter detector did not run.
     """
 
     tracks: Tracks
@@ -166,6 +169,7 @@ class CleanResult:
     corrections: list[Any] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     jitter: np.ndarray | None = None
+    smoothed: np.ndarray | None = None
 
     def jitter_points(self) -> np.ndarray:
         """``(frames, individuals, keypoints)`` bool: kept points the jitter detector marks."""
@@ -459,8 +463,9 @@ def clean_tracks(
         Learn the file's own jitter (:func:`~stablemotion_dlc.dlc.jitter.detect_jitter`, a
         classifier fitted on noise bursts added to the file's own points) and mark the
         confident points no rule flagged that it finds: their probability is raised, they
-        are counted in the report (``jitter_points``) and smoothed (``smooth_jitter``), or
-        kept for review where they moved along a path (:meth:`CleanResult.jitter_points`).
+        are smoothed (``smooth_jitter``; counted in the report's ``smoothed_points``), or
+        kept for review where they moved along a path (:meth:`CleanResult.jitter_points`,
+        the report's ``jitter_points``).
         Only with the model's detection (``detect``) and no ``flag_mask``.
     on_ood : {"fallback", "refuse", "ignore"}
         When the core's input check (:meth:`~stablemotion_dlc.core.inference.Cleaner.
@@ -505,6 +510,7 @@ def clean_tracks(
     base = work.copy() if far.any() else tracks
     n_f, n_i, n_k = work.xy.shape[:3]
     status = np.zeros((n_f, n_i, n_k), np.uint8)
+    smoothed = np.zeros((n_f, n_i, n_k), bool)
     corrections: list[Any] = []
     new_lik = _changed_likelihood(pcutoff)  # the likelihood of every changed point
     swaps_undone = fix_swaps and work.n_frames > 2
@@ -678,6 +684,8 @@ def clean_tracks(
             out_xy[:, i, cols] = sub
             sub_u = unc[:, i][:, cols]
             sub_u[ok] = outcome.uncertainty[ok]
+            if marked is not None:  # changed though not flagged: the smoothing's
+                smoothed[:, i, cols] = ok & marked & ~flag
             unc[:, i, cols] = sub_u
             st = status[:, i][:, cols]
             st[ok & missing] = GAP_FILLED
@@ -706,7 +714,8 @@ def clean_tracks(
     cleaned.likelihood = out_lik
     cleaned.meta = dict(work.meta)
     cleaned.meta["stablemotion"] = {"status_counts": None}  # filled below
-    result = CleanResult(cleaned, status, prob, unc, labels, corrections, jitter=p_jitter)
+    result = CleanResult(cleaned, status, prob, unc, labels, corrections, jitter=p_jitter,
+                         smoothed=None if p_jitter is None else smoothed)
     counts = result.summary()
     cleaned.meta["stablemotion"] = {"status_counts": counts}
     result.report = {
@@ -731,6 +740,7 @@ def clean_tracks(
         "pose_flagged_points": n_pose,
         "kept_continuous_points": n_smooth_kept,
         "jitter_points": int(result.jitter_points().sum()),
+        "smoothed_points": int(smoothed.sum()),
         "repair": repair_reports,
         "input_check": input_checks,
         "model": str(getattr(cleaner.bundle, "path", "") or ""),
@@ -1081,6 +1091,8 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
                 probability=result.probability,
                 uncertainty=result.uncertainty,
                 jitter=result.jitter_points(),
+                smoothed=(np.zeros(result.status.shape, bool) if result.smoothed is None
+                          else result.smoothed),
                 suspect_reasons=result.suspect.reasons,
                 reason_names=np.array(list(result.suspect.reason_names)),
                 individuals=np.array(result.tracks.individuals),

@@ -127,8 +127,10 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
     tracks = result.tracks
     out: list[RepairSpan] = []
     n_f, n_i, n_k = status.shape
-    jit = getattr(result, "jitter", None)  # smoothed marks are changed without a rule's reason
-    marks = None if jit is None else jitter_marks(np.asarray(jit), skip=labels.mask)
+    # smoothed marks are changed without a rule's reason
+    marks = getattr(result, "smoothed", None)
+    if marks is None and getattr(result, "jitter", None) is not None:
+        marks = jitter_marks(np.asarray(result.jitter), skip=labels.mask)
     for i in range(n_i):
         for k in range(n_k):
             col = status[:, i, k]
@@ -315,8 +317,10 @@ def apply_review(raw: Tracks, result: Any, review: Review) -> Any:
     status[rejected] = 0
     unc = result.uncertainty.copy()
     unc[rejected] = 0
+    smoothed = getattr(result, "smoothed", None)
     out = replace(result, tracks=tracks, status=status, uncertainty=unc,
-                  report=dict(result.report))
+                  report=dict(result.report),
+                  smoothed=None if smoothed is None else smoothed & ~rejected)
     counts = out.summary()
     tracks.meta = dict(tracks.meta)
     tracks.meta["stablemotion"] = {"status_counts": counts}
