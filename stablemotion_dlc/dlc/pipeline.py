@@ -457,8 +457,10 @@ def clean_tracks(
         frame-to-frame noise over 15 frames). On by default, chosen on the tuning files:
         injected jitter 1.28x -> 0.99x the best classical on protocol B and 1.52x -> 1.26x
         on protocol A, untouched points moved 0.22 % -> 0.21 % and 0.16 % -> 0.18 %; on the
-        real-error pair right points moved 0.65 % -> 0.73 % (docs/quality.md). Without the
-        learned detector (also with ``detect=None``) the fixed threshold finds them.
+        real-error pair right points moved 0.65 % -> 0.73 %. Reported after the choice: on
+        protocol B's held-out files jitter 1.54x -> 1.48x, untouched points moved 0.92 % ->
+        1.01 %, mostly a file's own noisy stretches (docs/quality.md). Without the learned
+        detector (also with ``detect=None``) the fixed threshold finds them.
     learn_jitter : bool
         Learn the file's own jitter (:func:`~stablemotion_dlc.dlc.jitter.detect_jitter`, a
         classifier fitted on noise bursts added to the file's own points) and mark the
