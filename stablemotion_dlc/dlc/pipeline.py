@@ -686,8 +686,8 @@ def clean_tracks(
             out_xy[:, i, cols] = sub
             sub_u = unc[:, i][:, cols]
             sub_u[ok] = outcome.uncertainty[ok]
-            if marked is not None:  # changed though not flagged: the smoothing's
-                smoothed[:, i, cols] = ok & marked & ~flag
+            if outcome.smoothed is not None and marked is not None:
+                smoothed[:, i, cols] = outcome.smoothed
             unc[:, i, cols] = sub_u
             st = status[:, i][:, cols]
             st[ok & missing] = GAP_FILLED

@@ -120,12 +120,16 @@ class RepairOutcome:
         ``(T, K)`` float32 radius (px) of the 90 % interval of changed points.
     report : dict
         Validation errors per bin and candidate, the choice per bin, the network's points.
+    smoothed : np.ndarray or None
+        ``(T, K)`` bool, the changed points that :func:`smooth_jitter` smoothed (None when
+        smoothing was not asked for).
     """
 
     xy: np.ndarray
     changed: np.ndarray
     uncertainty: np.ndarray
     report: dict[str, Any] = field(default_factory=dict)
+    smoothed: np.ndarray | None = None
 
 
 def _bin_of(length: int) -> int:
@@ -454,19 +458,24 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
             continue
         filled = np.stack([np.interp(t, t[okk], xy[okk, k, d]) for d in range(2)], -1)
         fit = savgol_filter(filled, sg_window, order, axis=0, mode="interp")
-        sel &= _isotropic(xy[:, k] - fit, sel)
-        if not sel.any():
-            continue
-        out[sel, k] = fit[sel]
-        smoothed[:, k] = sel
-        # Gaussian noise of sigma per axis (LEVEL_PER_SIGMA), measured over each stretch;
-        # the fit keeps a share of it (SMOOTH_RADIUS), 2.146 sigma holds 90 % in 2-D
+        resid = xy[:, k] - fit
         for a, b in _stretches(sel):
             seg = sel[a:b]
+            r = resid[a:b][seg]
+            if len(r) < 3:
+                continue
+            # noise scatters every way round; motion the fit cut through lies along a path
+            ev = np.linalg.eigvalsh(np.cov(r.T))
+            if not (ev[1] > 0 and ev[0] >= MIN_ISOTROPY * ev[1]):
+                continue
+            smoothed[a:b, k] = seg
+            # Gaussian noise of sigma per axis (LEVEL_PER_SIGMA), measured over the stretch;
+            # the fit keeps a share of it (SMOOTH_RADIUS), 2.146 sigma holds 90 % in 2-D
             lv = h[a:b][seg]
             lv = lv[np.isfinite(lv)]
             sigma = (float(np.median(lv)) if len(lv) else usual) / LEVEL_PER_SIGMA
             radius[a:b, k][seg] = 2.146 * SMOOTH_RADIUS * sigma
+        out[smoothed[:, k], k] = fit[smoothed[:, k]]
     return out, smoothed, radius
 
 
@@ -478,24 +487,6 @@ def _stretches(sel: np.ndarray) -> list[tuple[int, int]]:
     join = np.flatnonzero(starts[1:] - stops[:-1] > MAX_SKIP_FRAMES)
     return [(int(a), int(b)) for a, b in zip(starts[np.r_[0, join + 1]],
                                              stops[np.r_[join, len(stops) - 1]], strict=True)]
-
-
-def _isotropic(resid: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """``sel`` without its stretches whose residuals lie along a line (:data:`MIN_ISOTROPY`).
-
-    Stretches are runs of ``sel`` joined across up to ``jitter.MAX_SKIP_FRAMES`` frames;
-    ``resid`` is ``(T, 2)``, what a fit takes off each point.
-    """
-    keep = np.zeros_like(sel)
-    for a, b in _stretches(sel):
-        seg = sel[a:b]
-        r = resid[a:b][seg]
-        if len(r) < 3:
-            continue
-        ev = np.linalg.eigvalsh(np.cov(r.T))
-        if ev[1] > 0 and ev[0] >= MIN_ISOTROPY * ev[1]:
-            keep[a:b] = seg
-    return keep
 
 
 def repair_animal(
@@ -965,4 +956,5 @@ def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool,
     res.changed |= smoothed
     res.uncertainty[smoothed] = radius[smoothed]
     res.report["smoothed_points"] = int(smoothed.sum())
+    res.smoothed = smoothed
     return res

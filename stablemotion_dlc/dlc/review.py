@@ -29,7 +29,6 @@ import numpy as np
 
 from .._arrays import true_runs
 from .constants import DEFAULT_PCUTOFF
-from .jitter import jitter_marks
 from .labels import SuspectLabels
 from .tracks import Tracks
 
@@ -127,10 +126,7 @@ def repair_spans(result: Any, marked: np.ndarray | None = None) -> list[RepairSp
     tracks = result.tracks
     out: list[RepairSpan] = []
     n_f, n_i, n_k = status.shape
-    # smoothed marks are changed without a rule's reason
-    marks = getattr(result, "smoothed", None)
-    if marks is None and getattr(result, "jitter", None) is not None:
-        marks = jitter_marks(np.asarray(result.jitter), skip=labels.mask)
+    marks = getattr(result, "smoothed", None)  # changed without a rule's reason
     for i in range(n_i):
         for k in range(n_k):
             col = status[:, i, k]
