@@ -82,3 +82,63 @@ def test_on_part_blames_the_point_that_jumped_onto_another_part():
     clean = Tracks.from_arrays(xy[:, None], np.full((n, 1, 4), 0.97),
                                bodyparts=["snout", "leftear", "rightear", "tailbase"])
     assert not suspect_mask(clean).reason_mask(ON_PART).any()
+
+
+FOUR = [0, 1, 2, 4]  # snout, left ear, right ear, tail base: a four-keypoint animal
+
+
+def turning(n: int = 900, seed: int = 2) -> np.ndarray:
+    """(T, 4, 2): the four-keypoint animal walking, with a quarter turn over frames 400-440."""
+    rng = np.random.default_rng(seed)
+    heading = np.cumsum(rng.normal(0, 0.02, n))
+    heading[400:] += np.linspace(0, np.pi / 2, 40).tolist() + [np.pi / 2] * (n - 440)
+    centre = 300 + np.cumsum(3.0 * np.stack([np.cos(heading), np.sin(heading)], -1), 0)
+    c, s = np.cos(heading), np.sin(heading)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    pose = POSE[FOUR]
+    return centre[:, None] + np.einsum("tij,tkj->tki", rot, pose[None].repeat(n, 0)) \
+        + rng.normal(0, 0.5, (n, 4, 2))
+
+
+def test_two_evidence_points_place_only_the_points_within_their_reach():
+    from stablemotion_dlc.dlc.pose_prior import typical_pairs
+
+    truth = turning()
+    prior = fit_pose_prior(truth, np.ones(truth.shape[:2], bool))
+    assert prior is not None
+    avail = np.zeros(truth.shape[:2], bool)
+    avail[:300, [2, 3]] = True      # right ear + tail base: the body's length apart
+    avail[300:600, [1, 2]] = True   # the two ears: 16 px apart, the tail base 48 px away
+    ok = typical_pairs(prior, truth, avail)
+    # (the pair's distance outside its 1-99 % range of the fit poses: ~2 % of true frames)
+    assert ok[:300, [0, 1]].mean() > 0.95 and not ok[:300, [2, 3]].any()
+    assert not ok[300:600, 3].any()  # two ears do not place the tail base
+    assert ok[300:600, 0].mean() > 0.95
+    assert not ok[600:].any()        # not two evidence points
+    wrong = truth.copy()
+    wrong[:300, 3] = truth[:300, 0] + 2.0  # the tail base drawn on the snout
+    assert not typical_pairs(prior, wrong, avail)[:300].any()
+
+
+def test_half_a_four_keypoint_body_gone_follows_the_other_half_through_a_turn(tmp_path):
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
+
+    truth = turning()
+    lik = np.full(truth.shape[:2], 0.98)
+    xy = truth.copy()
+    xy[395:445, :2] = np.nan  # snout and left ear lost through the quarter turn
+    lik[395:445, :2] = 0.0
+    names = [NAMES[k] for k in FOUR]
+    tr = Tracks.from_arrays(xy[:, None], lik[:, None], bodyparts=names)
+    model = train_on_tracks([tr], tmp_path / "m.safetensors", fps=30.0, progress=False,
+                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=20,
+                                               log_every=10, checkpoint_every=0,
+                                               normalizer_batches=4, warmup_steps=5))
+    err = {}
+    for policy in ("pose", "linear"):
+        res = clean_tracks(tr, model, pcutoff=0.6, repair=policy)
+        out = res.tracks.xy[395:445, 0, :2]
+        err[policy] = float(np.sqrt(np.mean(np.sum((out - truth[395:445, :2]) ** 2, -1))))
+    # the right ear and tail base carry the turn; an interpolation cuts the corner
+    assert err["pose"] < 3.0 < 10.0 < err["linear"]

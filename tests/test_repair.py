@@ -68,9 +68,11 @@ def test_auto_repair_reports_its_choice_and_keeps_unflagged_points(project):
             continue
         motion = np.asarray(rep[name]["motion_factor"])
         assert ((motion >= 1.0) & (motion <= 3.0)).all()
-        radii = np.array([INTERVAL_SCALE * row["radius90_px"] * f
+        # (points the pose candidate bridged, with no prediction, state the linear one's)
+        radii = np.array([INTERVAL_SCALE * row[key] * f
                           for row in rep[name]["validation"].values()
-                          if row["radius90_px"] is not None for f in (1.0, 2.0)])
+                          for key in ("radius90_px", "linear_radius90_px")
+                          if row[key] is not None for f in (1.0, 2.0)])
         for k in range(res.tracks.n_keypoints):
             stated = np.unique(res.uncertainty[:, i, k][repaired[:, i, k]])
             assert (np.abs(stated[:, None] - motion[k] * radii[None]).min(1) < 0.01).all()

@@ -32,7 +32,7 @@ import numpy as np
 from .._arrays import interp_fill, true_runs
 
 __all__ = ["PosePrior", "PoseEvidence", "fit_pose_prior", "pose_evidence", "pose_flags",
-           "pose_anchored_fill"]
+           "pose_anchored_fill", "pose_fill_followed", "typical_pairs"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ RARE_SUBSET_FRAMES = 1000
 #: Fit poses of a rare evidence set's regression.
 RARE_FIT_FRAMES = 1500
 _RIDGE = 1e-3
+#: A frame with two evidence points only is typical when their distance lies within this
+#: quantile range of the fit poses' distances of the same pair (:func:`typical_pairs`).
+PAIR_QUANTILES = (0.01, 0.99)
+#: Farthest a point predicted from two evidence points may lie from their midpoint, in units
+#: of their distance (mean shape; :func:`typical_pairs`).
+PAIR_MAX_LEVER = 1.0
 
 
 @dataclass(frozen=True)
@@ -450,6 +456,54 @@ def pose_flags(
     return flags, ev
 
 
+def typical_pairs(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> np.ndarray:
+    """The points that two evidence points alone may predict.
+
+    With three or more evidence points each is judged from the others (``d2`` of
+    :func:`pose_evidence`); two can still be judged by their distance, which a rigid body
+    keeps: an undetected error among them (a point on the tail base, a background
+    detection) changes it. The distance must lie within the :data:`PAIR_QUANTILES` range of
+    the same pair's distances over the prior's fit poses. Two points also fix the body's
+    orientation only as well as their own errors allow, and a point far from both turns
+    with it: a point is predicted only within :data:`PAIR_MAX_LEVER` times the pair's
+    distance of their midpoint (in the mean shape). Two ears do not place the tail base.
+
+    Parameters
+    ----------
+    prior : PosePrior
+        From :func:`fit_pose_prior`.
+    xy : np.ndarray
+        ``(T, K, 2)`` positions.
+    avail : np.ndarray
+        ``(T, K)`` bool, the evidence points.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T, K)`` bool: frames with exactly two evidence points at a typical distance, at
+        the other keypoints within reach of them (False elsewhere).
+    """
+    xy = np.asarray(xy, np.float64)
+    avail = np.asarray(avail, bool) & np.isfinite(xy).all(-1)
+    out = np.zeros(avail.shape, bool)
+    two = np.flatnonzero(avail.sum(1) == 2)
+    if not len(two):
+        return out
+    ks = np.sort(np.argwhere(avail[two])[:, 1].reshape(-1, 2), axis=1)
+    lo_q, hi_q = PAIR_QUANTILES
+    m = prior.mean
+    for a, b in np.unique(ks, axis=0).tolist():
+        sel = two[(ks[:, 0] == a) & (ks[:, 1] == b)]
+        ref = np.linalg.norm(prior.fit_poses[:, a] - prior.fit_poses[:, b], axis=-1)
+        lo, hi = np.quantile(ref, [lo_q, hi_q])
+        d = np.linalg.norm(xy[sel, a] - xy[sel, b], axis=-1)
+        base = np.linalg.norm(m[a] - m[b])
+        reach = np.linalg.norm(m - (m[a] + m[b]) / 2, axis=-1) <= PAIR_MAX_LEVER * base
+        reach[[a, b]] = False
+        out[np.ix_(sel[(d >= lo) & (d <= hi)], np.flatnonzero(reach))] = True
+    return out
+
+
 def pose_anchored_fill(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     """Fill points by following the pose prediction and interpolating the offset from it.
 
@@ -474,6 +528,21 @@ def pose_anchored_fill(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray)
     np.ndarray
         ``(T, K, 2)``: filled where ``fill`` and an anchor exists, else as the input.
     """
+    return pose_fill_followed(xy, fill, prediction)[0]
+
+
+def pose_fill_followed(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pose_anchored_fill`, and which filled points followed a prediction.
+
+    Returns
+    -------
+    filled : np.ndarray
+        ``(T, K, 2)``, as :func:`pose_anchored_fill` returns.
+    followed : np.ndarray
+        ``(T, K)`` bool: the filled points placed by the prediction; the other filled ones
+        were bridged between their neighbours (an interpolation).
+    """
     xy = np.asarray(xy, np.float64)
     fill = np.asarray(fill, bool)
     # one frame's evidence can be off (an undetected error among the other points): the
@@ -488,7 +557,7 @@ def pose_anchored_fill(xy: np.ndarray, fill: np.ndarray, prediction: np.ndarray)
     # a prediction landed 50 px off the paw before)
     base = np.where(follow[..., None], prediction + off[0], xy)
     val, has_good = interp_fill(base[None], (good | follow)[None])
-    return np.where((fill & has_good[0][None, :])[..., None], val[0], xy)
+    return np.where((fill & has_good[0][None, :])[..., None], val[0], xy), follow
 
 
 def _median_in_time(prediction: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:

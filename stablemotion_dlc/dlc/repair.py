@@ -39,8 +39,9 @@ from .pose_prior import (
     PREDICTION_MEDIAN_FRAMES,
     PoseEvidence,
     PosePrior,
-    pose_anchored_fill,
     pose_evidence,
+    pose_fill_followed,
+    typical_pairs,
 )
 from .skeleton import median_distances
 
@@ -646,14 +647,20 @@ def repair_animal(
             if n_anchor is not None:
                 enough |= n_anchor >= 2
             consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & enough
-            return np.where(consistent[:, None, None], ev.prediction, np.nan)
+            # two evidence points judge each other by their distance alone (half of a
+            # four-keypoint animal gone: ``d2`` needs two others), and place the points
+            # within their reach only
+            pair = (judged.sum(1) == 0)[:, None] & typical_pairs(prior, xr, evidence)
+            keep = consistent[:, None] | pair
+            return np.where(keep[..., None], ev.prediction, np.nan)
 
         # the evidence of the frames the fill reads only: the filled ones and their anchors
         # (a frame's evidence depends on that frame alone; the same values as over all)
         pred = _pose_fill_prediction(lambda r, ev: pose_evidence(prior, xr, evidence, rows=r,
                                                                  out=ev),
                                      consistent_prediction, xr, mask)
-        return pose_anchored_fill(xr, mask, pred), 0
+        filled, last["followed"] = pose_fill_followed(xr, mask, pred)
+        return filled, 0
 
     names = (["linear", "interp"] + (["network"] if use_network else [])
              + (["pose"] if prior is not None else []))
@@ -709,6 +716,7 @@ def repair_animal(
             pick = default
         choice.append(pick)
     radius = _radii([cell_errs[c].get(choice[c], []) for c in range(n_cells)], n_bins)
+    radius_linear = _radii([cell_errs[c]["linear"] for c in range(n_cells)], n_bins)
     report["validation"] = {
         f"{lo}-{hi - 1 if hi < 10**9 else ''}"
         + (" (neighbours too)" if c >= n_bins else ""): {
@@ -716,6 +724,9 @@ def repair_animal(
             **{m: (None if v is None else round(v, 3)) for m, v in rmse[c].items()},
             "chosen": choice[c],
             "radius90_px": None if radius[c] is None else round(radius[c], 3),
+            # the radius of the points the pose candidate bridged (no prediction there)
+            "linear_radius90_px": (None if radius_linear[c] is None
+                                   else round(radius_linear[c], 3)),
         }
         for c in range(n_cells)
         for lo, hi in [LENGTH_BINS[c % n_bins]]
@@ -763,8 +774,11 @@ def repair_animal(
         # first, do no harm: an observed point that the repair does not contradict beyond
         # the repair's own 90 % radius (twice that for runs with an anchor on one side only)
         # has no strong evidence against it and stays as it is
-        r = np.array([np.nan if v is None else v for v in radius])[np.maximum(run_bin, 0)]
-        r = np.where(one_sided, 2.0 * r, r)
+        def radius_at(rad: list[float | None]) -> np.ndarray:
+            rr = np.array([np.nan if v is None else v for v in rad])[np.maximum(run_bin, 0)]
+            return np.where(one_sided, 2.0 * rr, rr)
+
+        r = radius_at(radius)
         for m in sorted(set(choice)):
             sel = np.zeros((n_t, n_k), bool)
             for b, pick in enumerate(choice):
@@ -776,16 +790,21 @@ def repair_animal(
             pred, n = candidate(m, flag_now)
             n_net += n if m == "network" else 0
             ok = sel & np.isfinite(pred).all(-1)
+            # where the pose prior had no prediction, the pose candidate bridged the point
+            # between its neighbours: an interpolation, judged by the linear one's radius
+            bridged = ok & ~last.pop("followed") if m == "pose" else np.zeros_like(ok)
             if keep_plausible:
+                r_m = np.where(bridged, radius_at(radius_linear), r) if bridged.any() else r
                 dist = np.linalg.norm(pred - xy, axis=-1)
-                plausible = ok & ~missing & (dist <= r)
+                plausible = ok & ~missing & (dist <= r_m)
                 if keepable is not None:
                     plausible &= keepable
                 kept |= plausible
                 ok &= ~plausible
             out[ok] = pred[ok]
             changed[ok] = True
-            _state_uncertainty(unc, ok, radius, run_bin, one_sided, motion)
+            _state_uncertainty(unc, ok & ~bridged, radius, run_bin, one_sided, motion)
+            _state_uncertainty(unc, ok & bridged, radius_linear, run_bin, one_sided, motion)
         return kept
 
     kept = apply(flag, run_bin, one_sided)
@@ -821,13 +840,13 @@ def repair_animal(
         held = asked & ~est & (est.sum(1) >= 2)[:, None]
         if held.any():
             pred, _ = candidate("pose", asked & ~bridged, bridged=(base, bridged))
+            last.pop("followed")
             ok = held & np.isfinite(pred).all(-1)
             out[ok] = pred[ok]
             ok_b = bridged & (est.sum(1) >= 2)[:, None]
             out[ok_b] = base[ok_b]
             changed |= ok | ok_b
-            _state_uncertainty(unc, ok_b, _radii([e["linear"] for e in cell_errs], n_bins),
-                               run_bin, one_sided, motion)
+            _state_uncertainty(unc, ok_b, radius_linear, run_bin, one_sided, motion)
             _state_uncertainty(unc, ok, _radii([e["pose"] for e in cell_errs], n_bins),
                                run_bin, one_sided, motion)
             report["anchored_pose_points"] = int(ok.sum())
