@@ -192,6 +192,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
     flags: dict[str, np.ndarray] = {}
     disputed: np.ndarray | None = None
     interval_undisputed: dict[str, int] = {"inside": 0, "n": 0}
+    det_undisputed: dict[str, dict[str, int]] = {}
     lik_flag = ~np.isfinite(case.xy).all(-1)
     with np.errstate(invalid="ignore"):
         lik_flag |= ~(case.likelihood >= PCUTOFF)
@@ -251,6 +252,8 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
                 disputed = np.linalg.norm(res_orig.tracks.xy - tracks.xy, axis=-1) > MOVED_PX
             interval_undisputed = {"inside": int((inside & ~disputed).sum()),
                                    "n": int((changed & ~disputed).sum())}
+            det_undisputed = {d: _det_counts(flags[d], bad, conf & ~disputed)
+                              for d in ("rules", "verdict")}
         if "ours_rules" in methods:
             t0 = time.perf_counter()
             res_r = clean_tracks(corrupt_in, model, detect=None,
@@ -268,6 +271,7 @@ def run_file(name: str, path: Path, split: str, methods: list[str], args: argpar
         raw["disputed"] = disputed[bad & conf]
         raw["disputed_untouched"] = disputed[untouched]
         raw["interval_undisputed"] = interval_undisputed
+        raw["det_undisputed"] = det_undisputed
     per_method: dict[str, Any] = {}
     for m, p in preds.items():
         e = point_error(p, truth)
@@ -435,7 +439,13 @@ def _undisputed(raws: list[dict[str, Any]], kinds: np.ndarray, err: dict[str, np
             kinds_out[kn] = {"n": int(sel.sum()), "ratio_ours_best": rk, "best_classical": bk}
     iv = [r["interval_undisputed"] for r in raws]
     n_iv = sum(v["n"] for v in iv)
+    f1 = {}
+    for d in ("rules", "verdict"):
+        cs = [r["det_undisputed"][d] for r in raws if d in r.get("det_undisputed", {})]
+        if cs:
+            f1[d] = _f1({k: sum(c[k] for c in cs) for k in ("tp", "fp", "fn")})["f1"]
     return {
+        "f1": f1,
         "untouched_disputed_share": float(disp_u.mean()) if disp_u.size else None,
         "corrupted_disputed_share": float(disp.mean()) if disp.size else None,
         "moved_share": float((mv[ok_u] > MOVED_PX).mean()) if ok_u.any() else None,
@@ -727,7 +737,8 @@ def _disputed_section(report: dict[str, Any]) -> list[str]:
         "the targets above count them.", "",
         "| split | untouched points disputed | moved > 2 px, all / undisputed | pooled ours / "
         "best, all / undisputed | kinds worse than the best classical, undisputed | "
-        "calibration, all / undisputed |", "|---|---|---|---|---|---|"]
+        "calibration, all / undisputed | F1 verdict / rules, undisputed |",
+        "|---|---|---|---|---|---|---|"]
     for split, p in rows:
         u = p["undisputed"]
         worse = [f"{k} ({v['ratio_ours_best']:.2f}x)" for k, v in u["kinds"].items()
@@ -740,7 +751,9 @@ def _disputed_section(report: dict[str, Any]) -> list[str]:
             f"| {split} | {_pct(u['untouched_disputed_share'])} | "
             f"{_pct(p['methods']['ours']['moved_share'])} / {_pct(u['moved_share'])} | "
             f"{_fmt(p.get('ratio_ours_best'), 3)} / {_fmt(u['ratio_ours_best'], 3)} | "
-            f"{', '.join(worse) or 'none'} | {_fmt(cal, 3)} / {_fmt(u['interval90'], 3)} |")
+            f"{', '.join(worse) or 'none'} | {_fmt(cal, 3)} / {_fmt(u['interval90'], 3)} | "
+            f"{_fmt(u.get('f1', {}).get('verdict'), 3)} / "
+            f"{_fmt(u.get('f1', {}).get('rules'), 3)} |")
     return [*lines, ""]
 
 
