@@ -617,16 +617,17 @@ def repair_animal(
 
     def candidate(name: str, mask: np.ndarray, rows: Any = slice(None),
                   bridged: tuple[np.ndarray, np.ndarray] | None = None
-                  ) -> tuple[np.ndarray, int]:
+                  ) -> tuple[np.ndarray, int, np.ndarray | None]:
         # ``rows``: the frames the candidate sees (``mask`` is over those frames);
-        # ``bridged``: (positions, points) of anchors bridged over short gaps (pose only)
+        # ``bridged``: (positions, points) of anchors bridged over short gaps (pose only).
+        # Returns the filled positions, the network's points and, for ``pose``, the filled
+        # points that followed a prediction (the others were bridged: an interpolation)
         if name == "linear":
             filled, _ = interp_fill(xy[rows][None], (good[rows] & ~mask)[None])
-            return np.where(mask[..., None], filled[0], xy[rows]), 0
-        if name == "interp":
-            return network_or_interp(mask, 10**9, rows)
-        if name == "network":
-            return network_or_interp(mask, min_network_run, rows)
+            return np.where(mask[..., None], filled[0], xy[rows]), 0, None
+        if name in ("interp", "network"):
+            run = 10**9 if name == "interp" else min_network_run
+            return (*network_or_interp(mask, run, rows), None)
         if prior is None:
             raise ValueError("no pose prior for this animal")
         evidence = good[rows] & ~mask
@@ -637,6 +638,10 @@ def repair_animal(
             evidence = evidence | bridged[1][rows]
             anc = anc | bridged[1][rows]
         n_anchor = None if anc is None else (anc & evidence).sum(1)
+        # two evidence points judge each other by their distance alone (half of a
+        # four-keypoint animal gone: ``d2`` needs two others), and place the points within
+        # their reach only; the evidence is fixed here, so this is computed once
+        pair_ok = typical_pairs(prior, xr, evidence)
 
         def consistent_prediction(ev: PoseEvidence) -> np.ndarray:
             # a prediction is only as good as its evidence: frames whose evidence points do
@@ -647,11 +652,7 @@ def repair_animal(
             if n_anchor is not None:
                 enough |= n_anchor >= 2
             consistent = ~(judged & (ev.d2 > consistency_d2)).any(axis=1) & enough
-            # two evidence points judge each other by their distance alone (half of a
-            # four-keypoint animal gone: ``d2`` needs two others), and place the points
-            # within their reach only
-            pair = (judged.sum(1) == 0)[:, None] & typical_pairs(prior, xr, evidence)
-            keep = consistent[:, None] | pair
+            keep = consistent[:, None] | ((judged.sum(1) == 0)[:, None] & pair_ok)
             return np.where(keep[..., None], ev.prediction, np.nan)
 
         # the evidence of the frames the fill reads only: the filled ones and their anchors
@@ -659,8 +660,8 @@ def repair_animal(
         pred = _pose_fill_prediction(lambda r, ev: pose_evidence(prior, xr, evidence, rows=r,
                                                                  out=ev),
                                      consistent_prediction, xr, mask)
-        filled, last["followed"] = pose_fill_followed(xr, mask, pred)
-        return filled, 0
+        filled, followed = pose_fill_followed(xr, mask, pred)
+        return filled, 0, followed
 
     names = (["linear", "interp"] + (["network"] if use_network else [])
              + (["pose"] if prior is not None else []))
@@ -677,7 +678,7 @@ def repair_animal(
     if spans:
         vmask_rows = vmask[rows]  # one object: the candidates share their preparation
         for m in names:
-            pred, _ = candidate(m, vmask_rows, rows)
+            pred, _, _ = candidate(m, vmask_rows, rows)
             err = np.linalg.norm(pred - xy[rows], axis=-1)
             for k, a, z, c in spans:
                 e = err[at(a):at(a) + z - a, k]
@@ -787,12 +788,12 @@ def repair_animal(
             sel &= flag_now
             if not sel.any():
                 continue
-            pred, n = candidate(m, flag_now)
+            pred, n, followed = candidate(m, flag_now)
             n_net += n if m == "network" else 0
             ok = sel & np.isfinite(pred).all(-1)
             # where the pose prior had no prediction, the pose candidate bridged the point
             # between its neighbours: an interpolation, judged by the linear one's radius
-            bridged = ok & ~last.pop("followed") if m == "pose" else np.zeros_like(ok)
+            bridged = np.zeros_like(ok) if followed is None else ok & ~followed
             if keep_plausible:
                 r_m = np.where(bridged, radius_at(radius_linear), r) if bridged.any() else r
                 dist = np.linalg.norm(pred - xy, axis=-1)
@@ -839,8 +840,7 @@ def repair_animal(
         est = (anchors & ~asked) | bridged
         held = asked & ~est & (est.sum(1) >= 2)[:, None]
         if held.any():
-            pred, _ = candidate("pose", asked & ~bridged, bridged=(base, bridged))
-            last.pop("followed")
+            pred, _, _ = candidate("pose", asked & ~bridged, bridged=(base, bridged))
             ok = held & np.isfinite(pred).all(-1)
             out[ok] = pred[ok]
             ok_b = bridged & (est.sum(1) >= 2)[:, None]
