@@ -20,7 +20,8 @@ from stablemotion_dlc.sample import make_sample_project
 
 
 def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=20000):
-    """``labels._rule_on_part`` before the broadcast over pairs."""
+    """``labels._rule_on_part`` before the broadcast over pairs (with its later median of the
+    frames before a collapse, ``labels._moves_into``)."""
     n_t, n_i, n_k = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
     if n_t < 3 or n_k < 2:
@@ -38,11 +39,10 @@ def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=2
         with np.errstate(invalid="ignore"):
             close = ok & (np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1) < frac * med)
         for s, e in zip(*true_runs(close), strict=True):
-            t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
-            if t1 >= n_t or not (ok[t0] and ok[t1]):
+            moved = labels._moves_into(xy[:, i], ok, s, e, a, b)
+            if moved is None:
                 continue
-            da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
-            db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
+            da, db = moved
             if da >= 0.5 * med and da > 2.0 * db:
                 flags[s:e, i, a] = True
             elif db >= 0.5 * med and db > 2.0 * da:

@@ -584,6 +584,38 @@ def _rule_bone(
     return flags, {"bone_median": med.tolist()}
 
 
+#: Frames next to an ON_PART collapse whose median position is where a part came from
+#: (:func:`_moves_into`). One frame alone let a one-frame spike of the left ear, just
+#: before a break in the tail's 60-frame collapse onto the right ear, read as the ear
+#: jumping into the collapse (protocol A's tuning files): the ear was blamed for 30 frames.
+ON_PART_BEFORE_FRAMES = 3
+
+
+def _moves_into(xy: np.ndarray, ok: np.ndarray, s: int, e: int, a: int, b: int
+                ) -> tuple[float, float] | None:
+    """How far parts ``a`` and ``b`` moved into the collapse ``[s, e)``.
+
+    Out of it when it starts with the file; measured from the median of up to
+    :data:`ON_PART_BEFORE_FRAMES` frames next to it where both are finite. ``xy`` is one
+    animal's ``(T, K, 2)``, ``ok`` the frames where both parts are finite. None when the
+    frame next to the collapse is not ``ok`` or the collapse spans the file.
+    """
+    n_t = len(ok)
+    if s > 0:
+        inside, near = s, s - 1
+        lo, hi = max(0, s - ON_PART_BEFORE_FRAMES), s
+    else:
+        inside, near = e - 1, e
+        lo, hi = e, min(n_t, e + ON_PART_BEFORE_FRAMES)
+    if near >= n_t or not (ok[near] and ok[inside]):
+        return None
+    frames = np.arange(lo, hi)[ok[lo:hi]]
+    out_a = np.median(xy[frames, a], axis=0)
+    out_b = np.median(xy[frames, b], axis=0)
+    return (float(np.linalg.norm(xy[inside, a] - out_a)),
+            float(np.linalg.norm(xy[inside, b] - out_b)))
+
+
 def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: float,
                   frac: float = 0.25, apart: float = 0.5, max_rows: int = 20000) -> np.ndarray:
     """ON_PART rule: a keypoint sitting on another keypoint it is never that near.
@@ -596,7 +628,8 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
     frames where they come within ``frac`` times their median distance are a collapse. The
     part to blame is the one that jumped into the collapse (or out of it, when it starts
     with the file): it moved at least half the pair's usual distance and twice as far as
-    the other. When neither did, nothing is flagged.
+    the other (from where both were in the frames just before it, :func:`_moves_into`).
+    When neither did, nothing is flagged.
     """
     n_t, n_i, n_k = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
@@ -630,11 +663,10 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
             with np.errstate(invalid="ignore"):
                 close = ok & (_dist(col_x[a] - col_x[b], col_y[a] - col_y[b]) < frac * med)
             for s, e in zip(*true_runs(close), strict=True):
-                t0, t1 = (s - 1, s) if s > 0 else (e - 1, e)
-                if t1 >= n_t or not (ok[t0] and ok[t1]):
+                moved = _moves_into(xy[:, i], ok, s, e, a, b)
+                if moved is None:
                     continue
-                da = float(np.linalg.norm(xy[t1, i, a] - xy[t0, i, a]))
-                db = float(np.linalg.norm(xy[t1, i, b] - xy[t0, i, b]))
+                da, db = moved
                 if da >= 0.5 * med and da > 2.0 * db:
                     flags[s:e, i, a] = True
                 elif db >= 0.5 * med and db > 2.0 * da:
