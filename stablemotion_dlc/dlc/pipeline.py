@@ -122,19 +122,6 @@ DEFAULT_TRAIN_CONFIG: dict[str, Any] = {
     "short_gap_share": 0.9,
 }
 
-#: A keypoint the ON_PART rule finds on another keypoint of its animal (one it is never
-#: that near in the file) for this many consecutive frames or more is always repaired, never
-#: kept as plausible: two parts sharing one place that long is the network's error (an ear on
-#: the tail base for 40 frames), however close the repair lands. Shorter coincidences can be
-#: real (two ears side by side as the head turns towards the camera). See
-#: :func:`clean_tracks`'s ``keep_plausible``. On the tuning files: protocol B's jump_to_part
-#: 9.74 -> 8.28 px RMSE (sleap_centered_pair kept a fly's leg on another for 15 and 19
-#: frames), protocol A's long confident jumps 12.35 -> 10.90 px, untouched points moved
-#: unchanged (0.22 % and 0.18 %); the real-error pair is unchanged by it. With any length
-#: the real pair's left ear, on the other ear for 4 frames at 3-9 px from the truth, was
-#: moved 10 px away.
-ON_PART_FORCE_FRAMES = 10
-
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
 
@@ -238,35 +225,6 @@ def _limit_runs(mask: np.ndarray, max_len: int | None) -> np.ndarray:
             if b - a > max_len:
                 out[a:b, k] = False
     return out
-
-
-def _long_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """The runs of ``mask`` (``(T, K)``, along axis 0) that last ``min_len`` frames or more."""
-    out = np.zeros_like(mask, dtype=bool)
-    for k in np.flatnonzero(mask.any(axis=0)):
-        for a, b in zip(*true_runs(mask[:, k]), strict=True):
-            if b - a >= min_len:
-                out[a:b, k] = True
-    return out
-
-
-def _keepable(reasons: np.ndarray, forced: np.ndarray, *, keep_stuck: bool,
-              keep_low_likelihood: bool) -> np.ndarray:
-    """The points of one animal that ``keep_plausible`` may keep, ``(T, K)`` bool.
-
-    Never those flagged on a reversal's evidence (``forced``) or sitting on another keypoint
-    for :data:`ON_PART_FORCE_FRAMES` frames or more; stale (STUCK) points and those below
-    ``pcutoff`` only on request. ``reasons`` is the rules' ``(T, K)`` bit field.
-    """
-    keepable = ~np.asarray(forced, bool)
-    if not keep_stuck:
-        # a value repeated to 0.05 px while the body moves is stale, not a measurement:
-        # it carries no evidence that the repair could fail to contradict
-        keepable &= (reasons & STUCK) == 0
-    keepable &= ~_long_runs((reasons & ON_PART) > 0, ON_PART_FORCE_FRAMES)
-    if not keep_low_likelihood:
-        keepable &= (reasons & LOW_LIKELIHOOD) == 0
-    return keepable
 
 
 def _limit_gaps(flag: np.ndarray, missing: np.ndarray, max_len: int | None) -> np.ndarray:
@@ -477,8 +435,7 @@ def clean_tracks(
         Keep a flagged observed point that its repair does not contradict (see
         :func:`~stablemotion_dlc.dlc.repair.repair_animal`), and a flagged stretch of
         confident points that the point entered and left smoothly (:func:`continuous_runs`);
-        never for ``flag_mask``, nor for a keypoint the ON_PART rule finds on another one
-        for :data:`ON_PART_FORCE_FRAMES` frames or more.
+        never for ``flag_mask``.
     keep_low_likelihood : bool
         Let ``keep_plausible`` keep points below ``pcutoff`` too (default: they are
         always repaired, as DeepLabCut's own pcutoff convention has it).
@@ -680,8 +637,15 @@ def clean_tracks(
             good &= ~pose_fl
             n_pose += int(pose_fl.sum())
         prob[:, i, cols] = np.maximum(p_model, (sus_i | pose_fl).astype(np.float32))
-        keepable = _keepable(labels.reasons[:, i][:, cols], forced[:, i][:, cols],
-                             keep_stuck=keep_stuck, keep_low_likelihood=keep_low_likelihood)
+        # points the repair may keep when it does not contradict them: never those flagged on
+        # a reversal's evidence, and below pcutoff only on request
+        keepable = ~forced[:, i][:, cols]
+        if not keep_stuck:
+            # a value repeated to 0.05 px while the body moves is stale, not a measurement:
+            # it carries no evidence that the repair could fail to contradict
+            keepable &= (labels.reasons[:, i][:, cols] & STUCK) == 0
+        if not keep_low_likelihood:
+            keepable &= (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) == 0
         if keep_plausible and given is None and "jump_thresholds" in labels.params:
             # first, do no harm: a confident stretch the point entered and left smoothly is
             # a real pose (a wing extended in courtship), not a network's error
