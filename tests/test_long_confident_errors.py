@@ -84,6 +84,49 @@ def test_on_part_blames_the_point_that_jumped_onto_another_part():
     assert not suspect_mask(clean).reason_mask(ON_PART).any()
 
 
+def _tail_on_right_ear(spike: bool) -> np.ndarray:
+    """(900, 4, 2): tail base drawn on the right ear over frames 400-460, and, with
+    ``spike``, the left ear 150 px away for the single frame 429 (a one-frame jump)."""
+    rng = np.random.default_rng(1)
+    n = 900
+    t = np.arange(n)
+    centre = np.stack([300 + 120 * np.sin(t / 80.0), 250 + 90 * np.cos(t / 60.0)], -1)
+    body = np.array([[50.0, 0.0], [38.0, -9.0], [38.0, 9.0], [-50.0, 0.0]])
+    xy = centre[:, None] + body + rng.normal(0, 0.5, (n, 4, 2))
+    xy[400:460, 3] = xy[400:460, 2] + rng.normal(0, 1.0, (60, 2))
+    if spike:
+        xy[429, 1] += 150.0
+    return xy
+
+
+def test_on_part_is_not_fooled_by_a_one_frame_spike_next_to_a_collapse():
+    """The tail base sits on the right ear for 60 frames, so it is also near the left ear;
+    a one-frame spike of the left ear breaks that pair's collapse in two. The ear came back
+    from the spike, not from its place: judged from the frames before the break (their
+    median), the tail is still the part to blame and the left ear is not flagged. From the
+    single frame before (the rule before the median), the ear was blamed for frames
+    430-460 (protocol A's tuning files had this on a right ear for 30 frames)."""
+    from stablemotion_dlc.dlc import labels
+    from stablemotion_dlc.dlc.labels import ON_PART
+
+    names = ["snout", "leftear", "rightear", "tailbase"]
+    for spike in (False, True):
+        tr = Tracks.from_arrays(_tail_on_right_ear(spike)[:, None], np.full((900, 1, 4), 0.97),
+                                bodyparts=names)
+        on_part = suspect_mask(tr).reason_mask(ON_PART)[:, 0]
+        assert on_part[400:460, 3].mean() > 0.9
+        assert not on_part[:, :3].any(), spike
+    # the single frame before the break: the ear's return from the spike reads as a jump
+    old = labels.ON_PART_BEFORE_FRAMES
+    try:
+        labels.ON_PART_BEFORE_FRAMES = 1
+        tr = Tracks.from_arrays(_tail_on_right_ear(True)[:, None], np.full((900, 1, 4), 0.97),
+                                bodyparts=names)
+        assert suspect_mask(tr).reason_mask(ON_PART)[430:460, 0, 1].all()
+    finally:
+        labels.ON_PART_BEFORE_FRAMES = old
+
+
 FOUR = [0, 1, 2, 4]  # snout, left ear, right ear, tail base: a four-keypoint animal
 
 
