@@ -105,7 +105,7 @@ def test_on_part_is_not_fooled_by_a_one_frame_spike_next_to_a_collapse():
     from the spike, not from its place: judged from the frames before the break (their
     median), the tail is still the part to blame and the left ear is not flagged. From the
     single frame before (the rule before the median), the ear was blamed for frames
-    430-460 (protocol A's tuning files had this on a right ear for 30 frames)."""
+    430-460 (protocol A's tuning files had this on a correct left ear for 30 frames)."""
     from stablemotion_dlc.dlc import labels
     from stablemotion_dlc.dlc.labels import ON_PART
 
