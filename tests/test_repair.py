@@ -62,12 +62,15 @@ def test_auto_repair_reports_its_choice_and_keeps_unflagged_points(project):
     assert (res.uncertainty[repaired] > 0).all()  # a stated interval for every repair
     assert (res.uncertainty[~repaired] == 0).all()
     # the stated radius is the validation's 90 % radius of the point's cell, widened by
-    # INTERVAL_SCALE (doubled at the file's ends) and by the keypoint's motion factor
+    # INTERVAL_SCALE (doubled at the file's ends) and by the keypoint's motion factor, and
+    # never below the keypoint's own noise (its noise floor)
     for i, name in enumerate(res.tracks.individuals):
         if name not in rep:
             continue
         motion = np.asarray(rep[name]["motion_factor"])
         assert ((motion >= 1.0) & (motion <= 3.0)).all()
+        floor = np.asarray(rep[name]["noise_floor90_px"])
+        assert (floor > 0).all()
         # (points the pose candidate bridged, with no prediction, state the linear one's)
         radii = np.array([INTERVAL_SCALE * row[key] * f
                           for row in rep[name]["validation"].values()
@@ -75,7 +78,9 @@ def test_auto_repair_reports_its_choice_and_keeps_unflagged_points(project):
                           if row[key] is not None for f in (1.0, 2.0)])
         for k in range(res.tracks.n_keypoints):
             stated = np.unique(res.uncertainty[:, i, k][repaired[:, i, k]])
-            assert (np.abs(stated[:, None] - motion[k] * radii[None]).min(1) < 0.01).all()
+            assert (stated >= floor[k] - 0.001).all()
+            allowed = np.maximum(motion[k] * radii, floor[k])
+            assert (np.abs(stated[:, None] - allowed[None]).min(1) < 0.01).all()
 
 
 def test_forced_policies_and_bad_policy(project):
@@ -137,6 +142,37 @@ def test_a_thin_cell_is_judged_with_its_own_kind_of_gap_first():
     # only adjacent bins, and not enough of them: the caller uses the documented default
     assert _judged_cells(3, few, nb) == [3, 2, 4, nb + 3, nb + 2, nb + 4]
     assert sum(few[c] for c in _judged_cells(3, few, nb)) < _MIN_SPANS
+
+
+def test_noise_floor_is_the_keypoints_own_noise_without_repeated_frames():
+    """The stated interval's floor: the 90 % radius of a keypoint's own frame-to-frame noise
+    (sqrt(2 ln 10) sigma for Gaussian noise of sigma per axis), measured where the point
+    moves: frames that repeat the previous one (73 % of sleap_clip's) measure nothing and
+    would pull it to 0."""
+    from stablemotion_dlc.dlc.repair import _noise_floor
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    t = np.arange(n)
+    smooth = np.stack([200 + 80 * np.sin(t / 90.0), 200 + 60 * np.cos(t / 70.0)], -1)
+    sigma = np.array([0.5, 2.0])
+    xy = smooth[:, None] + rng.normal(0.0, 1.0, (n, 2, 2)) * sigma[None, :, None]
+    good = np.ones((n, 2), bool)
+    want = np.sqrt(2 * np.log(10)) * sigma
+    assert _noise_floor(xy, good) == pytest.approx(want, rel=0.1)
+    # three frames in four repeat the one before (sleap_clip repeats 73 % of its frames)
+    rep = xy.copy()
+    for f in np.flatnonzero(rng.random(n) < 0.75).tolist():
+        rep[f] = rep[f - 1] if f else rep[f]
+    # (about 50 fresh triples measure it: a looser tolerance)
+    assert _noise_floor(rep, good) == pytest.approx(want, rel=0.25)
+    # measured on every frame, the repeats would take it to 0
+    from stablemotion_dlc.dlc.jitter import LEVEL_PER_SIGMA, noise_levels
+
+    naive = np.nanmedian(noise_levels(rep, good), 0) / LEVEL_PER_SIGMA
+    assert (naive < 0.2 * want).all()
+    # too few frames to measure: no floor
+    assert (_noise_floor(xy[:15], good[:15]) == 0).all()
 
 
 def test_motion_factor_widens_fast_keypoints_only():

@@ -75,6 +75,9 @@ COVERAGE = 0.9
 #: injected errors on protocol B's tuning files (1.25, the factor of the earlier choice, 95 %).
 #: Chosen on those files only (docs/benchmarks/protocol_b.md reports the held-out coverage).
 INTERVAL_SCALE = 1.0
+#: A moving point repeated to within this distance (px) in the next frame is frozen: such
+#: frames measure no noise (:func:`_noise_floor`).
+FROZEN_PX = 0.05
 _MIN_SPANS = 8
 #: Runs touching the start or end of the file (one anchor only) at least this long are not
 #: repaired: no validation span measures them and extrapolation drifts.
@@ -545,8 +548,9 @@ def repair_animal(
         too thin to judge, or forced to ``network``, gets ``interp``.
     keep_plausible : bool
         Keep a flagged, observed point whose repair lands within the repair's own 90 %
-        radius of it (twice that for runs touching the start or end): the observation is
-        as good as the repair, so there is no strong evidence to change it. Kept points
+        radius of it (twice that for runs touching the start or end; never less than the
+        keypoint's own noise, :func:`_noise_floor`): the observation is as good as the
+        repair, so there is no strong evidence to change it. Kept points
         split their run: the rest of it is repaired again as the shorter gaps between them
         (counted in the report's ``split_runs_points``). Points marked by hand should pass
         False.
@@ -764,6 +768,8 @@ def repair_animal(
     report["left_at_file_edges_points"] = left_edge
     motion = _motion_factor(xy, good & ~flag0)
     report["motion_factor"] = [float(v) for v in motion]
+    floor = _noise_floor(xy, good & ~flag0)
+    report["noise_floor90_px"] = [round(float(v), 3) for v in floor]
     n_net = 0
 
     def apply(flag_now: np.ndarray, run_bin: np.ndarray, one_sided: np.ndarray
@@ -777,7 +783,8 @@ def repair_animal(
         # has no strong evidence against it and stays as it is
         def radius_at(rad: list[float | None]) -> np.ndarray:
             rr = np.array([np.nan if v is None else v for v in rad])[np.maximum(run_bin, 0)]
-            return np.where(one_sided, 2.0 * rr, rr)
+            # never narrower than the keypoint's own noise (NaN, no radius, stays NaN)
+            return np.maximum(np.where(one_sided, 2.0 * rr, rr), floor[None, :])
 
         r = radius_at(radius)
         for m in sorted(set(choice)):
@@ -804,8 +811,9 @@ def repair_animal(
                 ok &= ~plausible
             out[ok] = pred[ok]
             changed[ok] = True
-            _state_uncertainty(unc, ok & ~bridged, radius, run_bin, one_sided, motion)
-            _state_uncertainty(unc, ok & bridged, radius_linear, run_bin, one_sided, motion)
+            _state_uncertainty(unc, ok & ~bridged, radius, run_bin, one_sided, motion, floor)
+            _state_uncertainty(unc, ok & bridged, radius_linear, run_bin, one_sided, motion,
+                               floor)
         return kept
 
     kept = apply(flag, run_bin, one_sided)
@@ -846,9 +854,9 @@ def repair_animal(
             ok_b = bridged & (est.sum(1) >= 2)[:, None]
             out[ok_b] = base[ok_b]
             changed |= ok | ok_b
-            _state_uncertainty(unc, ok_b, radius_linear, run_bin, one_sided, motion)
+            _state_uncertainty(unc, ok_b, radius_linear, run_bin, one_sided, motion, floor)
             _state_uncertainty(unc, ok, _radii([e["pose"] for e in cell_errs], n_bins),
-                               run_bin, one_sided, motion)
+                               run_bin, one_sided, motion, floor)
             report["anchored_pose_points"] = int(ok.sum())
             report["left_at_file_edges_points"] -= int((ok & ~flag).sum())
     report["network_points"] = n_net
@@ -857,19 +865,54 @@ def repair_animal(
 
 
 def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float | None],
-                       run_bin: np.ndarray, one_sided: np.ndarray, motion: np.ndarray
-                       ) -> None:
+                       run_bin: np.ndarray, one_sided: np.ndarray, motion: np.ndarray,
+                       floor: np.ndarray | None = None) -> None:
     """Write the stated radius of ``points`` into ``unc``.
 
     That is their cell's validation radius times :data:`INTERVAL_SCALE` (twice that for
     runs with an anchor on one side only), times the keypoint's ``motion`` factor
-    (:func:`_motion_factor`).
+    (:func:`_motion_factor`), and at least the keypoint's ``floor`` (:func:`_noise_floor`).
     """
     for c, r in enumerate(radius):
         if r is not None:
             cell = points & (run_bin == c)
-            unc[cell] = (INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
-                         * np.broadcast_to(motion, cell.shape)[cell])
+            stated = (INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
+                      * np.broadcast_to(motion, cell.shape)[cell])
+            if floor is not None:
+                stated = np.maximum(stated, np.broadcast_to(floor, cell.shape)[cell])
+            unc[cell] = stated
+
+
+def _noise_floor(xy: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """``(K,)`` the 90 % radius (px) of each keypoint's own frame-to-frame noise.
+
+    No repair can be stated more precise than the keypoint's measurement: its noise is
+    estimated from the second differences of consecutive trustworthy frames
+    (:func:`~stablemotion_dlc.dlc.jitter.noise_levels`; per-axis sigma = median level /
+    ``LEVEL_PER_SIGMA``), leaving out frames where the point repeats its value
+    (:data:`FROZEN_PX`): a file that repeats most frames (sleap_clip repeats 73 % of them)
+    otherwise validates its gaps on motionless spans and stated 90 % radii of 0.001-0.04 px.
+    The radius of an isotropic 2-D Gaussian holding 90 %: ``sqrt(2 ln 10) * sigma``. 0 with
+    fewer than 20 measured frames.
+    """
+    xy = np.asarray(xy, np.float64)
+    n_t, n_k = good.shape
+    levels = noise_levels(xy, good)
+    step = np.full((n_t, n_k), np.inf)
+    step[1:] = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
+    repeat = np.nan_to_num(step, nan=np.inf) < FROZEN_PX  # frame t repeats frame t - 1
+    # the level of frame t uses frames t - 1, t and t + 1: none of them may be a repeat
+    # (a repeated t - 1 holds the value of t - 2, two frames of motion away)
+    frozen = repeat.copy()
+    frozen[:-1] |= repeat[1:]
+    frozen[1:] |= repeat[:-1]
+    levels = np.where(frozen, np.nan, levels)
+    out = np.zeros(n_k)
+    for k in range(n_k):
+        lv = levels[:, k][np.isfinite(levels[:, k])]
+        if lv.size >= 20:
+            out[k] = np.sqrt(2.0 * np.log(10.0)) * float(np.median(lv)) / LEVEL_PER_SIGMA
+    return out
 
 
 def _motion_factor(xy: np.ndarray, good: np.ndarray) -> np.ndarray:
