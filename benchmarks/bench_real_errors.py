@@ -172,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         "# Real errors: weak vs strong DLC model on the same video",
         "",
         f"Weak: `{args.weak}`; truth: `{truth.source}` (likelihood >= 0.95). pcutoff {pc}. "
-        f"Ours trained {args.train_steps} steps (the pipeline's training recipe) on the weak "
-        "file alone "
-        f"({'' if train_s is None else f'{train_s:.0f} s, '}{args.threads} thread). "
-        "Nothing is injected: these are the weak network's own errors.",
+        + (f"Ours trained {args.train_steps} steps (the pipeline's training recipe) on the weak "
+         f"file alone ({train_s:.0f} s, {args.threads} thread). " if args.model is None else
+         f"Ours: the model `{args.model}` reused (`--model`), cleaning with "
+         f"{args.threads} thread. ")
+        + "Nothing is injected: these are the weak network's own errors.",
         "",
         f"Truth points {inp['n_truth']}; wrong (> 10 px) {inp['n_wrong']}; confidently "
         f"wrong {inp['n_confident_wrong']}; right (<= 5 px) {inp['n_right']}.",
