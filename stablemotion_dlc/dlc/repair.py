@@ -866,7 +866,7 @@ def repair_animal(
 
 def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float | None],
                        run_bin: np.ndarray, one_sided: np.ndarray, motion: np.ndarray,
-                       floor: np.ndarray | None = None) -> None:
+                       floor: np.ndarray) -> None:
     """Write the stated radius of ``points`` into ``unc``.
 
     That is their cell's validation radius times :data:`INTERVAL_SCALE` (twice that for
@@ -876,11 +876,9 @@ def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float |
     for c, r in enumerate(radius):
         if r is not None:
             cell = points & (run_bin == c)
-            stated = (INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
-                      * np.broadcast_to(motion, cell.shape)[cell])
-            if floor is not None:
-                stated = np.maximum(stated, np.broadcast_to(floor, cell.shape)[cell])
-            unc[cell] = stated
+            unc[cell] = np.maximum(INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
+                                   * np.broadcast_to(motion, cell.shape)[cell],
+                                   np.broadcast_to(floor, cell.shape)[cell])
 
 
 def _noise_floor(xy: np.ndarray, good: np.ndarray) -> np.ndarray:
