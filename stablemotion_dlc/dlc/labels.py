@@ -432,8 +432,14 @@ def _rule_jump(
     max_lag: int = 3,
     lone_factor: float = 2.0,
     offset_return: bool = True,
+    repeat_px: float = 0.05,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """JUMP rule; returns the (T, n, K) flags and the per-keypoint thresholds."""
+    """JUMP rule; returns the (T, n, K) flags and the per-keypoint thresholds.
+
+    The thresholds come from the keypoint's own confident one-frame steps; when over half
+    of them are repeats (at most ``repeat_px`` in the image: duplicated video frames), from
+    the others.
+    """
     t_frames, n_ind, n_kp = conf.shape
     resid = _body_frame(xy, conf)
     flags = np.zeros(conf.shape, dtype=bool)
@@ -450,6 +456,14 @@ def _rule_jump(
             one = gap == 1
             if one.sum() < 3:
                 continue
+            img_step = _dist(np.diff(xy[fr, i, kp, 0]), np.diff(xy[fr, i, kp, 1]))
+            # a frame that repeats the one before (a duplicated video frame, a tracker that
+            # holds the last pose) is no measurement of motion: when over half of the steps
+            # are repeats the median step is 0 (the median breaks down at 50 %) and every
+            # real step past the floor reads as a jump; the moving steps are used then
+            moving = one & (img_step > repeat_px)
+            if moving.sum() >= 3 and moving.sum() < 0.5 * one.sum():
+                one = moving
             med = float(np.median(step[one]))
             mad = _MAD_SCALE * float(np.median(np.abs(step[one] - med)))
             # heavy-tailed keypoints (paws) move fast legitimately: not below the 99th
@@ -463,7 +477,6 @@ def _rule_jump(
             if ev.size == 0:
                 continue
             size = step[ev - 1]
-            img_step = _dist(np.diff(xy[fr, i, kp, 0]), np.diff(xy[fr, i, kp, 1]))
             csum = np.concatenate([np.zeros((1, 2)), np.cumsum(r, axis=0)])
             diff = np.zeros(t_frames + 1, dtype=np.int32)
             cand: list[tuple[int, int, int]] = []  # (span, event a, event b) in ev indices
@@ -897,7 +910,8 @@ def suspect_mask(
     params["min_jump"] = float(min_jump)
 
     if "jump" in rules:
-        fl, info = _rule_jump(xy, conf, jump_k, float(min_jump), int(max_jump_span), return_frac)
+        fl, info = _rule_jump(xy, conf, jump_k, float(min_jump), int(max_jump_span), return_frac,
+                              repeat_px=stuck_tol)
         reasons |= np.where(fl & finite, JUMP, 0).astype(np.uint8)
         params["jump_thresholds"] = np.round(info["jump_thresholds"], 3).tolist()
     if "bone" in rules:
