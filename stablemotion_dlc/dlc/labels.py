@@ -820,7 +820,9 @@ def suspect_mask(
         ``([], [])`` after undoing the swaps it found (searching the corrected tracks again
         found none on every sample project; it only cost a second search).
     stuck_tol : float, default 0.05
-        A step shorter than this (pixels) counts as "not moving".
+        A step shorter than this (pixels) counts as "not moving" (for STUCK, and for the
+        JUMP thresholds, which leave such repeats out when they are over half of a
+        keypoint's steps).
     stuck_min_frames : int, default 5
         Shortest run of still steps flagged as STUCK.
     stuck_body_px : float, optional
