@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_PCUTOFF",
     "DETECTION_THRESHOLD",
+    "REPEAT_PX",
     "VIDEO_EXTENSIONS",
     "MODELS_FOLDER",
     "MODEL_FILE",
@@ -28,6 +29,12 @@ DEFAULT_PCUTOFF: float = 0.6
 #: (sleap_centered_pair: 13.6 % of the untouched points moved at 0.5, 1.4 % at 0.9, the
 #: same as with the rules alone): a correction needs strong evidence.
 DETECTION_THRESHOLD: float = 0.9
+
+#: A point within this distance (px) of its value in the frame before repeats it: a
+#: duplicated video frame or a tracker holding the last pose, no measurement of motion or
+#: noise. The STUCK rule's default ``stuck_tol``, the JUMP thresholds' repeats and the
+#: repair's frozen frames (``repair.FROZEN_PX``) all use it.
+REPEAT_PX: float = 0.05
 
 #: Extensions taken from a folder of videos (as DeepLabCut's ``collect_video_paths``).
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "avi", "mov", "mkv", "mpeg")

@@ -44,7 +44,7 @@ import numpy as np
 from stablemotion_dlc._arrays import planar_norm as _dist
 from stablemotion_dlc._arrays import sample_rows as _sample_rows
 from stablemotion_dlc._arrays import true_runs
-from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
+from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF, REPEAT_PX
 from stablemotion_dlc.dlc.identity import (
     _animal_individuals,
     find_identity_swaps,
@@ -432,7 +432,7 @@ def _rule_jump(
     max_lag: int = 3,
     lone_factor: float = 2.0,
     offset_return: bool = True,
-    repeat_px: float = 0.05,
+    repeat_px: float = REPEAT_PX,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """JUMP rule; returns the (T, n, K) flags and the per-keypoint thresholds.
 
@@ -462,7 +462,8 @@ def _rule_jump(
             # are repeats the median step is 0 (the median breaks down at 50 %) and every
             # real step past the floor reads as a jump; the moving steps are used then
             moving = one & (img_step > repeat_px)
-            if moving.sum() >= 3 and moving.sum() < 0.5 * one.sum():
+            n_moving = int(moving.sum())
+            if 3 <= n_moving < 0.5 * one.sum():
                 one = moving
             med = float(np.median(step[one]))
             mad = _MAD_SCALE * float(np.median(np.abs(step[one] - med)))
@@ -765,7 +766,7 @@ def suspect_mask(
     swap_pairs: Literal["names", "skeleton"] | Sequence[Sequence[str | int]] = "names",
     identity_swaps: bool = True,
     swap_events: tuple[Sequence[Any], Sequence[Any]] | None = None,
-    stuck_tol: float = 0.05,
+    stuck_tol: float = REPEAT_PX,
     stuck_min_frames: int = 5,
     stuck_body_px: float | None = None,
 ) -> SuspectLabels:
@@ -819,7 +820,7 @@ def suspect_mask(
         tracks; the SWAP rule flags them instead of searching again. Cleaning passes
         ``([], [])`` after undoing the swaps it found (searching the corrected tracks again
         found none on every sample project; it only cost a second search).
-    stuck_tol : float, default 0.05
+    stuck_tol : float, default :data:`~.constants.REPEAT_PX` (0.05)
         A step shorter than this (pixels) counts as "not moving" (for STUCK, and for the
         JUMP thresholds, which leave such repeats out when they are over half of a
         keypoint's steps).

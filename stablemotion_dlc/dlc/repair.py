@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import interp_fill, true_runs
+from .constants import REPEAT_PX
 from .jitter import LEVEL_PER_SIGMA, MAX_SKIP_FRAMES, noise_levels
 from .pose_prior import (
     PREDICTION_MEDIAN_FRAMES,
@@ -76,8 +77,8 @@ COVERAGE = 0.9
 #: Chosen on those files only (docs/benchmarks/protocol_b.md reports the held-out coverage).
 INTERVAL_SCALE = 1.0
 #: A moving point repeated to within this distance (px) in the next frame is frozen: such
-#: frames measure no noise (:func:`_noise_floor`).
-FROZEN_PX = 0.05
+#: frames measure no noise (:func:`_noise_floor`). The package's one repeat distance.
+FROZEN_PX = REPEAT_PX
 _MIN_SPANS = 8
 #: Runs touching the start or end of the file (one anchor only) at least this long are not
 #: repaired: no validation span measures them and extrapolation drifts.
