@@ -644,10 +644,6 @@ def clean_tracks(
             # a value repeated to 0.05 px while the body moves is stale, not a measurement:
             # it carries no evidence that the repair could fail to contradict
             keepable &= (labels.reasons[:, i][:, cols] & STUCK) == 0
-        # nor a point sitting on another keypoint it is never that near, which it jumped
-        # into (ON_PART): one body part in two places is no pose, however near the repair
-        # lands (on protocol B's tuning files such points were kept 34 px off)
-        keepable &= (labels.reasons[:, i][:, cols] & ON_PART) == 0
         if not keep_low_likelihood:
             keepable &= (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) == 0
         if keep_plausible and given is None and "jump_thresholds" in labels.params:
