@@ -185,3 +185,35 @@ def test_half_a_four_keypoint_body_gone_follows_the_other_half_through_a_turn(tm
         err[policy] = float(np.sqrt(np.mean(np.sum((out - truth[395:445, :2]) ** 2, -1))))
     # the right ear and tail base carry the turn; an interpolation cuts the corner
     assert err["pose"] < 3.0 < 10.0 < err["linear"]
+
+
+def test_a_keypoint_often_missing_is_left_out_of_the_prior_not_the_whole_body():
+    """The tail base is seen in only 30 of 600 frames: too few complete frames for a prior of
+    all five keypoints (there used to be none at all, and with it no pose rule and no pose
+    fill). The prior covers the other four and still flags the left ear on the snout; the
+    tail base is neither predicted nor used as evidence."""
+    from stablemotion_dlc.dlc.pose_prior import MIN_FIT_FRAMES, pose_evidence
+
+    truth = walking(seed=5)
+    ok = np.ones((600, 5), bool)
+    ok[:, 4] = False
+    ok[::20, 4] = True  # 30 frames with the tail base
+    assert ok.all(1).sum() < MIN_FIT_FRAMES
+    xy = truth.copy()
+    xy[~ok] = np.nan
+    xy[300:340, 1] = truth[300:340, 0] + 1.5  # left ear on the snout
+    prior = fit_pose_prior(xy, ok)
+    assert prior is not None
+    assert prior.known.tolist() == [True, True, True, True, False]
+    flags, ev = pose_flags(prior, xy, ok)
+    assert flags[300:340, 1].mean() > 0.9
+    assert flags[:300].sum() + flags[340:].sum() == 0
+    assert np.isnan(ev.prediction[:, 4]).all()
+    # the prediction of the snout is the same whether the tail base is there or not
+    ev_all = pose_evidence(prior, truth, np.ones((600, 5), bool))
+    ev_less = pose_evidence(prior, truth, np.c_[np.ones((600, 4), bool), np.zeros(600, bool)])
+    np.testing.assert_array_equal(ev_all.prediction[:, :4], ev_less.prediction[:, :4])
+    err = np.linalg.norm(ev_all.prediction[:, 0] - truth[:, 0], axis=-1)
+    assert np.median(err) < 2.0
+    # with every keypoint complete often enough, nothing is left out
+    assert fit_pose_prior(truth, np.ones((600, 5), bool)).covered is None

@@ -1066,7 +1066,9 @@ def find_neighbour_swaps(
         prior = fit_pose_prior(xy, ok, seed=seed)
         if prior is None:
             continue
-        pairs = neighbour_pairs(prior.mean, n_neighbours, exclude=lr)
+        # keypoints the prior leaves out have no place in its mean shape
+        pairs = neighbour_pairs(np.where(prior.known[:, None], prior.mean, np.nan),
+                                n_neighbours, exclude=lr)
         name = tracks.individuals[i]
         one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
         cands = []  # continuity's spans with a frame where both points are confident

@@ -8,7 +8,8 @@ itself, without any labels, in the spirit of Lightning Pose's pose-PCA loss and 
 variants of the ensemble Kalman smoother:
 
 1. frames where every keypoint is confident are aligned (rotation and translation, no
-   scale: the camera is fixed) to their mean shape by generalised Procrustes;
+   scale: the camera is fixed) to their mean shape by generalised Procrustes (when too few
+   frames have them all, the keypoints most often missing are left out of the prior);
 2. for each keypoint ``k`` and each set ``S`` of other keypoints seen together, a ridge
    regression predicts ``k`` from ``S`` in a frame aligned on ``S`` alone (the fit and the
    prediction use the same alignment), with the residual covariance of the fit;
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 #: Fewest complete confident frames needed to learn a prior.
 MIN_FIT_FRAMES = 50
+#: Most keypoints (share of the animal's) :func:`fit_pose_prior` may leave out to find
+#: :data:`MIN_FIT_FRAMES` complete frames.
+MAX_LEFT_OUT = 0.25
 #: Frames of the running median taken of the prediction in :func:`pose_anchored_fill`.
 PREDICTION_MEDIAN_FRAMES = 5
 #: Most frames used to fit (evenly spaced); the fit is linear algebra over them.
@@ -67,16 +71,22 @@ class PosePrior:
     Attributes
     ----------
     mean : np.ndarray
-        ``(K, 2)`` mean shape (pixels, centred).
+        ``(K, 2)`` mean shape (pixels, centred; 0 at keypoints not ``covered``).
     fit_poses : np.ndarray
-        ``(N, K, 2)`` complete confident poses the prior was fitted on (image coordinates).
+        ``(N, K, 2)`` confident poses the prior was fitted on (image coordinates), complete
+        over the ``covered`` keypoints (0 at the others).
     body_size : float
         Median largest distance between two keypoints of a fit pose (pixels).
+    covered : np.ndarray or None
+        ``(K,)`` bool, the keypoints the prior knows (None: all). A keypoint too often
+        missing to leave enough complete frames is left out (:func:`fit_pose_prior`): it is
+        neither predicted nor used as evidence.
     """
 
     mean: np.ndarray
     fit_poses: np.ndarray
     body_size: float
+    covered: np.ndarray | None = None
     #: Regressions fitted so far, by (keypoint, evidence subset): one animal's evidence is
     #: computed several times with one prior (pose rule rounds, validation, repair) and the
     #: fit depends on nothing else. Keys: (keypoint, evidence set, number of fit poses);
@@ -87,6 +97,12 @@ class PosePrior:
     def n_keypoints(self) -> int:
         """Number of keypoints."""
         return int(self.mean.shape[0])
+
+    @property
+    def known(self) -> np.ndarray:
+        """``(K,)`` bool, the keypoints the prior knows (:attr:`covered`, or all)."""
+        return (np.ones(self.n_keypoints, bool) if self.covered is None
+                else np.asarray(self.covered, bool))
 
 
 @dataclass(frozen=True)
@@ -253,15 +269,32 @@ def fit_pose_prior(xy: np.ndarray, ok: np.ndarray, *, seed: int = 0) -> PosePrio
     -------
     PosePrior or None
         None when the animal has fewer than three keypoints or fewer than
-        :data:`MIN_FIT_FRAMES` complete frames.
+        :data:`MIN_FIT_FRAMES` frames complete over at least three of them and over all but
+        :data:`MAX_LEFT_OUT` of its keypoints. When the whole body has too few complete
+        frames, the keypoints that cost the most of them are left out one at a time (a
+        24-keypoint fly with one leg often hidden has too few frames with all 24) and the
+        prior covers the others (:attr:`PosePrior.covered`).
     """
     xy = np.asarray(xy, np.float64)
     ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
-    if xy.shape[1] < 3:
+    n_k = xy.shape[1]
+    if n_k < 3:
         return None
-    rows = np.flatnonzero(ok.all(1))
+    covered = np.ones(n_k, bool)
+    max_out = int(MAX_LEFT_OUT * n_k)
+    while ok[:, covered].all(1).sum() < MIN_FIT_FRAMES and n_k - covered.sum() < max_out \
+            and covered.sum() > 3:
+        # leave out the keypoint whose absence completes the most frames (the first on ties)
+        gain = [ok[:, covered & (np.arange(n_k) != j)].all(1).sum() if covered[j] else -1
+                for j in range(n_k)]
+        covered[int(np.argmax(gain))] = False
+    rows = np.flatnonzero(ok[:, covered].all(1))
     if len(rows) < MIN_FIT_FRAMES:
         return None
+    if not covered.all():
+        logger.info("pose prior: %d of %d keypoints left out (too few frames complete with "
+                    "them)", int((~covered).sum()), n_k)
+        return _embed(fit_pose_prior(xy[:, covered], ok[:, covered], seed=seed), covered)
     if len(rows) > MAX_FIT_FRAMES:
         rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_FIT_FRAMES, replace=False))
     poses = xy[rows]
@@ -279,6 +312,19 @@ def fit_pose_prior(xy: np.ndarray, ok: np.ndarray, *, seed: int = 0) -> PosePrio
     size = float(np.median(np.linalg.norm(poses[:, :, None] - poses[:, None], axis=-1)
                            .max((1, 2))))
     return PosePrior(mean=mean, fit_poses=poses, body_size=max(size, 1e-6))
+
+
+def _embed(sub: PosePrior | None, covered: np.ndarray) -> PosePrior | None:
+    """A prior fitted on the ``covered`` keypoints, as a prior of all of them."""
+    if sub is None:
+        return None
+    n_k = len(covered)
+    mean = np.zeros((n_k, 2))
+    mean[covered] = sub.mean
+    poses = np.zeros((len(sub.fit_poses), n_k, 2))
+    poses[:, covered] = sub.fit_poses
+    return PosePrior(mean=mean, fit_poses=poses, body_size=sub.body_size,
+                     covered=covered.copy())
 
 
 def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
@@ -308,7 +354,9 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
     """
     xy = np.asarray(xy, np.float64)
     n_t, n_k = xy.shape[:2]
-    avail = np.asarray(avail, bool) & np.isfinite(xy).all(-1)
+    known = prior.known
+    # a keypoint the prior does not know is neither evidence nor predicted
+    avail = np.asarray(avail, bool) & np.isfinite(xy).all(-1) & known[None, :]
     if out is None:
         out = PoseEvidence(prediction=np.full((n_t, n_k, 2), np.nan),
                            d2=np.full((n_t, n_k), np.nan), sigma=np.full((n_t, n_k), np.nan))
@@ -321,7 +369,7 @@ def pose_evidence(prior: PosePrior, xy: np.ndarray, avail: np.ndarray,
         d2[todo] = np.nan
         sigma[todo] = np.nan
     bits = (avail.astype(np.int64) << np.arange(n_k, dtype=np.int64)).sum(1) if n_k < 62 else None
-    for k in range(n_k):
+    for k in np.flatnonzero(known).tolist():
         others = avail.copy()
         others[:, k] = False
         enough = others.sum(1) >= 2
@@ -484,7 +532,8 @@ def typical_pairs(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> np.nda
         the other keypoints within reach of them (False elsewhere).
     """
     xy = np.asarray(xy, np.float64)
-    avail = np.asarray(avail, bool) & np.isfinite(xy).all(-1)
+    known = prior.known
+    avail = np.asarray(avail, bool) & np.isfinite(xy).all(-1) & known[None, :]
     out = np.zeros(avail.shape, bool)
     two = np.flatnonzero(avail.sum(1) == 2)
     if not len(two):
@@ -498,7 +547,7 @@ def typical_pairs(prior: PosePrior, xy: np.ndarray, avail: np.ndarray) -> np.nda
         lo, hi = np.quantile(ref, [lo_q, hi_q])
         d = np.linalg.norm(xy[sel, a] - xy[sel, b], axis=-1)
         base = np.linalg.norm(m[a] - m[b])
-        reach = np.linalg.norm(m - (m[a] + m[b]) / 2, axis=-1) <= PAIR_MAX_LEVER * base
+        reach = (np.linalg.norm(m - (m[a] + m[b]) / 2, axis=-1) <= PAIR_MAX_LEVER * base) & known
         reach[[a, b]] = False
         out[np.ix_(sel[(d >= lo) & (d <= hi)], np.flatnonzero(reach))] = True
     return out
