@@ -268,12 +268,12 @@ def fit_pose_prior(xy: np.ndarray, ok: np.ndarray, *, seed: int = 0) -> PosePrio
     Returns
     -------
     PosePrior or None
-        None when the animal has fewer than three keypoints or fewer than
-        :data:`MIN_FIT_FRAMES` frames complete over at least three of them and over all but
-        :data:`MAX_LEFT_OUT` of its keypoints. When the whole body has too few complete
-        frames, the keypoints that cost the most of them are left out one at a time (a
-        24-keypoint fly with one leg often hidden has too few frames with all 24) and the
-        prior covers the others (:attr:`PosePrior.covered`).
+        None when the animal has fewer than three keypoints, or fewer than
+        :data:`MIN_FIT_FRAMES` frames complete over at least three of them with at most a
+        :data:`MAX_LEFT_OUT` share of its keypoints left out. When the whole body has too
+        few complete frames, the keypoints that cost the most of them are left out one at a
+        time (a 24-keypoint fly with one leg often hidden has too few frames with all 24)
+        and the prior covers the others (:attr:`PosePrior.covered`).
     """
     xy = np.asarray(xy, np.float64)
     ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
