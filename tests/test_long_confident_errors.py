@@ -217,3 +217,21 @@ def test_a_keypoint_often_missing_is_left_out_of_the_prior_not_the_whole_body():
     assert np.median(err) < 2.0
     # with every keypoint complete often enough, nothing is left out
     assert fit_pose_prior(truth, np.ones((600, 5), bool)).covered is None
+
+
+def test_the_report_names_the_keypoints_the_pose_prior_leaves_out(tmp_path):
+    from stablemotion_dlc.core.train import TrainConfig
+    from stablemotion_dlc.dlc.pipeline import clean_tracks, train_on_tracks
+
+    truth = walking(n=900, seed=6)
+    xy = truth.copy()
+    lik = np.full((900, 5), 0.98)
+    lik[:, 4] = 0.1
+    lik[::30, 4] = 0.98  # the tail base confident in 30 of 900 frames
+    tr = Tracks.from_arrays(xy[:, None], lik[:, None], bodyparts=NAMES)
+    model = train_on_tracks([tr], tmp_path / "m.safetensors", fps=30.0, progress=False,
+                            config=TrainConfig(model="tiny", window=32, batch_size=8, steps=20,
+                                               log_every=10, checkpoint_every=0,
+                                               normalizer_batches=4, warmup_steps=5))
+    res = clean_tracks(tr, model, pcutoff=0.6)
+    assert any("leaves out ['tailbase']" in n for n in res.report["notes"])

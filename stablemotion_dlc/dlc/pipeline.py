@@ -625,6 +625,10 @@ def clean_tracks(
         flag = _limit_gaps(flag, missing, max_gap)
         good &= ~flag
         prior = fit_pose_prior(xy_i, good, seed=seed) if repair != "network" else None
+        if prior is not None and prior.covered is not None:
+            names = [rep.bodyparts[k] for k in np.flatnonzero(~prior.known)]
+            notes.append(f"{work.individuals[i]}: the pose prior leaves out {names} (too few "
+                         "frames are complete with them); they are repaired without it")
         pose_fl = np.zeros_like(flag)
         if prior is not None and given is None and pose_rule:
             # the body's own geometry: a point the other keypoints make impossible
