@@ -292,3 +292,33 @@ def test_points_kept_inside_a_flagged_run_split_it_into_shorter_gaps(project):
     assert (err < 0.5 * err_across).all()
     assert out.report["split_runs_points"] >= 2
     np.testing.assert_array_equal(out.xy[~out.changed], xy[~out.changed])
+
+
+def test_validation_spans_are_never_drawn_over_duplicated_frames_only():
+    """A video whose frames are each shown three times: a span inside one shown frame (and
+    its anchors) is filled exactly by every candidate and measures nothing. With the
+    animal's distinct frames, every span holds one; a paw that rests alone does not make
+    frames duplicates, and a point that appears or vanishes makes a frame distinct."""
+    from stablemotion_dlc.dlc.repair import distinct_frames
+
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(0, 2.0, (400, 4, 2)), axis=0)
+    xy = np.repeat(walk, 3, axis=0)  # (1200, 4, 2), each pose three times
+    distinct = distinct_frames(xy)
+    assert distinct.sum() == 400 and distinct[::3].all()
+    good = np.ones((1200, 4), bool)
+    for use in (None, distinct):
+        mask, spans = validation_mask(good, np.random.default_rng(1), distinct=use)
+        inside = [not distinct[a:z + 1].any() for _, a, z, _ in spans]
+        if use is None:
+            assert any(inside)  # short spans fall inside one shown frame
+        else:
+            assert spans and not any(inside)
+    rest = walk.copy()
+    rest[100:200, 2] = rest[100, 2]  # one paw stands still: its frames stay distinct
+    assert distinct_frames(rest).all()
+    gap = walk.copy()
+    gap[1] = gap[0]
+    gap[1, 3] = np.nan  # the same frame, but a point vanished: distinct
+    gap[2] = gap[1]  # a true repeat, the point still missing: not distinct
+    assert distinct_frames(gap)[:3].tolist() == [True, True, False]
