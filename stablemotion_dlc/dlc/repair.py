@@ -714,8 +714,8 @@ def repair_animal(
     rng = np.random.default_rng(seed + 7919)
     nbrs = nearest_neighbours(xy, good & ~flag) if n_k >= 3 else None
     # spans over duplicated video frames measure nothing (every candidate fills them
-    # exactly): on the tuning files with each frame shown three times, validating on them
-    # chose repairs 2-3x worse
+    # exactly): on two of the tuning files with each frame shown three times, validating on
+    # them chose repairs with 2-3x the RMSE (the third barely changed)
     vmask, spans = validation_mask(good & ~flag, rng, neighbours=nbrs,
                                    distinct=distinct_frames(xy))
     n_cells = 2 * n_bins
