@@ -242,14 +242,23 @@ def distinct_frames(xy: np.ndarray) -> np.ndarray:
         ``(T,)`` bool.
     """
     xy = np.asarray(xy, np.float64)
-    out = np.ones(len(xy), bool)
-    if len(xy) > 1:
-        with np.errstate(invalid="ignore"):
-            still = np.linalg.norm(np.diff(xy, axis=0), axis=-1) <= FROZEN_PX  # NaN: False
-        # a point missing in both frames stays as it was; one that appears or vanishes moved
-        gone = ~np.isfinite(xy).all(-1)
-        out[1:] = ~(still | (gone[1:] & gone[:-1])).all(axis=1)
+    # a point missing in both frames stays as it was; one that appears or vanishes moved
+    gone = ~np.isfinite(xy).all(-1)
+    still = _repeats(xy)
+    still[1:] |= gone[1:] & gone[:-1]
+    out = ~still.all(axis=1)
+    out[:1] = True
     return out
+
+
+def _repeats(xy: np.ndarray) -> np.ndarray:
+    """``(T, K)`` bool: the point repeats its value of the frame before.
+
+    Within :data:`FROZEN_PX`; never in frame 0, nor where either value is missing.
+    """
+    step = np.full(xy.shape[:2], np.inf)
+    step[1:] = np.linalg.norm(np.diff(np.asarray(xy, np.float64), axis=0), axis=-1)
+    return np.nan_to_num(step, nan=np.inf) < FROZEN_PX
 
 
 def nearest_neighbours(xy: np.ndarray, good: np.ndarray, n: int = 2,
@@ -938,9 +947,7 @@ def _noise_floor(xy: np.ndarray, good: np.ndarray) -> np.ndarray:
     xy = np.asarray(xy, np.float64)
     n_t, n_k = good.shape
     levels = noise_levels(xy, good)
-    step = np.full((n_t, n_k), np.inf)
-    step[1:] = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
-    repeat = np.nan_to_num(step, nan=np.inf) < FROZEN_PX  # frame t repeats frame t - 1
+    repeat = _repeats(xy)  # frame t repeats frame t - 1
     # the level of frame t uses frames t - 1, t and t + 1: none of them may be a repeat
     # (a repeated t - 1 holds the value of t - 2, two frames of motion away)
     frozen = repeat.copy()
