@@ -114,6 +114,29 @@ def test_seeded_and_prefers_confident_windows(rep: KeypointRepresentation) -> No
     assert src.n_confident_windows < src.n_windows
 
 
+def test_an_animal_tracked_worse_than_the_others_is_still_trained_on(
+        rep: KeypointRepresentation) -> None:
+    # the second animal is confident on 55 % of its points: none of its windows reaches the
+    # 80 % of a "mostly confident" window, so the draws that prefer those never took it
+    xy, lik, sus = _recording(800, 2, 6)
+    rng = np.random.default_rng(1)
+    low = rng.random((800, K)) < 0.45
+    low[400:470] = True  # and one stretch where it is lost altogether
+    lik[:, 1][low] = 0.3
+    sus[:, 1] = lik[:, 1] < 0.6
+    src = KeypointWindowSource([KeypointSequence(xy, lik, sus)], rep, p_confident=1.0)
+    ind = src._conf[:, 1]
+    share = np.mean(ind == 1)
+    assert 0.15 <= share <= 0.3  # its best quarter of windows, against all of the other's
+    b = src.sample(np.random.default_rng(0), 64)
+    assert (b.extra["individual"] == 1).sum() >= 5
+    # ... and those are its most confident windows, never inside the stretch where it is lost
+    frac = src._confident[0][:, 1].mean(axis=1)
+    for start in src._conf[ind == 1, 2]:
+        assert frac[start:start + 64].mean() > 0.5
+        assert min(start + 64, 470) - max(start, 400) < 16
+
+
 def test_multi_individual_recording_with_identity_swaps(rep: KeypointRepresentation) -> None:
     xy, lik, sus = _recording(300, 2, 2)
     src = KeypointWindowSource(
