@@ -150,6 +150,22 @@ def test_normalizer_is_robust_to_spikes() -> None:
     np.testing.assert_allclose(back, f, rtol=1e-5, atol=1e-2)
 
 
+def test_normalizer_scale_is_not_taken_from_a_pile() -> None:
+    # a keypoint that holds still in 60 % of the frames: its velocity sits on 0 up to float32
+    # rounding there, and 1.4826 MAD of that pile (1e-7) put every moving frame millions of
+    # "standard deviations" out
+    rng = np.random.default_rng(1)
+    f = rng.normal(0.0, 2.0, size=(8, 200, 2)).astype(np.float32)
+    still = rng.random((8, 200)) < 0.6
+    f[..., 0][still] = rng.normal(0.0, 1e-7, still.sum())
+    b = Batch(f, np.zeros((8, 200, 1), np.float32), np.ones_like(f, dtype=bool))
+    n = fit_normalizer([b])
+    assert 0.3 < n.std[0] < 3.0  # the trimmed spread of the channel, not the pile's width
+    assert abs(n.std[1] - 2.0) < 0.3  # an ordinary channel keeps its MAD
+    moving = ~still
+    assert np.median(np.abs(n.features(f)[..., 0][moving])) < 10
+
+
 def test_loss_falls(tmp_path: Path, source: SyntheticSource) -> None:
     out = tmp_path / "m.safetensors"
     cfg = _cfg(steps=80, log_every=10, checkpoint_every=0, log_csv=str(tmp_path / "log.csv"))

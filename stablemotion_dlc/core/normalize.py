@@ -70,6 +70,15 @@ class Normalizer:
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]))
 
 
+#: A MAD below this share of the 5-95 % trimmed standard deviation is a pile, not a scale:
+#: over half of the channel's values sit on one value (up to float32 rounding: 6e-8 on a
+#: keypoint that holds still in behaviordepot_demo2, 2e-5 on sleap_clip's flies, whose video
+#: repeats frames), and 1.4826 MAD put every other value thousands of "standard deviations"
+#: out. The trimmed deviation is used then. On ordinary channels the ratio is 0.1-1 (the
+#: lowest of the benchmark files' channels: 0.096), so they keep their MAD.
+PILE_RATIO = 0.05
+
+
 def _scales(v: np.ndarray, med: float) -> list[float]:
     """Scale estimates from most to least robust."""
     out = [1.4826 * float(np.median(np.abs(v - med)))]
@@ -88,8 +97,9 @@ def fit_normalizer(batches: Iterable[Batch], *, rel_floor: float = 1e-3,
 
     The centre is the median of the observed (and, with ``good_only``, good-labelled)
     values; the scale is ``1.4826 * MAD`` (robust to spikes); when that is degenerate
-    (a mostly constant channel) the 5-95 %, then 1-99 % trimmed, then plain standard
-    deviation is used; finally it is floored at ``max(abs_floor, rel_floor * median scale)``.
+    (a mostly constant channel, or a pile: below :data:`PILE_RATIO` of the 5-95 % trimmed
+    standard deviation) the 5-95 %, then 1-99 % trimmed, then plain standard deviation is
+    used; finally it is floored at ``max(abs_floor, rel_floor * median scale)``.
 
     Parameters
     ----------
@@ -137,7 +147,10 @@ def fit_normalizer(batches: Iterable[Batch], *, rel_floor: float = 1e-3,
         mean[j] = med
         std[j] = 0.0
         tiny = 1e-8 * (1.0 + abs(med))
-        for scale in _scales(v, med):
+        scales = _scales(v, med)
+        if scales[0] < PILE_RATIO * scales[1]:
+            scales = scales[1:]
+        for scale in scales:
             if scale > tiny:
                 std[j] = scale
                 break
