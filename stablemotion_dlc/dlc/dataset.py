@@ -274,11 +274,11 @@ class KeypointWindowSource:
             ).astype(np.int64)
             all_idx.append(rows)
             # per individual: its mostly confident windows, or at least its best share of them
-            bar = np.full(n_ind, float(min_confident))
-            for i in range(n_ind):
-                if n_start and np.mean(score[:, i] >= min_confident) < MIN_CONFIDENT_SHARE:
-                    best = float(np.quantile(score[:, i], 1.0 - MIN_CONFIDENT_SHARE))
-                    bar[i] = max(best, np.nextafter(0.0, 1.0))
+            # (with some confident entry); t >= window, so every individual has a window
+            few = np.mean(score >= min_confident, axis=0) < MIN_CONFIDENT_SHARE
+            best = np.maximum(np.quantile(score, 1.0 - MIN_CONFIDENT_SHARE, axis=0),
+                              np.nextafter(0.0, 1.0))
+            bar = np.where(few, best, float(min_confident))
             conf_idx.append(rows[(score >= bar[None, :]).ravel()])
         if not self.sequences:
             raise ValueError(

@@ -284,10 +284,12 @@ def fit_pose_prior(xy: np.ndarray, ok: np.ndarray, *, seed: int = 0) -> PosePrio
     max_out = int(MAX_LEFT_OUT * n_k)
     while ok[:, covered].all(1).sum() < MIN_FIT_FRAMES and n_k - covered.sum() < max_out \
             and covered.sum() > 3:
-        # leave out the keypoint whose absence completes the most frames (the first on ties)
-        gain = [ok[:, covered & (np.arange(n_k) != j)].all(1).sum() if covered[j] else -1
-                for j in range(n_k)]
-        covered[int(np.argmax(gain))] = False
+        # leave out the keypoint whose absence completes the most frames (the first on ties):
+        # the frames where it is the only covered keypoint missing
+        missing = ~ok[:, covered]
+        alone = missing[missing.sum(1) == 1]
+        gain = np.bincount(np.argmax(alone, axis=1), minlength=missing.shape[1])
+        covered[np.flatnonzero(covered)[int(np.argmax(gain))]] = False
     rows = np.flatnonzero(ok[:, covered].all(1))
     if len(rows) < MIN_FIT_FRAMES:
         return None
