@@ -21,7 +21,8 @@ from stablemotion_dlc.sample import make_sample_project
 
 def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=20000):
     """``labels._rule_on_part`` before the broadcast over pairs (with its later median of the
-    frames before a collapse, ``labels._moves_into``)."""
+    frames before a collapse, ``labels._moves_into``, its pieces of a collapse joined across
+    ``ON_PART_BRIDGE`` frames and its ``min_px`` gate and jump floor)."""
     n_t, n_i, n_k = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
     if n_t < 3 or n_k < 2:
@@ -33,19 +34,29 @@ def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=2
             continue
         d_s = np.linalg.norm(xy[rows, i, a] - xy[rows, i, b], axis=-1)[both]
         med = float(np.median(d_s))
-        if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
+        if med <= min_px or float(np.quantile(d_s, 0.1)) < apart * med:
             continue
         ok = finite[:, i, a] & finite[:, i, b]
         with np.errstate(invalid="ignore"):
-            close = ok & (np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1) < frac * med)
+            d = np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1)
+        close = ok & (d < frac * med)
+        near = ok & (d < labels.ON_PART_STAY * frac * med)
+        runs = []
         for s, e in zip(*true_runs(close), strict=True):
+            gap = range(runs[-1][1], s) if runs else range(0)
+            if runs and len(gap) <= labels.ON_PART_BRIDGE and all(near[t] for t in gap):
+                runs[-1][1] = e
+            else:
+                runs.append([s, e])
+        for s, e in runs:
             moved = labels._moves_into(xy[:, i], ok, s, e, a, b)
             if moved is None:
                 continue
             da, db = moved
-            if da >= 0.5 * med and da > 2.0 * db:
+            jump = max(0.5 * med, min_px)
+            if da >= jump and da > 2.0 * db:
                 flags[s:e, i, a] = True
-            elif db >= 0.5 * med and db > 2.0 * da:
+            elif db >= jump and db > 2.0 * da:
                 flags[s:e, i, b] = True
     return flags
 
