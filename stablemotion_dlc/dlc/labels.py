@@ -606,10 +606,12 @@ ON_PART_BEFORE_FRAMES = 3
 #: A part put on another one scatters around it: a few frames a little further out (within
 #: ON_PART_STAY times the collapse distance, at most ON_PART_BRIDGE of them) cut a 78-frame
 #: collapse (an ear on the snout, 0.2-3.8 px from it where 3.6 starts one) into pieces whose
-#: later ones no part moved into (protocol B, openfield, seed 1; tuning). Such pieces are one
-#: collapse. Only the frames between two pieces join: extending a collapse at its ends by the
-#: same rule flagged paws that stay near each other after touching (2.4x the flags on
-#: bsoid's uncorrupted file).
+#: later ones no part moved into (protocol B, openfield, seed 1; tuning). A piece that no part
+#: moved into goes on the blamed piece before it across such a gap (with the gap). Judging
+#: the joined pieces as one collapse, by the entry of the first, lost real jumps that followed
+#: a piece where two parts merely came close (a tail put on a hind paw for 126 frames went
+#: unflagged), and extending a collapse at its ends flagged paws that stay near each other
+#: after touching.
 ON_PART_STAY = 2.0
 ON_PART_BRIDGE = 5
 
@@ -639,18 +641,6 @@ def _moves_into(xy: np.ndarray, ok: np.ndarray, s: int, e: int, a: int, b: int
             float(np.linalg.norm(xy[inside, b] - out_b)))
 
 
-def _bridged_runs(core: np.ndarray, near: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
-    """Runs of ``core``, joined across gaps of at most ``max_gap`` frames that are ``near``."""
-    runs: list[tuple[int, int]] = []
-    for s, e in zip(*true_runs(core), strict=True):
-        s, e = int(s), int(e)
-        if runs and s - runs[-1][1] <= max_gap and near[runs[-1][1]:s].all():
-            runs[-1] = (runs[-1][0], e)
-        else:
-            runs.append((s, e))
-    return runs
-
-
 def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: float,
                   frac: float = 0.25, apart: float = 0.5, max_rows: int = 20000) -> np.ndarray:
     """ON_PART rule: a keypoint sitting on another keypoint it is never that near.
@@ -660,12 +650,13 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
     the whole stretch, and bones that do not join the two parts say nothing. For every pair
     of keypoints of an animal that are well apart in the confident frames (10th percentile
     of their distance at least ``apart`` times the median, median above ``min_px``), the
-    frames where they come within ``frac`` times their median distance are a collapse
-    (pieces of one joined across a few frames a little further out, :data:`ON_PART_BRIDGE`).
+    frames where they come within ``frac`` times their median distance are a collapse.
     The part to blame is the one that jumped into the collapse (or out of it, when it starts
     with the file): it moved at least half the pair's usual distance, and at least
     ``min_px``, and twice as far as the other (from where both were in the frames just
-    before it, :func:`_moves_into`). When neither did, nothing is flagged.
+    before it, :func:`_moves_into`). When neither did, the collapse goes on the blamed one
+    before it if only a few frames a little further out part them (:data:`ON_PART_BRIDGE`);
+    otherwise nothing is flagged.
 
     The pair's median had to be above ``2 * min_px`` before: on openfield (a mouse about
     110 px long, ``min_px`` 11) that left out every pair of the head (ears and snout 14-20
@@ -704,16 +695,25 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
                 d_ab = _dist(col_x[a] - col_x[b], col_y[a] - col_y[b])
                 close = ok & (d_ab < frac * med)
                 near = ok & (d_ab < ON_PART_STAY * frac * med)
-            for s, e in _bridged_runs(close, near, ON_PART_BRIDGE):
+            jump = max(0.5 * med, min_px)
+            blamed, last = -1, -1  # the part blamed for the piece before, and its end
+            for s, e in zip(*true_runs(close), strict=True):
                 moved = _moves_into(xy[:, i], ok, s, e, a, b)
-                if moved is None:
-                    continue
-                da, db = moved
-                jump = max(0.5 * med, min_px)
-                if da >= jump and da > 2.0 * db:
-                    flags[s:e, i, a] = True
-                elif db >= jump and db > 2.0 * da:
-                    flags[s:e, i, b] = True
+                part = -1
+                if moved is not None:
+                    da, db = moved
+                    if da >= jump and da > 2.0 * db:
+                        part = a
+                    elif db >= jump and db > 2.0 * da:
+                        part = b
+                if (part < 0 and blamed >= 0 and s - last <= ON_PART_BRIDGE
+                        and near[last:s].all()):
+                    # no part moved into this piece: it goes on the collapse before it
+                    part = blamed
+                    flags[last:s, i, part] = True
+                if part >= 0:
+                    flags[s:e, i, part] = True
+                blamed, last = part, e
     return flags
 
 

@@ -650,9 +650,6 @@ def clean_tracks(
             keepable &= (labels.reasons[:, i][:, cols] & STUCK) == 0
         if not keep_low_likelihood:
             keepable &= (labels.reasons[:, i][:, cols] & LOW_LIKELIHOOD) == 0
-        # a point that jumped onto another part of its body is that part's position, not a
-        # measurement of its own: nothing for the repair to fail to contradict either
-        keepable &= (labels.reasons[:, i][:, cols] & ON_PART) == 0
         if keep_plausible and given is None and "jump_thresholds" in labels.params:
             # first, do no harm: a confident stretch the point entered and left smoothly is
             # a real pose (a wing extended in courtship), not a network's error
