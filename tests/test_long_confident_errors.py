@@ -235,38 +235,3 @@ def test_the_report_names_the_keypoints_the_pose_prior_leaves_out(tmp_path):
                                                normalizer_batches=4, warmup_steps=5))
     res = clean_tracks(tr, model, pcutoff=0.6)
     assert any("leaves out ['tailbase']" in n for n in res.report["notes"])
-
-
-def _ear_on_snout(n: int = 900, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """(truth, xy), (T, 4, 2): a small walking mouse (head parts 13-20 px apart, 107 px
-    long) whose left ear is drawn on the snout over frames 400-478, 1-4 px from it."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    centre = np.stack([300 + 120 * np.sin(t / 80.0), 250 + 90 * np.cos(t / 60.0)], -1)
-    body = np.array([[60.0, 0.0], [48.0, -6.0], [48.0, 6.0], [-47.0, 0.0]])
-    truth = centre[:, None] + body + rng.normal(0, 0.5, (n, 4, 2))
-    xy = truth.copy()
-    ang = rng.uniform(0, 2 * np.pi, 78)
-    off = rng.uniform(1.0, 4.0, 78)[:, None] * np.stack([np.cos(ang), np.sin(ang)], -1)
-    xy[400:478, 1] = truth[400:478, 0] + off
-    return truth, xy
-
-
-def test_on_part_flags_an_ear_on_the_snout_of_a_small_animal_whole():
-    """An ear put on the snout for 78 frames, scattering 1-4 px around it (protocol B's
-    openfield, seed 1): the head's pairs are closer than twice the jump floor, which left
-    them out of the rule, and the frames a little further out than a collapse cut it into
-    pieces whose later ones no part moved into. Both before this version: nothing flagged."""
-    from stablemotion_dlc.dlc.labels import ON_PART
-
-    names = ["snout", "leftear", "rightear", "tailbase"]
-    truth, xy = _ear_on_snout()
-    d = np.linalg.norm(xy[400:478, 1] - xy[400:478, 0], axis=-1)
-    assert (d > 0.25 * 13.4).any()  # the scatter does leave the collapse distance
-    tr = Tracks.from_arrays(xy[:, None], np.full((900, 1, 4), 0.97), bodyparts=names)
-    on_part = suspect_mask(tr).reason_mask(ON_PART)[:, 0]
-    assert on_part[400:478, 1].mean() > 0.95
-    assert not on_part[:, [0, 2, 3]].any()
-    assert not on_part[:400].any() and not on_part[478:].any()
-    clean = Tracks.from_arrays(truth[:, None], np.full((900, 1, 4), 0.97), bodyparts=names)
-    assert not suspect_mask(clean).reason_mask(ON_PART).any()

@@ -165,38 +165,6 @@ def test_stale_points_are_repaired_not_kept_as_plausible(tracks, model, result):
     assert res.report["settings"]["keep_stuck"] is False
 
 
-def test_a_point_put_on_the_next_part_of_a_small_body_is_flagged_and_repaired(tracks, model,
-                                                                               result):
-    """A confident point put on its closest neighbour that the ON_PART rule judges (the
-    sample's left ear on its neck, 12 px apart where the jump floor is 8 px): flagged and
-    repaired. Pairs under twice the jump floor were left out of the rule before."""
-    from stablemotion_dlc.dlc.labels import ON_PART
-
-    free = ~result.suspect.mask[:, 0] & (result.status[:, 0] == KEPT)
-    xy0 = tracks.xy[:, 0]
-    dist = np.linalg.norm(xy0[:, :, None] - xy0[:, None], axis=-1)  # (T, K, K)
-    med = np.nanmedian(dist, axis=0)
-    apart = np.nanquantile(dist, 0.1, axis=0) >= 0.5 * med  # pairs the rule judges
-    np.fill_diagonal(apart, False)
-    a, b = np.unravel_index(int(np.argmin(np.where(apart, med, np.inf))), med.shape)
-    assert med[a, b] < 2 * result.suspect.params["min_jump"]
-    n, s0 = _longest_run(free[:, a] & free[:, b])
-    assert n >= 60
-    # where the body is slowest: the rule sees which part jumped against the body's motion
-    speed = np.linalg.norm(np.diff(xy0[:, b], axis=0), axis=-1)
-    cand = range(s0 + 5, s0 + n - 45)
-    s = min(cand, key=lambda t: float(np.nanmean(speed[t - 4:t + 40])))
-    e = s + 40
-    moved = tracks.copy()
-    moved.xy[s:e, 0, a] = tracks.xy[s:e, 0, b] + 1.0
-    res = clean_tracks(moved, model, pcutoff=0.6, learn_jitter=False)
-    on_part = (res.suspect.reasons[s:e, 0, a] & ON_PART) > 0
-    assert on_part.mean() > 0.9
-    assert (res.status[s:e, 0, a][on_part] == REPLACED).all()
-    err = np.linalg.norm(res.tracks.xy[s:e, 0, a] - tracks.xy[s:e, 0, a], axis=-1)
-    assert np.median(err) < 0.25 * med[a, b]
-
-
 def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     """A noise burst on confident points that no rule flags: the file's learned jitter
     detector finds it; by default it is smoothed (reason ``jitter`` in the review list), with

@@ -21,9 +21,7 @@ from stablemotion_dlc.sample import make_sample_project
 
 def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=20000):
     """``labels._rule_on_part`` before the broadcast over pairs (with its later median of the
-    frames before a collapse, ``labels._moves_into``, the pieces of a collapse that no part
-    moved into put on the blamed piece before them across ``ON_PART_BRIDGE`` frames, and its
-    ``min_px`` gate and jump floor)."""
+    frames before a collapse, ``labels._moves_into``)."""
     n_t, n_i, n_k = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
     if n_t < 3 or n_k < 2:
@@ -35,31 +33,20 @@ def _ref_rule_on_part(xy, conf, finite, min_px, frac=0.25, apart=0.5, max_rows=2
             continue
         d_s = np.linalg.norm(xy[rows, i, a] - xy[rows, i, b], axis=-1)[both]
         med = float(np.median(d_s))
-        if med <= min_px or float(np.quantile(d_s, 0.1)) < apart * med:
+        if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
             continue
         ok = finite[:, i, a] & finite[:, i, b]
         with np.errstate(invalid="ignore"):
-            d = np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1)
-        close = ok & (d < frac * med)
-        near = ok & (d < labels.ON_PART_STAY * frac * med)
-        blamed, last = None, None
+            close = ok & (np.linalg.norm(xy[:, i, a] - xy[:, i, b], axis=-1) < frac * med)
         for s, e in zip(*true_runs(close), strict=True):
             moved = labels._moves_into(xy[:, i], ok, s, e, a, b)
-            part = None
-            if moved is not None:
-                da, db = moved
-                jump = max(0.5 * med, min_px)
-                if da >= jump and da > 2.0 * db:
-                    part = a
-                elif db >= jump and db > 2.0 * da:
-                    part = b
-            if part is None and blamed is not None and s - last <= labels.ON_PART_BRIDGE \
-                    and all(near[t] for t in range(last, s)):
-                part = blamed
-                flags[last:s, i, part] = True
-            if part is not None:
-                flags[s:e, i, part] = True
-            blamed, last = part, e
+            if moved is None:
+                continue
+            da, db = moved
+            if da >= 0.5 * med and da > 2.0 * db:
+                flags[s:e, i, a] = True
+            elif db >= 0.5 * med and db > 2.0 * da:
+                flags[s:e, i, b] = True
     return flags
 
 

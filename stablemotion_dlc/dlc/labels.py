@@ -603,17 +603,6 @@ def _rule_bone(
 #: before a break in the tail's 60-frame collapse onto the right ear, read as the ear
 #: jumping into the collapse (protocol A's tuning files): the ear was blamed for 30 frames.
 ON_PART_BEFORE_FRAMES = 3
-#: A part put on another one scatters around it: a few frames a little further out (within
-#: ON_PART_STAY times the collapse distance, at most ON_PART_BRIDGE of them) cut a 78-frame
-#: collapse (an ear on the snout, 0.2-3.8 px from it where 3.6 starts one) into pieces whose
-#: later ones no part moved into (protocol B, openfield, seed 1; tuning). A piece that no part
-#: moved into goes on the blamed piece before it across such a gap (with the gap). Judging
-#: the joined pieces as one collapse, by the entry of the first, lost real jumps that followed
-#: a piece where two parts merely came close (a tail put on a hind paw for 126 frames went
-#: unflagged), and extending a collapse at its ends flagged paws that stay near each other
-#: after touching.
-ON_PART_STAY = 2.0
-ON_PART_BRIDGE = 5
 
 
 def _moves_into(xy: np.ndarray, ok: np.ndarray, s: int, e: int, a: int, b: int
@@ -649,18 +638,12 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
     an ear on the tail base), with a high likelihood and for many frames: no jump rule sees
     the whole stretch, and bones that do not join the two parts say nothing. For every pair
     of keypoints of an animal that are well apart in the confident frames (10th percentile
-    of their distance at least ``apart`` times the median, median above ``min_px``), the
-    frames where they come within ``frac`` times their median distance are a collapse.
-    The part to blame is the one that jumped into the collapse (or out of it, when it starts
-    with the file): it moved at least half the pair's usual distance, and at least
-    ``min_px``, and twice as far as the other (from where both were in the frames just
-    before it, :func:`_moves_into`). When neither did, the collapse goes on the blamed one
-    before it if only a few frames a little further out part them (:data:`ON_PART_BRIDGE`);
-    otherwise nothing is flagged.
-
-    The pair's median had to be above ``2 * min_px`` before: on openfield (a mouse about
-    110 px long, ``min_px`` 11) that left out every pair of the head (ears and snout 14-20
-    px apart), and an ear put on the snout for 78 frames went unflagged.
+    of their distance at least ``apart`` times the median, median above ``2 * min_px``), the
+    frames where they come within ``frac`` times their median distance are a collapse. The
+    part to blame is the one that jumped into the collapse (or out of it, when it starts
+    with the file): it moved at least half the pair's usual distance and twice as far as
+    the other (from where both were in the frames just before it, :func:`_moves_into`).
+    When neither did, nothing is flagged.
     """
     n_t, n_i, n_k = finite.shape
     flags = np.zeros(finite.shape, dtype=bool)
@@ -688,32 +671,20 @@ def _rule_on_part(xy: np.ndarray, conf: np.ndarray, finite: np.ndarray, min_px: 
             med = float(np.median(d_s))
             # well apart in at least 90 % of the confident frames (the collapses themselves
             # may be several per cent of a file)
-            if med <= min_px or float(np.quantile(d_s, 0.1)) < apart * med:
+            if med <= 2.0 * min_px or float(np.quantile(d_s, 0.1)) < apart * med:
                 continue
             ok = fin[a] & fin[b]
             with np.errstate(invalid="ignore"):
-                d_ab = _dist(col_x[a] - col_x[b], col_y[a] - col_y[b])
-                close = ok & (d_ab < frac * med)
-                near = ok & (d_ab < ON_PART_STAY * frac * med)
-            jump = max(0.5 * med, min_px)
-            blamed, last = -1, -1  # the part blamed for the piece before, and its end
+                close = ok & (_dist(col_x[a] - col_x[b], col_y[a] - col_y[b]) < frac * med)
             for s, e in zip(*true_runs(close), strict=True):
                 moved = _moves_into(xy[:, i], ok, s, e, a, b)
-                part = -1
-                if moved is not None:
-                    da, db = moved
-                    if da >= jump and da > 2.0 * db:
-                        part = a
-                    elif db >= jump and db > 2.0 * da:
-                        part = b
-                if (part < 0 and blamed >= 0 and s - last <= ON_PART_BRIDGE
-                        and near[last:s].all()):
-                    # no part moved into this piece: it goes on the collapse before it
-                    part = blamed
-                    flags[last:s, i, part] = True
-                if part >= 0:
-                    flags[s:e, i, part] = True
-                blamed, last = part, e
+                if moved is None:
+                    continue
+                da, db = moved
+                if da >= 0.5 * med and da > 2.0 * db:
+                    flags[s:e, i, a] = True
+                elif db >= 0.5 * med and db > 2.0 * da:
+                    flags[s:e, i, b] = True
     return flags
 
 
