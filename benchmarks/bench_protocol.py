@@ -835,6 +835,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(to iterate on cleaning settings; each file's notes say so)")
     p.add_argument("--render", type=Path, default=None,
                    help="only rewrite the markdown of this JSON report (next to it)")
+    p.add_argument("--summarize", type=Path, nargs="+", default=None, metavar="REPORT",
+                   help="only summarise these JSON reports of one setup run with different "
+                        "--seed values (the targets' figures per seed, their mean and range) "
+                        "into <out>.{json,md}")
     a = p.parse_args(argv)
     if a.quick:
         a.train_steps = min(a.train_steps, 20)
@@ -872,6 +876,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render is not None:
         write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
+        return 0
+    if args.summarize is not None:
+        paths = [str(x) for x in args.summarize]
+        summary = summarize([json.loads(x.read_text()) for x in args.summarize], paths)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1))
+        args.out.with_suffix(".md").write_text(summary_markdown(summary))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("stablemotion_dlc").setLevel(logging.WARNING)
@@ -942,6 +953,128 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(report, args.out.with_suffix(".md"))
     logger.info("wrote %s.{json,md} in %.0f s", args.out, report["total_seconds"])
     return 0
+
+
+#: The settings that may differ between the runs a summary pools (everything else must match).
+_SEED_FREE = ("seed", "threads")
+
+
+def _seed_row(report: dict[str, Any], split: str) -> dict[str, Any]:
+    """The targets' figures of one report's split."""
+    p = report["pooled"][split]
+    files = [f for f in report["files"] if f["split"] == split]
+    inside = sum(f["interval90"]["inside"] for f in files if f.get("interval90"))
+    n = sum(f["interval90"]["n"] for f in files if f.get("interval90"))
+    det, und = p["detection"], p.get("undisputed", {})
+    verdict = det.get("verdict", det.get("model", {})).get("f1")
+    rules = det["rules"]["f1"]
+    u_f1 = und.get("f1", {})
+    return {
+        "seed": report["settings"]["seed"],
+        "ratio_ours_best": p["ratio_ours_best"],
+        "moved_share": p["methods"]["ours"]["moved_share"],
+        "f1_verdict": verdict,
+        "f1_rules": rules,
+        "f1_gain": None if verdict is None or rules is None else verdict - rules,
+        "f1_gain_undisputed": (u_f1["verdict"] - u_f1["rules"]
+                               if u_f1.get("verdict") is not None
+                               and u_f1.get("rules") is not None else None),
+        "interval90": inside / n if n else None,
+        "kinds_worse": {k: v["ratio_ours_best"] for k, v in p["kinds"].items()
+                        if v.get("ratio_ours_best") is not None and v["ratio_ours_best"] > 1},
+        "files_worse": [f["name"] for f in files
+                        if f.get("ratio_ours_best") is not None and f["ratio_ours_best"] > 1],
+    }
+
+
+def summarize(reports: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
+    """The targets' figures of several runs of one setup that differ only in ``--seed``.
+
+    Per split: one row per run, their mean and their range (a single corruption seed's
+    figure for a kind or a file can be decided by one or two long events).
+
+    Raises
+    ------
+    SystemExit
+        When the runs differ in anything but the seed (and threads), or in their files.
+    """
+    if len(reports) < 2:
+        raise SystemExit("--summarize wants two or more reports")
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        st = {k: v for k, v in r["settings"].items() if k not in _SEED_FREE}
+        return json.dumps(st, sort_keys=True), tuple(f["name"] for f in r["files"])
+
+    for path, r in zip(paths[1:], reports[1:], strict=True):
+        if key(r) != key(reports[0]):
+            raise SystemExit(f"{path}: its settings or files differ from {paths[0]}'s in "
+                             "more than the seed; a summary pools runs of one setup only")
+    seeds = [r["settings"]["seed"] for r in reports]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"--summarize: the reports repeat a seed ({seeds})")
+    out: dict[str, Any] = {"reports": paths, "settings": reports[0]["settings"],
+                           "git_heads": [r.get("git_head") for r in reports], "splits": {}}
+    for split in SPLITS:
+        if not all(split in r["pooled"] for r in reports):
+            continue
+        rows = [_seed_row(r, split) for r in reports]
+        stats = {}
+        for k in ("ratio_ours_best", "moved_share", "f1_verdict", "f1_rules", "f1_gain",
+                  "f1_gain_undisputed", "interval90"):
+            vals = [r[k] for r in rows if r[k] is not None]
+            stats[k] = ({"mean": float(np.mean(vals)), "min": float(min(vals)),
+                         "max": float(max(vals))} if vals else None)
+        out["splits"][split] = {
+            "rows": rows, "stats": stats,
+            "seeds_with_a_kind_worse": sum(1 for r in rows if r["kinds_worse"]),
+            "seeds_with_a_file_worse": sum(1 for r in rows if r["files_worse"]),
+        }
+    return out
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The markdown of :func:`summarize`'s output."""
+    st = summary["settings"]
+    lines = [f"# Protocol {st.get('test_protocol', 'B')} over {len(summary['reports'])} "
+             "corruption seeds", "",
+             "Made by: `python benchmarks/bench_protocol.py --summarize "
+             + " ".join(summary["reports"]) + " --out <this file without suffix>`", "",
+             f"Reports: {', '.join(summary['reports'])} (commits "
+             f"{', '.join(str(h) for h in summary['git_heads'])}); trained on protocol "
+             f"{st.get('train_protocol')}, {st.get('train_steps')} steps, "
+             f"{_pct(st.get('rate'))} of the confident points corrupted. Each seed draws "
+             "other errors on the same files; its models are trained on its own corrupted "
+             "files.", ""]
+    for split, s in summary["splits"].items():
+        lines += [f"## {split}", "",
+                  "| seed | ours / best classical (target <= 0.5) | untouched moved "
+                  "(target <= 1 %) | verdict F1 / rules F1 (target +0.05) | undisputed "
+                  "F1 gain | inside 90 % interval (target 0.85-0.95) | kinds worse than "
+                  "the best classical | files worse |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in s["rows"]:
+            kinds = ", ".join(f"{k} {v:.2f}x" for k, v in r["kinds_worse"].items()) or "none"
+            lines.append(
+                f"| {r['seed']} | {_fmt(r['ratio_ours_best'], 3)} | {_pct(r['moved_share'])} "
+                f"| {_fmt(r['f1_verdict'], 3)} / {_fmt(r['f1_rules'], 3)} "
+                f"(gain {_fmt(r['f1_gain'], 3)}) | {_fmt(r['f1_gain_undisputed'], 3)} "
+                f"| {_fmt(r['interval90'], 3)} | {kinds} | "
+                f"{', '.join(r['files_worse']) or 'none'} |")
+        m = s["stats"]
+
+        def span(k: str, nd: int = 3, pct: bool = False, m: dict = m) -> str:
+            v = m.get(k)
+            if v is None:
+                return "n/a"
+            f = _pct if pct else (lambda x: _fmt(x, nd))
+            return f"{f(v['mean'])} ({f(v['min'])} to {f(v['max'])})"
+
+        lines += [f"| mean (range) | {span('ratio_ours_best')} | {span('moved_share', pct=True)} "
+                  f"| {span('f1_verdict')} / {span('f1_rules')} (gain {span('f1_gain')}) "
+                  f"| {span('f1_gain_undisputed')} | {span('interval90')} "
+                  f"| {s['seeds_with_a_kind_worse']} of {len(s['rows'])} seeds | "
+                  f"{s['seeds_with_a_file_worse']} of {len(s['rows'])} seeds |", ""]
+    return "\n".join(lines) + "\n"
 
 
 def _json_default(o: Any) -> Any:

@@ -62,3 +62,47 @@ def test_added_files_are_scored_as_held_out(bench):
     assert bench.selected_files({"openfield"}, [])[0][0] == "openfield"
     with pytest.raises(SystemExit, match="NAME=PATH"):
         bench.selected_files(set(), ["no_path"])
+
+
+def _report(seed: int, ratio: float, verdict: float, rules: float, jitter: float) -> dict:
+    files = [{"name": "a", "split": "held-out", "ratio_ours_best": ratio,
+              "interval90": {"inside": 9, "n": 10}},
+             {"name": "b", "split": "held-out", "ratio_ours_best": 0.5,
+              "interval90": {"inside": 8, "n": 10}}]
+    pooled = {"held-out": {
+        "ratio_ours_best": ratio,
+        "methods": {"ours": {"moved_share": 0.01 * seed}},
+        "detection": {"verdict": {"f1": verdict}, "rules": {"f1": rules}},
+        "undisputed": {"f1": {"verdict": verdict + 0.01, "rules": rules}},
+        "kinds": {"jitter": {"ratio_ours_best": jitter}, "jump": {"ratio_ours_best": 0.2}},
+    }}
+    return {"settings": {"seed": seed, "threads": 1, "train_steps": 600, "rate": 0.05,
+                         "train_protocol": "A", "test_protocol": "B"},
+            "git_head": "abc", "files": files, "pooled": pooled}
+
+
+def test_a_summary_over_seeds_gives_each_seed_and_the_spread(bench):
+    runs = [_report(0, 0.4, 0.83, 0.78, 1.2), _report(1, 1.2, 0.80, 0.77, 0.9)]
+    out = bench.summarize(runs, ["s0.json", "s1.json"])
+    s = out["splits"]["held-out"]
+    assert [r["seed"] for r in s["rows"]] == [0, 1]
+    assert s["rows"][0]["kinds_worse"] == {"jitter": 1.2} and not s["rows"][1]["kinds_worse"]
+    assert s["rows"][1]["files_worse"] == ["a"]
+    assert s["rows"][0]["interval90"] == pytest.approx(17 / 20)
+    gain = s["stats"]["f1_gain"]
+    assert gain["mean"] == pytest.approx(0.04) and gain["min"] == pytest.approx(0.03)
+    assert s["stats"]["f1_gain_undisputed"]["max"] == pytest.approx(0.06)
+    assert s["seeds_with_a_kind_worse"] == 1 and s["seeds_with_a_file_worse"] == 1
+    md = bench.summary_markdown(out)
+    assert "| mean (range) |" in md and "jitter 1.20x" in md
+
+
+def test_a_summary_refuses_runs_of_different_setups(bench):
+    a, b = _report(0, 0.4, 0.83, 0.78, 1.2), _report(1, 0.4, 0.83, 0.78, 1.2)
+    b["settings"]["train_steps"] = 2000
+    with pytest.raises(SystemExit, match="differ"):
+        bench.summarize([a, b], ["a.json", "b.json"])
+    with pytest.raises(SystemExit, match="repeat a seed"):
+        bench.summarize([a, _report(0, 0.5, 0.8, 0.7, 1.0)], ["a.json", "c.json"])
+    with pytest.raises(SystemExit, match="two or more"):
+        bench.summarize([a], ["a.json"])
