@@ -880,6 +880,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarize is not None:
         paths = [str(x) for x in args.summarize]
         summary = summarize([json.loads(x.read_text()) for x in args.summarize], paths)
+        summary["out"] = str(args.out)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1))
         args.out.with_suffix(".md").write_text(summary_markdown(summary))
@@ -1038,7 +1039,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     lines = [f"# Protocol {st.get('test_protocol', 'B')} over {len(summary['reports'])} "
              "corruption seeds", "",
              "Made by: `python benchmarks/bench_protocol.py --summarize "
-             + " ".join(summary["reports"]) + " --out <this file without suffix>`", "",
+             + " ".join(summary["reports"]) + " --out "
+             + summary.get("out", "<this file without suffix>") + "`", "",
              f"Reports: {', '.join(summary['reports'])} (commits "
              f"{', '.join(str(h) for h in summary['git_heads'])}); trained on protocol "
              f"{st.get('train_protocol')}, {st.get('train_steps')} steps, "
