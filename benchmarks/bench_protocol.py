@@ -1045,8 +1045,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
              f"{', '.join(str(h) for h in summary['git_heads'])}); trained on protocol "
              f"{st.get('train_protocol')}, {st.get('train_steps')} steps, "
              f"{_pct(st.get('rate'))} of the confident points corrupted. Each seed draws "
-             "other errors on the same files; its models are trained on its own corrupted "
-             "files.", ""]
+             "other errors on the same files (and, run with its own --work-dir, trains its "
+             "models on its own corrupted files).", ""]
     for split, s in summary["splits"].items():
         lines += [f"## {split}", "",
                   "| seed | ours / best classical (target <= 0.5) | untouched moved "
