@@ -601,10 +601,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         for d, v in pooled["detection"].items():
             lines.append(f"| {d} | {_fmt(v['precision'], 3)} | {_fmt(v['recall'], 3)} | "
                          f"{_fmt(v['f1'], 3)} |")
-        inside = sum(f.get("interval90", {}).get("inside", 0) for f in report["files"]
-                     if f["split"] == split)
-        n_iv = sum(f.get("interval90", {}).get("n", 0) for f in report["files"]
-                   if f["split"] == split)
+        inside, n_iv = _calibration(report, split)
         if n_iv:
             lines += ["", f"Calibration: {inside / n_iv:.3f} of the {n_iv} corrupted points "
                       "that `ours` changed lie inside their stated 90 % interval "
@@ -685,6 +682,31 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _calibration(report: dict[str, Any], split: str) -> tuple[int, int]:
+    """(inside, n): the split's changed corrupted points inside their stated 90 % interval."""
+    files = [f for f in report["files"] if f["split"] == split]
+    return (sum(f.get("interval90", {}).get("inside", 0) for f in files),
+            sum(f.get("interval90", {}).get("n", 0) for f in files))
+
+
+def _kinds_worse(kinds: dict[str, Any]) -> dict[str, float]:
+    """The kinds whose ours / best classical ratio is over 1, with the ratio."""
+    return {k: v["ratio_ours_best"] for k, v in kinds.items()
+            if v.get("ratio_ours_best") is not None and v["ratio_ours_best"] > 1}
+
+
+def _files_worse(report: dict[str, Any], split: str) -> dict[str, float]:
+    """The split's files whose ours / best classical ratio is over 1, with the ratio."""
+    return {f["name"]: f["ratio_ours_best"] for f in report["files"]
+            if f["split"] == split and f.get("ratio_ours_best") is not None
+            and f["ratio_ours_best"] > 1}
+
+
+def _verdict_f1(detection: dict[str, Any]) -> float | None:
+    """The cleaner's verdict F1 (the probability map's in reports made before it existed)."""
+    return detection.get("verdict", {}).get("f1", detection.get("model", {}).get("f1"))
+
+
 def _targets(report: dict[str, Any]) -> list[str]:
     """Markdown table of the issue-20 targets on this protocol, per split."""
     test_p = report["settings"].get("test_protocol", "B")
@@ -697,15 +719,12 @@ def _targets(report: dict[str, Any]) -> list[str]:
         if not p or "ratio_ours_best" not in p:
             continue
         r = p["ratio_ours_best"]
-        kinds = [f"{k} ({v['ratio_ours_best']:.2f}x)" for k, v in p["kinds"].items()
-                 if v.get("ratio_ours_best") is not None and v["ratio_ours_best"] > 1]
-        files = [f"{f['name']} ({f['ratio_ours_best']:.2f}x)" for f in report["files"]
-                 if f["split"] == split and f["ratio_ours_best"] is not None
-                 and f["ratio_ours_best"] > 1]
+        kinds = [f"{k} ({v:.2f}x)" for k, v in _kinds_worse(p["kinds"]).items()]
+        files = [f"{k} ({v:.2f}x)" for k, v in _files_worse(report, split).items()]
         mv = p["methods"]["ours"]["moved_share"]
         fr = p["detection"].get("rules", {}).get("f1")
         fp_ = p["detection"].get("model", {}).get("f1")
-        fm = p["detection"].get("verdict", {}).get("f1", fp_)
+        fm = _verdict_f1(p["detection"])
         f1_ok = fr is not None and fm is not None and fm >= fr + 0.05
         lines.append(
             f"| {split} | {r:.3f} ({'met' if r <= 0.5 else '**not met**'}) | "
@@ -741,12 +760,9 @@ def _disputed_section(report: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|"]
     for split, p in rows:
         u = p["undisputed"]
-        worse = [f"{k} ({v['ratio_ours_best']:.2f}x)" for k, v in u["kinds"].items()
-                 if v.get("ratio_ours_best") is not None and v["ratio_ours_best"] > 1]
-        files = [f for f in report["files"] if f["split"] == split]
-        n_iv = sum(f.get("interval90", {}).get("n", 0) for f in files)
-        cal = (sum(f.get("interval90", {}).get("inside", 0) for f in files) / n_iv
-               if n_iv else None)
+        worse = [f"{k} ({v:.2f}x)" for k, v in _kinds_worse(u["kinds"]).items()]
+        inside, n_iv = _calibration(report, split)
+        cal = inside / n_iv if n_iv else None
         lines.append(
             f"| {split} | {_pct(u['untouched_disputed_share'])} | "
             f"{_pct(p['methods']['ours']['moved_share'])} / {_pct(u['moved_share'])} | "
@@ -963,11 +979,9 @@ _SEED_FREE = ("seed", "threads")
 def _seed_row(report: dict[str, Any], split: str) -> dict[str, Any]:
     """The targets' figures of one report's split."""
     p = report["pooled"][split]
-    files = [f for f in report["files"] if f["split"] == split]
-    inside = sum(f["interval90"]["inside"] for f in files if f.get("interval90"))
-    n = sum(f["interval90"]["n"] for f in files if f.get("interval90"))
+    inside, n = _calibration(report, split)
     det, und = p["detection"], p.get("undisputed", {})
-    verdict = det.get("verdict", det.get("model", {})).get("f1")
+    verdict = _verdict_f1(det)
     rules = det["rules"]["f1"]
     u_f1 = und.get("f1", {})
     return {
@@ -981,10 +995,8 @@ def _seed_row(report: dict[str, Any], split: str) -> dict[str, Any]:
                                if u_f1.get("verdict") is not None
                                and u_f1.get("rules") is not None else None),
         "interval90": inside / n if n else None,
-        "kinds_worse": {k: v["ratio_ours_best"] for k, v in p["kinds"].items()
-                        if v.get("ratio_ours_best") is not None and v["ratio_ours_best"] > 1},
-        "files_worse": [f["name"] for f in files
-                        if f.get("ratio_ours_best") is not None and f["ratio_ours_best"] > 1],
+        "kinds_worse": _kinds_worse(p["kinds"]),
+        "files_worse": list(_files_worse(report, split)),
     }
 
 
@@ -1033,6 +1045,15 @@ def summarize(reports: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]
     return out
 
 
+def _span(stats: dict[str, Any], key: str, pct: bool = False) -> str:
+    """``mean (min to max)`` of one of :func:`summarize`'s statistics."""
+    v = stats.get(key)
+    if v is None:
+        return "n/a"
+    f = _pct if pct else (lambda x: _fmt(x, 3))
+    return f"{f(v['mean'])} ({f(v['min'])} to {f(v['max'])})"
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The markdown of :func:`summarize`'s output."""
     st = summary["settings"]
@@ -1063,17 +1084,10 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                 f"| {_fmt(r['interval90'], 3)} | {kinds} | "
                 f"{', '.join(r['files_worse']) or 'none'} |")
         m = s["stats"]
-
-        def span(k: str, nd: int = 3, pct: bool = False, m: dict = m) -> str:
-            v = m.get(k)
-            if v is None:
-                return "n/a"
-            f = _pct if pct else (lambda x: _fmt(x, nd))
-            return f"{f(v['mean'])} ({f(v['min'])} to {f(v['max'])})"
-
-        lines += [f"| mean (range) | {span('ratio_ours_best')} | {span('moved_share', pct=True)} "
-                  f"| {span('f1_verdict')} / {span('f1_rules')} (gain {span('f1_gain')}) "
-                  f"| {span('f1_gain_undisputed')} | {span('interval90')} "
+        lines += [f"| mean (range) | {_span(m, 'ratio_ours_best')} | "
+                  f"{_span(m, 'moved_share', pct=True)} | {_span(m, 'f1_verdict')} / "
+                  f"{_span(m, 'f1_rules')} (gain {_span(m, 'f1_gain')}) "
+                  f"| {_span(m, 'f1_gain_undisputed')} | {_span(m, 'interval90')} "
                   f"| {s['seeds_with_a_kind_worse']} of {len(s['rows'])} seeds | "
                   f"{s['seeds_with_a_file_worse']} of {len(s['rows'])} seeds |", ""]
     return "\n".join(lines) + "\n"
