@@ -294,6 +294,68 @@ def test_points_kept_inside_a_flagged_run_split_it_into_shorter_gaps(project):
     np.testing.assert_array_equal(out.xy[~out.changed], xy[~out.changed])
 
 
+def test_unreliable_points_at_a_files_end_hold_the_last_trustworthy_value(project):
+    """Below pcutoff at the file's end, too long to extrapolate: held, as pcutoff -> interp does.
+
+    A 40-frame run at the end whose points DeepLabCut calls unreliable (protocol B, seed 1,
+    behaviordepot_demo2: a 40-frame drift under pcutoff at the end, left as observed 36.9 px
+    off where holding the last confident value is 8.5 px off) holds the nearest trustworthy
+    value, with the keypoint's own displacement over as many frames as its radius. A
+    confident run at an end, a run longer than MAX_HOLD, one next to a lone trustworthy
+    frame and points DeepLabCut did not give stay as they are.
+    """
+    from stablemotion_dlc.dlc.pipeline import _as_cleaner
+    from stablemotion_dlc.dlc.repair import MAX_HOLD, MAX_ONE_SIDED, repair_animal
+
+    tracks, model = project
+    cleaner = _as_cleaner(model)
+    from stablemotion_dlc.evaluate.baselines import interpolate_linear
+
+    xy = interpolate_linear(tracks.xy[:600, :1])[:, 0]  # every point given
+    n_t = len(xy)
+    assert np.isfinite(xy).all()
+    truth = xy.copy()
+    flag = np.zeros(xy.shape[:2], bool)
+    keepable = np.ones(flag.shape, bool)
+    # keypoint 0: drifts away over the last 40 frames, unreliable; two of them not given
+    xy[560:, 0] += np.linspace(0.0, 60.0, 40)[:, None]
+    xy[580:582, 0] = np.nan
+    flag[560:, 0] = True
+    keepable[560:, 0] = False
+    # keypoint 1: a confident run at the start, flagged (kept: the likelihood vouches for it)
+    flag[:30, 1] = True
+    # keypoint 2: an unreliable run at the start longer than MAX_HOLD (left as observed)
+    flag[:MAX_HOLD + 20, 2] = True
+    keepable[:MAX_HOLD + 20, 2] = False
+    # keypoint 3: the same at the end, but next to a lone trustworthy frame between flagged
+    # stretches (one undetected error there would be held for the whole run): left
+    flag[550:569, 3] = True
+    flag[570:, 3] = True
+    keepable[570:, 3] = False
+    assert MAX_ONE_SIDED < 40
+    good = np.isfinite(xy).all(-1) & ~flag
+    out = repair_animal(cleaner, cleaner.rep, xy, flag, flag,
+                        np.zeros(flag.shape, np.float32), good, None, policy="linear",
+                        keepable=keepable)
+    held = np.zeros(flag.shape, bool)
+    held[560:, 0] = True
+    held[580:582, 0] = False
+    assert not out.changed[570:, 3].any()
+    np.testing.assert_array_equal(out.changed[:, :3], held[:, :3])
+    np.testing.assert_array_equal(out.xy[held], np.broadcast_to(xy[559, 0], (38, 2)))
+    assert np.isnan(out.xy[580:582, 0]).all()
+    # the radius: the keypoint's 90 % displacement over as many frames, growing with them
+    r = out.uncertainty[held]
+    assert (r > 0).all() and (np.diff(r) >= 0).all()
+    k_disp = np.linalg.norm(truth[40:, 0] - truth[:-40, 0], axis=-1)
+    assert r[-1] == pytest.approx(np.quantile(k_disp, 0.9), rel=0.05)
+    np.testing.assert_array_equal(out.xy[:, :3][~held[:, :3]], xy[:, :3][~held[:, :3]])
+    assert out.report["held_at_file_edges_points"] == 38
+    # (+ the two points not given, + keypoint 3's run)
+    assert out.report["left_at_file_edges_points"] == 30 + MAX_HOLD + 20 + 2 + 30
+    assert n_t == 600
+
+
 def test_validation_spans_are_never_drawn_over_duplicated_frames_only():
     """A video whose frames are each shown three times: a span inside one shown frame (and
     its anchors) is filled exactly by every candidate and measures nothing. With the

@@ -481,7 +481,9 @@ def clean_tracks(
         Cleaned tracks plus per-point provenance; ``uncertainty`` is the radius (px) of a
         90 % interval: the 90th percentile of the chosen repair's errors on the file's own
         held-out points, times :data:`~.repair.INTERVAL_SCALE` (twice that next to the
-        file's start or end).
+        file's start or end; a run below ``pcutoff`` at an end, held at the nearest
+        trustworthy value, states the keypoint's own 90 % displacement over as many
+        frames, see :data:`~.repair.MAX_HOLD`).
 
     Notes
     -----

@@ -81,9 +81,17 @@ INTERVAL_SCALE = 1.0
 #: frames measure no noise (:func:`_noise_floor`). The package's one repeat distance.
 FROZEN_PX = REPEAT_PX
 _MIN_SPANS = 8
-#: Runs touching the start or end of the file (one anchor only) at least this long are not
+#: Runs touching the start or end of the file (one anchor only) longer than this are not
 #: repaired: no validation span measures them and extrapolation drifts.
 MAX_ONE_SIDED = 10
+#: Such a run whose observed points DeepLabCut itself calls unreliable (none of them
+#: ``keepable``: below ``pcutoff``) holds the nearest trustworthy value instead, as the
+#: classical pcutoff -> interpolation does at a file's ends, when it is at most this long:
+#: the stated radius is the keypoint's own displacement over the same number of frames
+#: (:func:`_hold_radius`), measured on its trustworthy points up to this lag.
+MAX_HOLD = 100
+#: Trustworthy frames in a row next to such a run that the held value needs.
+HOLD_ANCHOR = 5
 #: Longest gap (frames) of an established point (see ``anchors`` of :func:`repair_animal`)
 #: bridged by interpolation between its established values.
 MAX_BRIDGE = 5
@@ -604,7 +612,11 @@ def repair_animal(
     keepable : np.ndarray, optional
         ``(T, K)`` bool: the points ``keep_plausible`` may keep (default all). The pipeline
         passes the confident ones: below ``pcutoff`` DeepLabCut itself says the observation
-        is unreliable, and the classical pcutoff -> interpolation convention holds.
+        is unreliable, and the classical pcutoff -> interpolation convention holds. Given,
+        a run at the file's start or end too long to extrapolate (:data:`MAX_ONE_SIDED`)
+        with no keepable point holds the nearest trustworthy value (:data:`MAX_HOLD`,
+        :func:`_hold_edges`; ``held_at_file_edges_points`` in the report); without it,
+        such runs stay as observed.
     min_network_run : int, optional
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
     smooth : bool
@@ -796,12 +808,13 @@ def repair_animal(
         return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth, jitter)
     flag = flag.copy()
 
-    def runs_of(flag_now: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    def runs_of(flag_now: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
         # the cell of every flagged point's run; runs at the file's edges too long to
-        # extrapolate are dropped from ``flag_now`` (in place)
+        # extrapolate are dropped from ``flag_now`` (in place) and returned (k, start, stop)
         run_bin = np.full((n_t, n_k), -1)
         one_sided = np.zeros((n_t, n_k), bool)
-        dropped = 0
+        dropped: list[tuple[int, int, int]] = []
         gone = flag_now | missing
         for k in range(n_k):
             for a, z in zip(*true_runs(flag_now[:, k])):
@@ -812,11 +825,11 @@ def repair_animal(
                 one_sided[a:z, k] = a == 0 or z == n_t
                 if (a == 0 or z == n_t) and z - a > MAX_ONE_SIDED:
                     flag_now[a:z, k] = False
-                    dropped += int(z - a)
+                    dropped.append((k, int(a), int(z)))
         return run_bin, one_sided, dropped
 
-    run_bin, one_sided, left_edge = runs_of(flag)
-    report["left_at_file_edges_points"] = left_edge
+    run_bin, one_sided, edge_runs = runs_of(flag)
+    report["left_at_file_edges_points"] = sum(z - a for _, a, z in edge_runs)
     motion = _motion_factor(xy, good & ~flag0)
     report["motion_factor"] = [float(v) for v in motion]
     floor = _noise_floor(xy, good & ~flag0)
@@ -910,6 +923,17 @@ def repair_animal(
                                run_bin, one_sided, motion, floor)
             report["anchored_pose_points"] = int(ok.sum())
             report["left_at_file_edges_points"] -= int((ok & ~flag).sum())
+    if keepable is not None and edge_runs:
+        # unreliable observations at the file's ends: the classical convention holds the
+        # nearest trustworthy value there, and no evidence says this repair knows better
+        pos, held, radius_held = _hold_edges(xy, good & ~flag0, keepable & ~missing,
+                                             edge_runs)
+        held &= ~changed & ~missing  # nothing is invented where DeepLabCut gave no point
+        out[held] = pos[held]
+        changed |= held
+        unc[held] = np.maximum(radius_held, floor[None, :])[held]
+        report["held_at_file_edges_points"] = int(held.sum())
+        report["left_at_file_edges_points"] -= int(held.sum())
     report["network_points"] = n_net
     report["kept_plausible_points"] = kept_plausible
     return _with_smoothing(RepairOutcome(out, changed, unc, report), flag0, smooth, jitter)
@@ -930,6 +954,76 @@ def _state_uncertainty(unc: np.ndarray, points: np.ndarray, radius: list[float |
             unc[cell] = np.maximum(INTERVAL_SCALE * r * np.where(one_sided[cell], 2.0, 1.0)
                                    * np.broadcast_to(motion, cell.shape)[cell],
                                    np.broadcast_to(floor, cell.shape)[cell])
+
+
+def _hold_edges(xy: np.ndarray, trusted: np.ndarray, reliable: np.ndarray,
+                runs: list[tuple[int, int, int]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hold the nearest trustworthy value over unreliable runs at a file's start or end.
+
+    Parameters
+    ----------
+    xy : np.ndarray
+        ``(T, K, 2)`` positions of one animal.
+    trusted : np.ndarray
+        ``(T, K)`` bool, trustworthy unflagged points (the anchors, and the points the
+        displacement is measured on).
+    reliable : np.ndarray
+        ``(T, K)`` bool, observed points the likelihood vouches for: a run holding one of
+        them is left as observed.
+    runs : list of (int, int, int)
+        ``(k, start, stop)`` runs touching the file's start or end.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        ``(T, K, 2)`` held positions, ``(T, K)`` bool points held (runs of at most
+        :data:`MAX_HOLD` frames next to :data:`HOLD_ANCHOR` trustworthy frames in a row,
+        with no reliable point) and
+        ``(T, K)`` float32 their 90 % radius: the :data:`COVERAGE` quantile of the
+        keypoint's displacement over as many frames as the point lies from the anchor
+        (:func:`_hold_radius`), the error of holding a value that long.
+    """
+    n_t = len(xy)
+    pos = np.array(xy, np.float64)
+    held = np.zeros(trusted.shape, bool)
+    radius = np.zeros(trusted.shape, np.float32)
+    cache: dict[int, np.ndarray | None] = {}
+    for k, a, z in runs:
+        anchor = a - 1 if a > 0 else z
+        # the value held comes from a stretch of trustworthy frames, not from a lone one
+        # between flagged runs (one undetected error there would be held for the whole run)
+        stretch = (trusted[max(anchor - HOLD_ANCHOR + 1, 0):anchor + 1, k] if a > 0
+                   else trusted[anchor:anchor + HOLD_ANCHOR, k])
+        if (z - a > MAX_HOLD or anchor >= n_t or len(stretch) < HOLD_ANCHOR
+                or not stretch.all() or reliable[a:z, k].any()):
+            continue
+        if k not in cache:
+            cache[k] = _hold_radius(xy[:, k], trusted[:, k], MAX_HOLD)
+        lag_radius = cache[k]
+        if lag_radius is None:
+            continue
+        pos[a:z, k] = xy[anchor, k]
+        held[a:z, k] = True
+        radius[a:z, k] = lag_radius[np.abs(np.arange(a, z) - anchor) - 1]
+    return pos, held, radius
+
+
+def _hold_radius(x: np.ndarray, ok: np.ndarray, max_lag: int) -> np.ndarray | None:
+    """``(max_lag,)`` a keypoint's 90 % displacement over 1, 2, ... ``max_lag`` frames.
+
+    The :data:`COVERAGE` quantile of the distance between trustworthy points that many
+    frames apart; never shrinking with the lag. None when a lag has fewer than 20 pairs
+    (nothing to measure the hold on).
+    """
+    x = np.asarray(x, np.float64)
+    out = np.empty(max_lag)
+    for d in range(1, max_lag + 1):
+        both = ok[d:] & ok[:-d]
+        if both.sum() < 20:
+            return None
+        out[d - 1] = np.quantile(np.linalg.norm(x[d:][both] - x[:-d][both], axis=-1), COVERAGE)
+    return np.maximum.accumulate(out)
 
 
 def _noise_floor(xy: np.ndarray, good: np.ndarray) -> np.ndarray:
