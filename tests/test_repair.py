@@ -381,3 +381,38 @@ def test_validation_spans_are_never_drawn_over_duplicated_frames_only():
     gap[1, 3] = np.nan  # the same frame, but a point vanished: distinct
     gap[2] = gap[1]  # a true repeat, the point still missing: not distinct
     assert distinct_frames(gap)[:3].tolist() == [True, True, False]
+
+
+
+def test_an_unreliable_body_frame_is_read_from_the_short_gaps_judged_on_their_own():
+    """``interp`` far worse than ``linear`` on the short gaps: the body frame is unreliable.
+
+    sleap_clip (protocol B, seed 1; held-out, disclosed): the female fly's second keypoint
+    flickers between the two flies in the file's own confident points, so the body-relative
+    ``interp`` follows it; a 12-frame gap of her first keypoint, in a length cell too thin
+    to judge, was filled 85.7 px off where ``linear`` is 5.0 px off. Her short gaps, judged
+    on their own spans, say so (``interp`` 9.1x ``linear``'s RMSE there); a cell too thin
+    to judge then defaults to ``linear``.
+    """
+    from stablemotion_dlc.dlc.repair import UNRELIABLE_FRAME, _body_frame
+
+    n_bins = len(LENGTH_BINS)
+    n_cells = 2 * n_bins
+
+    def errors(short_interp: float, long_interp: float) -> dict[str, list[list[float]]]:
+        out = {m: [[] for _ in range(n_cells)] for m in ("linear", "interp")}
+        for c in (0, 1, n_bins):  # short lone gaps (1-3, 4-10) and short grouped ones
+            out["linear"][c] = [2.0] * 30
+            out["interp"][c] = [short_interp] * 30
+        out["linear"][3] = [10.0] * 30  # a long bin: not read
+        out["interp"][3] = [long_interp] * 30
+        return out
+
+    spans = [10] * n_cells
+    bad, rmse = _body_frame(errors(2.0 * UNRELIABLE_FRAME + 0.1, 1.0), spans, n_bins)
+    assert bad and rmse["linear"] == pytest.approx(2.0)
+    assert not _body_frame(errors(2.0 * UNRELIABLE_FRAME - 0.1, 100.0), spans, n_bins)[0]
+    # short cells too thin to judge on their own say nothing
+    thin = [10 if c % n_bins > 1 else 5 for c in range(n_cells)]
+    bad, rmse = _body_frame(errors(50.0, 1.0), thin, n_bins)
+    assert not bad and rmse == {"linear": None, "interp": None}

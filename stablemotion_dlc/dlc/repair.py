@@ -92,6 +92,13 @@ MAX_ONE_SIDED = 10
 MAX_HOLD = 100
 #: Trustworthy frames in a row next to such a run that the held value needs.
 HOLD_ANCHOR = 5
+#: A cell too thin to judge defaults to ``linear`` instead of ``interp`` when, on the
+#: animal's short gaps judged on their own spans, ``interp`` (body-relative) has more than
+#: this times ``linear``'s RMSE: the body frame is unreliable. On protocol B's tuning files
+#: (seeds 0-2) the ratio is 0.83-1.24; on the held-out files sleap_clip's female, whose
+#: second keypoint flickers between the two flies, has 2.3-9.1 and every other animal
+#: 0.87-1.55 (``short_gaps_rmse`` in the report).
+UNRELIABLE_FRAME = 2.0
 #: Longest gap (frames) of an established point (see ``anchors`` of :func:`repair_animal`)
 #: bridged by interpolation between its established values.
 MAX_BRIDGE = 5
@@ -600,7 +607,8 @@ def repair_animal(
     use_network : bool
         False: the network is neither a candidate nor a default (a model unlike the input,
         see :meth:`Cleaner.check_input`); the choice is made among the others, and a cell
-        too thin to judge, or forced to ``network``, gets ``interp``.
+        too thin to judge, or forced to ``network``, gets ``interp`` (``linear`` where the
+        body frame is unreliable, :data:`UNRELIABLE_FRAME`).
     keep_plausible : bool
         Keep a flagged, observed point whose repair lands within the repair's own 90 %
         radius of it (twice that for runs touching the start or end; never less than the
@@ -759,6 +767,12 @@ def repair_animal(
     def rmse_of(e: list[float]) -> float | None:
         return float(np.sqrt(np.mean(np.square(e)))) if e else None
 
+    # the body frame itself (:func:`_body_frame`): where it is unreliable, a cell too thin
+    # to judge defaults to ``linear``
+    frame_unreliable, rmse_short = _body_frame(errors, n_spans, n_bins)
+    report["short_gaps_rmse"] = {m: None if v is None else round(v, 3)
+                                 for m, v in rmse_short.items()}
+    report["body_frame_unreliable"] = frame_unreliable
     choice: list[str] = []
     cell_errs: list[dict[str, list[float]]] = []
     rmse: list[dict[str, float | None]] = []
@@ -766,7 +780,7 @@ def repair_animal(
         b = c % n_bins
         lo = LENGTH_BINS[b][0]
         default = ("network" if (use_network and min_network_run and lo >= min_network_run)
-                   else "interp")
+                   else "linear" if frame_unreliable else "interp")
         # a cell with too few held-out spans states the radius of its whole length bin
         # (both kinds of gap) and is judged on the cells of _judged_cells
         own = n_spans[c] >= _MIN_SPANS
@@ -1116,6 +1130,32 @@ def _radii(errs: list[list[float]], n_bins: int) -> list[float | None]:
             radius[c] = r * max(1.0, np.sqrt(_typical_length(c % n_bins)
                                              / _typical_length(d % n_bins)))
     return radius
+
+
+def _body_frame(errors: dict[str, list[list[float]]], n_spans: list[int], n_bins: int
+                ) -> tuple[bool, dict[str, float | None]]:
+    """Whether an animal's body frame is unreliable, read from its short gaps.
+
+    The short length bins (1-3 and 4-10 frames, lone and grouped gaps) that have
+    :data:`_MIN_SPANS` validation spans of their own are pooled: where ``interp``
+    (body-relative) has more than :data:`UNRELIABLE_FRAME` times ``linear``'s RMSE there,
+    the frame the animal's points are placed in is unreliable (a two-keypoint fly whose
+    other keypoint flickers between flies), and over a short gap the two should agree.
+
+    Returns
+    -------
+    tuple
+        That verdict, and the two RMSEs (``{"linear": ..., "interp": ...}``, None without
+        such a cell).
+    """
+    short = [c for c in range(len(n_spans)) if c % n_bins <= 1 and n_spans[c] >= _MIN_SPANS]
+    rmse: dict[str, float | None] = {}
+    for m in ("linear", "interp"):
+        e = [v for c in short for v in errors[m][c]]
+        rmse[m] = float(np.sqrt(np.mean(np.square(e)))) if e else None
+    lin, itp = rmse["linear"], rmse["interp"]
+    return bool(lin is not None and itp is not None
+                and itp > UNRELIABLE_FRAME * max(lin, 1e-9)), rmse
 
 
 def _judged_cells(c: int, n_spans: list[int], n_bins: int) -> list[int]:
