@@ -764,9 +764,6 @@ def repair_animal(
         b = c % n_bins
         return errors[m][b] + errors[m][b + n_bins]
 
-    def rmse_of(e: list[float]) -> float | None:
-        return float(np.sqrt(np.mean(np.square(e)))) if e else None
-
     # the body frame itself (:func:`_body_frame`): where it is unreliable, a cell too thin
     # to judge defaults to ``linear``
     frame_unreliable, rmse_short = _body_frame(errors, n_spans, n_bins)
@@ -787,7 +784,7 @@ def repair_animal(
         errs = {m: (errors[m][c] if own else pooled(m, c)) for m in names}
         cell_errs.append(errs)
         judged = _judged_cells(c, n_spans, n_bins)
-        rmse.append({m: rmse_of([e for d in judged for e in errors[m][d]]) for m in names})
+        rmse.append({m: _rmse([e for d in judged for e in errors[m][d]]) for m in names})
         enough = sum(n_spans[d] for d in judged) >= _MIN_SPANS
         if policy != "auto":
             pick = policy if policy in names else default
@@ -1132,6 +1129,11 @@ def _radii(errs: list[list[float]], n_bins: int) -> list[float | None]:
     return radius
 
 
+def _rmse(errors: list[float]) -> float | None:
+    """Root mean square of validation errors (None for none)."""
+    return float(np.sqrt(np.mean(np.square(errors)))) if errors else None
+
+
 def _body_frame(errors: dict[str, list[list[float]]], n_spans: list[int], n_bins: int
                 ) -> tuple[bool, dict[str, float | None]]:
     """Whether an animal's body frame is unreliable, read from its short gaps.
@@ -1149,10 +1151,7 @@ def _body_frame(errors: dict[str, list[list[float]]], n_spans: list[int], n_bins
         such a cell).
     """
     short = [c for c in range(len(n_spans)) if c % n_bins <= 1 and n_spans[c] >= _MIN_SPANS]
-    rmse: dict[str, float | None] = {}
-    for m in ("linear", "interp"):
-        e = [v for c in short for v in errors[m][c]]
-        rmse[m] = float(np.sqrt(np.mean(np.square(e)))) if e else None
+    rmse = {m: _rmse([v for c in short for v in errors[m][c]]) for m in ("linear", "interp")}
     lin, itp = rmse["linear"], rmse["interp"]
     return bool(lin is not None and itp is not None
                 and itp > UNRELIABLE_FRAME * max(lin, 1e-9)), rmse
