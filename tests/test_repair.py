@@ -301,8 +301,11 @@ def test_unreliable_points_at_a_files_end_hold_the_last_trustworthy_value(projec
     behaviordepot_demo2: a 40-frame drift under pcutoff at the end, left as observed 36.9 px
     off where holding the last confident value is 8.5 px off) holds the nearest trustworthy
     value, with the keypoint's own displacement over as many frames as its radius. A
-    confident run at an end, a run longer than MAX_HOLD, one next to a lone trustworthy
-    frame and points DeepLabCut did not give stay as they are.
+    confident run at an end, a run longer than MAX_HOLD and one next to a lone trustworthy
+    frame stay as they are. Points DeepLabCut did not give are held while most of the
+    animal's other keypoints are in view (protocol B, seed 1, deepof_square_arena, held-out:
+    two keypoints occluded over the file's last 15 frames were left empty), and stay missing
+    where the animal is gone.
     """
     from stablemotion_dlc.dlc.pipeline import _as_cleaner
     from stablemotion_dlc.dlc.repair import MAX_HOLD, MAX_ONE_SIDED, repair_animal
@@ -336,21 +339,32 @@ def test_unreliable_points_at_a_files_end_hold_the_last_trustworthy_value(projec
                         np.zeros(flag.shape, np.float32), good, None, policy="linear",
                         keepable=keepable)
     held = np.zeros(flag.shape, bool)
-    held[560:, 0] = True
-    held[580:582, 0] = False
+    held[560:, 0] = True  # the two points not given too: the animal is in view there
     assert not out.changed[570:, 3].any()
     np.testing.assert_array_equal(out.changed[:, :3], held[:, :3])
-    np.testing.assert_array_equal(out.xy[held], np.broadcast_to(xy[559, 0], (38, 2)))
-    assert np.isnan(out.xy[580:582, 0]).all()
+    np.testing.assert_array_equal(out.xy[held], np.broadcast_to(xy[559, 0], (40, 2)))
     # the radius: the keypoint's 90 % displacement over as many frames, growing with them
     r = out.uncertainty[held]
     assert (r > 0).all() and (np.diff(r) >= 0).all()
     k_disp = np.linalg.norm(truth[40:, 0] - truth[:-40, 0], axis=-1)
     assert r[-1] == pytest.approx(np.quantile(k_disp, 0.9), rel=0.05)
     np.testing.assert_array_equal(out.xy[:, :3][~held[:, :3]], xy[:, :3][~held[:, :3]])
-    assert out.report["held_at_file_edges_points"] == 38
-    # (+ the two points not given, + keypoint 3's run)
-    assert out.report["left_at_file_edges_points"] == 30 + MAX_HOLD + 20 + 2 + 30
+    assert out.report["held_at_file_edges_points"] == 40
+    # (+ keypoint 3's run)
+    assert out.report["left_at_file_edges_points"] == 30 + MAX_HOLD + 20 + 30
+
+    # the animal leaves the view over the last 20 frames: nothing is invented there
+    gone = xy.copy()
+    gone[580:] = np.nan
+    flag_g, keep_g = flag.copy(), keepable.copy()
+    flag_g[580:] = True
+    keep_g[580:] = False
+    good_g = np.isfinite(gone).all(-1) & ~flag_g
+    out = repair_animal(cleaner, cleaner.rep, gone, flag_g, flag_g,
+                        np.zeros(flag.shape, np.float32), good_g, None, policy="linear",
+                        keepable=keep_g)
+    np.testing.assert_array_equal(out.changed[560:580, 0], np.ones(20, bool))
+    assert not out.changed[580:].any() and np.isnan(out.xy[580:]).all()
 
 
 def test_validation_spans_are_never_drawn_over_duplicated_frames_only():

@@ -623,8 +623,10 @@ def repair_animal(
         is unreliable, and the classical pcutoff -> interpolation convention holds. Given,
         a run at the file's start or end too long to extrapolate (:data:`MAX_ONE_SIDED`)
         with no keepable point holds the nearest trustworthy value (:data:`MAX_HOLD`,
-        :func:`_hold_edges`; ``held_at_file_edges_points`` in the report); without it,
-        such runs stay as observed.
+        :func:`_hold_edges`; ``held_at_file_edges_points`` in the report). Its points
+        DeepLabCut did not give are held only where most of the animal's other keypoints
+        are trustworthy (:func:`_animal_present`): the animal is in view, the point hidden.
+        Without ``keepable``, such runs stay as observed.
     min_network_run : int, optional
         See :func:`~stablemotion_dlc.dlc.pipeline.clean_tracks`.
     smooth : bool
@@ -939,7 +941,9 @@ def repair_animal(
         # nearest trustworthy value there, and no evidence says this repair knows better
         pos, held, radius_held = _hold_edges(xy, good & ~flag0, keepable & ~missing,
                                              edge_runs)
-        held &= ~changed & ~missing  # nothing is invented where DeepLabCut gave no point
+        # nothing is invented where DeepLabCut gave no point and the animal may be gone;
+        # a point missing while the animal's other points are there is held as well
+        held &= ~changed & (~missing | _animal_present(good & ~flag0)[:, None])
         out[held] = pos[held]
         changed |= held
         unc[held] = np.maximum(radius_held, floor[None, :])[held]
@@ -1018,6 +1022,18 @@ def _hold_edges(xy: np.ndarray, trusted: np.ndarray, reliable: np.ndarray,
         held[a:z, k] = True
         radius[a:z, k] = lag_radius[np.abs(np.arange(a, z) - anchor) - 1]
     return pos, held, radius
+
+
+def _animal_present(trusted: np.ndarray) -> np.ndarray:
+    """``(T,)`` bool: frames where most of the animal's keypoints are trustworthy.
+
+    At least half of its keypoints, and at least one, and for an animal of more than two
+    keypoints at least two: the animal is in view there, so a keypoint it lacks is hidden,
+    not gone.
+    """
+    n_k = trusted.shape[1]
+    need = max(int(np.ceil(n_k / 2)), min(2, n_k - 1), 1)
+    return trusted.sum(1) >= need
 
 
 def _hold_radius(x: np.ndarray, ok: np.ndarray, max_lag: int) -> np.ndarray | None:
