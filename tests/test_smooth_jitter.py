@@ -75,3 +75,33 @@ def test_a_stepping_paw_marked_as_jitter_keeps_its_steps():
     hot0[200:300, 0] = True
     out, smoothed, _ = smooth_jitter(noisy, np.ones_like(hot), hot=hot0)
     np.testing.assert_array_equal(smoothed, hot0)
+
+
+def _striding(n: int = 900, seed: int = 0) -> np.ndarray:
+    """(T, 2, 2): a body walking at 3 px/frame and a paw planted 8 frames, then swung 30 px
+    in 2 frames (a walking rodent's stride), with 0.5 px noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    body = np.stack([100 + 3.0 * t, 200 + 0 * t], -1).astype(float)
+    phase = t % 10
+    swing = np.where(phase == 8, 15.0, np.where(phase == 9, 30.0, 0.0))
+    paw = np.stack([100 + 30.0 * (t // 10) + swing, 212 + 0 * t], -1)
+    return np.stack([body, paw], 1) + rng.normal(0, 0.5, (n, 2, 2))
+
+
+def test_a_striding_paw_that_jitters_is_smoothed_the_way_its_own_strides_allow():
+    """Noise every way round on a paw that stands still, then swings: a fit cuts every
+    swing (4.7 px RMSE, worse than the 3.9 px observed); the frames around the stretch,
+    given the same noise, show that a running median keeps the swings and removes noise."""
+    truth = _striding()
+    noisy = truth.copy()
+    noisy[400:500, 1] += np.random.default_rng(1).normal(0, 3.0, (100, 2))
+    hot = np.zeros(noisy.shape[:2], bool)
+    hot[400:500, 1] = True
+    out, smoothed, radius = smooth_jitter(noisy, np.ones_like(hot), hot=hot)
+    np.testing.assert_array_equal(smoothed, hot)
+    err_in = np.linalg.norm(noisy[400:500, 1] - truth[400:500, 1], axis=-1)
+    err_out = np.linalg.norm(out[400:500, 1] - truth[400:500, 1], axis=-1)
+    assert np.sqrt(np.mean(err_out**2)) < 0.75 * np.sqrt(np.mean(err_in**2))
+    assert 0.8 <= (err_out <= radius[400:500, 1]).mean() <= 1.0
+    np.testing.assert_array_equal(out[~hot], noisy[~hot])
