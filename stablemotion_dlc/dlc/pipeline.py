@@ -448,7 +448,8 @@ def clean_tracks(
         recall 0.77 and 6.31 px, with right points moved 0.19 % -> 0.18 % (0.87, 6.18 px and
         0.16 % with the STUCK rule's body travel lowered to ``min_jump``).
     smooth_jitter : bool
-        Smooth (Savitzky-Golay, :func:`~stablemotion_dlc.dlc.repair.smooth_jitter`) the
+        Smooth (Savitzky-Golay, or a running median where the keypoint's own data show that
+        it errs less, :func:`~stablemotion_dlc.dlc.repair.smooth_jitter`) the
         points found jittering, where what the fit takes off scatters every way round (noise)
         rather than along a path (a paw stepping, a head turning: those stay as observed and
         marked, :data:`~stablemotion_dlc.dlc.repair.MIN_ISOTROPY`); they count as replaced,

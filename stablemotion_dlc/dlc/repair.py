@@ -458,7 +458,10 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
     ``jitter.MAX_SKIP_FRAMES`` frames of each other) keeps its values when what the fit
     would take off is not noise: when it lies along a line rather than every way round
     (:data:`MIN_ISOTROPY`), the keypoint moved (a paw stepping, a head turning) and the fit
-    would cut through that motion.
+    would cut through that motion. Where the fit would still cut real motion inside the
+    noise (a paw that stands, then swings), a 5-frame running median replaces it, or the
+    stretch is kept as observed, when the keypoint's own frames around the stretch and
+    Stein's estimate on the stretch agree that this errs less (:func:`_smoother_for`).
 
     The thresholds are conservative, chosen on protocol B's and protocol A's tuning files:
     ``alpha`` 8 over a 15-frame median never fires on their uncorrupted tracks, and on
@@ -493,7 +496,8 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
     radius : np.ndarray
         ``(T, K)`` float32, radius (px) of the 90 % interval of each smoothed point (from
         the jitter measured over its stretch, assuming Gaussian noise;
-        :data:`SMOOTH_RADIUS`), 0 elsewhere.
+        :data:`SMOOTH_RADIUS`; wider where the smoothing errs more on the frames around
+        the stretch given that noise), 0 elsewhere.
     """
     from scipy.ndimage import maximum_filter1d, median_filter
     from scipy.signal import savgol_filter
