@@ -1142,14 +1142,12 @@ def _hold_edges(xy: np.ndarray, trusted: np.ndarray, reliable: np.ndarray,
 
 
 def _animal_present(trusted: np.ndarray) -> np.ndarray:
-    """``(T,)`` bool: frames where most of the animal's keypoints are trustworthy.
+    """``(T,)`` bool: frames where at least half of the animal's keypoints are trustworthy.
 
-    At least half of its keypoints, and at least one, and for an animal of more than two
-    keypoints at least two: the animal is in view there, so a keypoint it lacks is hidden,
-    not gone.
+    The animal is in view there, so a keypoint it lacks is hidden, not gone. At least one
+    keypoint, so a one-keypoint animal's missing point is never held.
     """
-    n_k = trusted.shape[1]
-    need = max(int(np.ceil(n_k / 2)), min(2, n_k - 1), 1)
+    need = max(int(np.ceil(trusted.shape[1] / 2)), 1)
     return trusted.sum(1) >= need
 
 
