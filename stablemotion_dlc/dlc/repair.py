@@ -741,7 +741,7 @@ def repair_animal(
         a run at the file's start or end too long to extrapolate (:data:`MAX_ONE_SIDED`)
         with no keepable point holds the nearest trustworthy value (:data:`MAX_HOLD`,
         :func:`_hold_edges`; ``held_at_file_edges_points`` in the report). Its points
-        DeepLabCut did not give are held only where most of the animal's other keypoints
+        DeepLabCut did not give are held only where at least half of the animal's keypoints
         are trustworthy (:func:`_animal_present`): the animal is in view, the point hidden.
         Without ``keepable``, such runs stay as observed.
     min_network_run : int, optional
