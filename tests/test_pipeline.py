@@ -193,6 +193,9 @@ def test_learned_jitter_is_smoothed_or_marked_for_review(tracks, model, result):
     assert sum(sp.n_frames for sp in smoothed) >= 0.6 * burst.sum()
     assert res.smoothed is not None and res.smoothed[burst].mean() > 0.6
     assert res.report["smoothed_points"] == int(res.smoothed.sum())
+    how = [r["smoothing"] for r in res.report["repair"].values() if "smoothing" in r]
+    assert sum(h["savgol_points"] + h["median_points"] for h in how) == res.report[
+        "smoothed_points"]
     assert (res.status[res.smoothed] == REPLACED).all()
     from stablemotion_dlc.dlc.review import REJECTED, Review, apply_review
 

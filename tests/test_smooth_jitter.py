@@ -65,9 +65,12 @@ def test_a_stepping_paw_marked_as_jitter_keeps_its_steps():
     xy = _stepping()
     hot = np.zeros(xy.shape[:2], bool)
     hot[200:300, 1] = True
-    out, smoothed, _ = smooth_jitter(xy, np.ones_like(hot), hot=hot)
+    how: dict[str, int] = {}
+    out, smoothed, _ = smooth_jitter(xy, np.ones_like(hot), hot=hot, report=how)
     assert not smoothed.any()
     np.testing.assert_array_equal(out, xy)
+    assert how == {"savgol_points": 0, "median_points": 0, "kept_along_path": 1,
+                   "kept_as_observed": 0}
     # the same stretch with noise every way round is smoothed
     noisy = xy.copy()
     noisy[200:300, 0] += np.random.default_rng(1).normal(0, 3.0, (100, 2))
@@ -99,9 +102,11 @@ def test_a_striding_paw_that_jitters_is_smoothed_the_way_its_own_strides_allow()
     noisy[stretch] += np.random.default_rng(1).normal(0, 3.0, (100, 2))
     hot = np.zeros(noisy.shape[:2], bool)
     hot[stretch] = True
-    out, smoothed, radius = smooth_jitter(noisy, np.ones_like(hot), hot=hot)
+    how: dict[str, int] = {}
+    out, smoothed, radius = smooth_jitter(noisy, np.ones_like(hot), hot=hot, report=how)
     np.testing.assert_array_equal(smoothed, hot)
     np.testing.assert_array_equal(out[~hot], noisy[~hot])
+    assert how["median_points"] == 100 and how["savgol_points"] == 0  # what was done, said
     err = {name: np.linalg.norm(xy[stretch] - truth[stretch], axis=-1)
            for name, xy in (("observed", noisy), ("smoothed", out))}
     assert np.sqrt(np.mean(err["smoothed"] ** 2)) < 0.75 * np.sqrt(np.mean(err["observed"] ** 2))

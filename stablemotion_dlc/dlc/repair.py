@@ -442,7 +442,7 @@ def _pose_fill_prediction(evidence_at: Callable[[np.ndarray, Any], PoseEvidence]
 
 def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px: float = 1.0,
                   window: int = 15, sg_window: int = 11, order: int = 2,
-                  hot: np.ndarray | None = None
+                  hot: np.ndarray | None = None, report: dict[str, int] | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Smooth the stretches where a keypoint jitters far more than it usually does.
 
@@ -486,6 +486,11 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
         ``(T, K)`` bool, points a detector already found jittering (the file's learned
         detector, :func:`~stablemotion_dlc.dlc.jitter.detect_jitter`): exactly those are
         smoothed, and ``alpha``, ``min_px`` and the widening are not used.
+    report : dict, optional
+        Filled with what was done: points smoothed by the fit (``savgol_points``) and by
+        the running median (``median_points``), and stretches left as observed because
+        what the fit takes off lies along a path (``kept_along_path``) or because leaving
+        them errs least (``kept_as_observed``).
 
     Returns
     -------
@@ -508,6 +513,10 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
     out = xy.copy()
     smoothed = np.zeros((n_t, n_k), bool)
     radius = np.zeros((n_t, n_k), np.float32)
+    done = {"savgol_points": 0, "median_points": 0, "kept_along_path": 0,
+            "kept_as_observed": 0}
+    if report is not None:
+        report.update(done)
     if n_t < max(sg_window, 3 * window):
         return out, smoothed, radius
     t = np.arange(n_t)
@@ -539,6 +548,7 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
             # noise scatters every way round; motion the fit cut through lies along a path
             ev = np.linalg.eigvalsh(np.cov(r.T))
             if not (ev[1] > 0 and ev[0] >= MIN_ISOTROPY * ev[1]):
+                done["kept_along_path"] += 1
                 continue
             # Gaussian noise of sigma per axis (LEVEL_PER_SIGMA), measured over the stretch
             lv = h[a:b][seg]
@@ -549,6 +559,7 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
                                       fits={n: f[a:b] for n, f in fits.items()},
                                       observed=filled[a:b])
             if name == "keep":
+                done["kept_as_observed"] += 1
                 continue
             # the fit keeps a share of the noise (SMOOTH_RADIUS); 2.146 sigma holds 90 % in
             # 2-D; wider where the frames around show the smoothing errs more
@@ -556,6 +567,9 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
             smoothed[a:b, k] = seg
             out[a:b, k][seg] = fits[name][a:b][seg]
             radius[a:b, k][seg] = rad
+            done[f"{name}_points"] += int(seg.sum())
+    if report is not None:
+        report.update(done)
     return out, smoothed, radius
 
 
@@ -1324,10 +1338,12 @@ def _with_smoothing(res: RepairOutcome, flag: np.ndarray, smooth: bool,
     """Add :func:`smooth_jitter` of the points neither flagged nor changed."""
     if not smooth:
         return res
-    xy, smoothed, radius = smooth_jitter(res.xy, ~flag & ~res.changed, hot=jitter)
+    how: dict[str, int] = {}
+    xy, smoothed, radius = smooth_jitter(res.xy, ~flag & ~res.changed, hot=jitter, report=how)
     res.xy[smoothed] = xy[smoothed]
     res.changed |= smoothed
     res.uncertainty[smoothed] = radius[smoothed]
     res.report["smoothed_points"] = int(smoothed.sum())
+    res.report["smoothing"] = how
     res.smoothed = smoothed
     return res
