@@ -513,10 +513,8 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
     out = xy.copy()
     smoothed = np.zeros((n_t, n_k), bool)
     radius = np.zeros((n_t, n_k), np.float32)
-    done = {"savgol_points": 0, "median_points": 0, "kept_along_path": 0,
-            "kept_as_observed": 0}
-    if report is not None:
-        report.update(done)
+    done = report if report is not None else {}
+    done.update(savgol_points=0, median_points=0, kept_along_path=0, kept_as_observed=0)
     if n_t < max(sg_window, 3 * window):
         return out, smoothed, radius
     t = np.arange(n_t)
@@ -568,8 +566,6 @@ def smooth_jitter(xy: np.ndarray, ok: np.ndarray, *, alpha: float = 8.0, min_px:
             out[a:b, k][seg] = fits[name][a:b][seg]
             radius[a:b, k][seg] = rad
             done[f"{name}_points"] += int(seg.sum())
-    if report is not None:
-        report.update(done)
     return out, smoothed, radius
 
 
@@ -632,8 +628,7 @@ def _smoother_for(x: np.ndarray, ok: np.ndarray, sel: np.ndarray, a: int, b: int
     okr = (ok & ~sel)[lo:hi]
     if okr.sum() < 30 or hi - lo < sg_window:
         return "savgol", 0.0
-    t = np.arange(hi - lo)
-    base = np.stack([np.interp(t, t[okr], x[lo:hi][okr, d]) for d in range(2)], -1)
+    base = interp_fill(x[lo:hi][None, :, None], okr[None, :, None])[0][0, :, 0]
     errs: dict[str, list[np.ndarray]] = {"keep": [], "savgol": [], "median": []}
     for _ in range(SMOOTH_DRAWS):
         noisy = base + rng.normal(0.0, sigma, base.shape)
