@@ -193,6 +193,26 @@ def test_neighbour_swap_found_and_undone(mirrored):
     assert corr[0].kind == "neighbour" and corr[0].n_points == 120
 
 
+def test_neighbour_swap_of_nearby_parts_is_found():
+    """The snout and an ear 14 px apart, exchanged for 60 frames: the body finds the pair
+    only moderately unusual as seen (summed d2 about 11, under the prior's ``d2_low`` of 20
+    that was needed first) but over four times more plausible exchanged back in every frame:
+    found and undone."""
+    from stablemotion_dlc.dlc.identity import SWAP_MIN_D2, find_neighbour_swaps
+
+    truth = _animal(seed=4)
+    xy = truth.copy()
+    xy[300:360, 0, [0, 1]] = truth[300:360, 0, [1, 0]]
+    tr = _tracks(xy)
+    assert find_neighbour_swaps(tr, min_d2=20.0) == []
+    events = find_neighbour_swaps(tr)
+    assert SWAP_MIN_D2 < 20.0
+    assert [(e.start, e.stop, set(e.keypoints)) for e in events] == [
+        (300, 360, {"snout", "leftear"})]
+    fixed, _ = fix_lr_swaps(tr, events)
+    np.testing.assert_array_equal(fixed.xy, truth)
+
+
 def test_swapped_stretches_join_only_across_weak_flickers():
     """``bridge`` joins stretches whose facing ends are weak and close, and only into a span
     with two strong outer ends; anything else is left to be judged stretch by stretch."""
@@ -233,8 +253,8 @@ def test_neighbour_swap_broken_by_a_flicker_is_found_whole(shared_data):
 def test_neighbour_swap_that_the_body_allows_is_left():
     """Two symmetric parts 16 px apart (ears not named as a pair) exchanged: continuity sees
     the exchange, but the body barely tells the two configurations apart (summed d2 about 9
-    as seen vs 4 exchanged, under the 20 needed), so nothing is undone: continuity alone is
-    not strong enough evidence."""
+    as seen vs 4 exchanged, not the 4 times lower needed), so nothing is undone: continuity
+    alone is not strong enough evidence."""
     from stablemotion_dlc.dlc.identity import find_neighbour_swaps
 
     truth = _animal(seed=5)
