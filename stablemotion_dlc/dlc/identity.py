@@ -1030,7 +1030,7 @@ def find_neighbour_swaps(
       on consecutive confident frames (:func:`find_lr_swaps` without geometry, with its
       ``strong_share`` rule);
     * the body: the animal's own pose prior (:func:`~.pose_prior.fit_pose_prior` on its
-      confident frames) finds the pair implausible as observed (median summed ``d2`` of the
+      confident frames) finds the pair unusual as observed (median summed ``d2`` of the
       two points over the span's frames where both are confident at least ``min_d2``) and
       plausible exchanged back (that median at least ``min_ratio`` times lower, and lower in
       at least ``min_share`` of those frames).
