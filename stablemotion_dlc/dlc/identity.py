@@ -49,6 +49,8 @@ __all__ = [
     "find_lr_swaps",
     "fix_lr_swaps",
     "neighbour_pairs",
+    "NeighbourCandidate",
+    "neighbour_swap_candidates",
     "find_neighbour_swaps",
     "find_reversals",
 ]
@@ -1007,6 +1009,97 @@ def neighbour_pairs(mean: np.ndarray, n: int = NEIGHBOURS,
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class NeighbourCandidate:
+    """A span continuity finds for two neighbouring keypoints, with the body's evidence.
+
+    Attributes
+    ----------
+    event : SwapEvent
+        The span, ``kind="neighbour"`` (what :func:`find_neighbour_swaps` returns when the
+        evidence holds).
+    seen, exchanged : float
+        Median over the span's frames where both points are confident of the pair's summed
+        squared Mahalanobis distance from the pose prior's prediction, as observed and with
+        the two points exchanged back.
+    share : float
+        Share of those frames where the exchanged pair is the more plausible.
+    n_frames : int
+        Those frames.
+    """
+
+    event: SwapEvent
+    seen: float
+    exchanged: float
+    share: float
+    n_frames: int
+
+
+def neighbour_swap_candidates(
+    tracks: Tracks,
+    *,
+    pcutoff: float | None = DEFAULT_PCUTOFF,
+    n_neighbours: int = NEIGHBOURS,
+    seed: int = 0,
+    bridge: int = NEIGHBOUR_BRIDGE,
+) -> list[NeighbourCandidate]:
+    """The spans continuity finds for neighbouring keypoints, each with the body's evidence.
+
+    The first half of :func:`find_neighbour_swaps` (its parameters), before any threshold:
+    for benchmarks that choose the thresholds (``benchmarks/bench_neighbour_swaps.py``).
+
+    Returns
+    -------
+    list of NeighbourCandidate
+        Sorted by (individual, start).
+    """
+    out: list[NeighbourCandidate] = []
+    if tracks.n_frames < 2 or tracks.n_keypoints < 3:
+        return out
+    conf = _confident(tracks, pcutoff)
+    lr = left_right_pairs(tracks.bodyparts)
+    for i in _animal_individuals(tracks):
+        xy = tracks.xy[:, i]
+        ok = conf[:, i]
+        prior = fit_pose_prior(xy, ok, seed=seed)
+        if prior is None:
+            continue
+        # keypoints the prior leaves out have no place in its mean shape
+        pairs = neighbour_pairs(np.where(prior.known[:, None], prior.mean, np.nan),
+                                n_neighbours, exclude=lr)
+        name = tracks.individuals[i]
+        one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
+        cands = []  # continuity's spans with a frame where both points are confident
+        for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False,
+                                bridge=bridge):
+            a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
+            if ok[ev.start:ev.stop][:, [a, b]].all(1).any():
+                cands.append((ev, a, b))
+        if not cands:
+            continue
+        # the body as observed: one evidence for every candidate's frames
+        seen_d2 = pose_evidence(prior, xy, ok, rows=np.unique(np.concatenate(
+            [np.arange(ev.start, ev.stop) for ev, _, _ in cands]))).d2
+        for ev, a, b in cands:
+            rows = np.arange(ev.start, ev.stop)
+            both = ok[rows][:, [a, b]].all(1)
+            # the body with the two points exchanged back, over the span's frames only (a
+            # frame's evidence depends on that frame alone)
+            perm = np.arange(xy.shape[1])
+            perm[[a, b]] = [b, a]
+            back_d2 = pose_evidence(prior, xy[rows][:, perm], ok[rows][:, perm]).d2
+            seen = np.nansum(seen_d2[rows][:, [a, b]], 1)[both]
+            back = np.nansum(back_d2[:, [a, b]], 1)[both]
+            out.append(NeighbourCandidate(
+                event=SwapEvent(kind="neighbour", start=ev.start, stop=ev.stop,
+                                individuals=(name,), keypoints=ev.keypoints,
+                                permutation=ev.permutation, cost_gain=ev.cost_gain),
+                seen=float(np.median(seen)), exchanged=float(np.median(back)),
+                share=float(np.mean(back < seen)), n_frames=int(both.sum())))
+    out.sort(key=lambda c: (tracks.individuals.index(c.event.individuals[0]), c.event.start))
+    return out
+
+
 def find_neighbour_swaps(
     tracks: Tracks,
     *,
@@ -1062,54 +1155,14 @@ def find_neighbour_swaps(
         ``kind="neighbour"``, sorted by (individual, start).
     """
     events: list[SwapEvent] = []
-    if tracks.n_frames < 2 or tracks.n_keypoints < 3:
-        return events
-    conf = _confident(tracks, pcutoff)
-    lr = left_right_pairs(tracks.bodyparts)
-    for i in _animal_individuals(tracks):
-        xy = tracks.xy[:, i]
-        ok = conf[:, i]
-        prior = fit_pose_prior(xy, ok, seed=seed)
-        if prior is None:
+    for c in neighbour_swap_candidates(tracks, pcutoff=pcutoff, n_neighbours=n_neighbours,
+                                       seed=seed, bridge=bridge):
+        if c.seen < min_d2 or c.exchanged * min_ratio > c.seen or c.share < min_share:
+            logger.debug("neighbour swap %s-%s [%d, %d) rejected by the body: d2 %.1f seen, "
+                         "%.1f exchanged, %.2f of frames", *c.event.keypoints, c.event.start,
+                         c.event.stop, c.seen, c.exchanged, c.share)
             continue
-        # keypoints the prior leaves out have no place in its mean shape
-        pairs = neighbour_pairs(np.where(prior.known[:, None], prior.mean, np.nan),
-                                n_neighbours, exclude=lr)
-        name = tracks.individuals[i]
-        one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
-        cands = []  # continuity's spans with a frame where both points are confident
-        for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False,
-                                bridge=bridge):
-            a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
-            if ok[ev.start:ev.stop][:, [a, b]].all(1).any():
-                cands.append((ev, a, b))
-        if not cands:
-            continue
-        # the body as observed: one evidence for every candidate's frames
-        seen_d2 = pose_evidence(prior, xy, ok, rows=np.unique(np.concatenate(
-            [np.arange(ev.start, ev.stop) for ev, _, _ in cands]))).d2
-        for ev, a, b in cands:
-            rows = np.arange(ev.start, ev.stop)
-            both = ok[rows][:, [a, b]].all(1)
-            # the body with the two points exchanged back, over the span's frames only (a
-            # frame's evidence depends on that frame alone)
-            perm = np.arange(xy.shape[1])
-            perm[[a, b]] = [b, a]
-            back_d2 = pose_evidence(prior, xy[rows][:, perm], ok[rows][:, perm]).d2
-            seen = np.nansum(seen_d2[rows][:, [a, b]], 1)
-            back = np.nansum(back_d2[:, [a, b]], 1)
-            seen, back = seen[both], back[both]
-            med_seen, med_back = float(np.median(seen)), float(np.median(back))
-            share = float(np.mean(back < seen))
-            if med_seen < min_d2 or med_back * min_ratio > med_seen or share < min_share:
-                logger.debug("neighbour swap %s-%s [%d, %d) rejected by the body: d2 %.1f "
-                             "seen, %.1f exchanged, %.2f of frames", *ev.keypoints, ev.start,
-                             ev.stop, med_seen, med_back, share)
-                continue
-            events.append(SwapEvent(kind="neighbour", start=ev.start, stop=ev.stop,
-                                    individuals=(name,), keypoints=ev.keypoints,
-                                    permutation=ev.permutation, cost_gain=ev.cost_gain))
-    events.sort(key=lambda e: (tracks.individuals.index(e.individuals[0]), e.start))
+        events.append(c.event)
     logger.info("find_neighbour_swaps: %d swapped span(s)", len(events))
     return events
 
