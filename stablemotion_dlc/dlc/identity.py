@@ -965,7 +965,8 @@ frames). The exchange itself is judged by the ratio and the share below. On prot
 files with only neighbour swaps injected (30 seeds each, 1,105 spans continuity found), 8
 undoes 668 spans, the prior's ``d2_low`` of 20 (the first setting) 588; none of the 160
 spans continuity found that were no injected swap is undone at either, nor anything on the
-files' clean tracks or the real-error pair (where continuity finds no span)."""
+files' clean tracks or the real-error pair (where continuity finds no span):
+``benchmarks/bench_neighbour_swaps.py``, ``docs/benchmarks/neighbour_swaps.md``."""
 SWAP_MIN_RATIO = 4.0
 """... and at least this many times the median with the two points exchanged back."""
 SWAP_MIN_SHARE = 0.8
@@ -1075,20 +1076,19 @@ def neighbour_swap_candidates(
             a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
             if ok[ev.start:ev.stop][:, [a, b]].all(1).any():
                 cands.append((ev, a, b))
-        if not cands:
-            continue
-        # the body as observed: one evidence for every candidate's frames
-        seen_d2 = pose_evidence(prior, xy, ok, rows=np.unique(np.concatenate(
-            [np.arange(ev.start, ev.stop) for ev, _, _ in cands]))).d2
         for ev, a, b in cands:
             rows = np.arange(ev.start, ev.stop)
             both = ok[rows][:, [a, b]].all(1)
-            # the body with the two points exchanged back, over the span's frames only (a
-            # frame's evidence depends on that frame alone)
+            # the body as observed and with the two points exchanged back, both over the
+            # span's frames: which evidence sets judge a frame is chosen over the frames
+            # computed together (:func:`~.pose_prior.pose_evidence`), so the two sides are
+            # judged alike only over the same frames (the observed side over the whole file
+            # left frames with a rare set of confident points unjudged, counted as 0)
             perm = np.arange(xy.shape[1])
             perm[[a, b]] = [b, a]
+            seen_d2 = pose_evidence(prior, xy[rows], ok[rows]).d2
             back_d2 = pose_evidence(prior, xy[rows][:, perm], ok[rows][:, perm]).d2
-            seen = np.nansum(seen_d2[rows][:, [a, b]], 1)[both]
+            seen = np.nansum(seen_d2[:, [a, b]], 1)[both]
             back = np.nansum(back_d2[:, [a, b]], 1)[both]
             out.append(NeighbourCandidate(
                 event=SwapEvent(kind="neighbour", start=ev.start, stop=ev.stop,
