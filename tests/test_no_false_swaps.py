@@ -250,6 +250,33 @@ def test_neighbour_swap_broken_by_a_flicker_is_found_whole(shared_data):
         (("track_2",), {"forelegR1", "forelegR2"}, 857, 987)]
 
 
+def test_neighbour_swap_is_judged_over_the_same_frames_both_ways(shared_data):
+    """sleap_centered_pair with protocol B's errors, seed 2 (a tuning file): track_2's
+    hindlegL1 and hindlegL2 exchanged over frames 512-532. With 24 keypoints a fly has more
+    sets of confident points than the pose prior judges (the most frequent, chosen over the
+    frames computed together); judged as seen over the whole file and exchanged back over
+    the span, the rare sets counted 0 on one side only and the exchange was refused. Judged
+    over the span's frames both ways it is undone, with the file's two other exchanges."""
+    from stablemotion_dlc.dlc.identity import find_neighbour_swaps
+    from stablemotion_dlc.dlc.io import read_tracks
+    from stablemotion_dlc.evaluate.protocol import corrupt_independent
+
+    tr = read_tracks(shared_data / "sleap_centered_pair" / "centered_pair_predictions_DLC.h5")
+    case = corrupt_independent(tr.xy, tr.likelihood, seed=2, rate=0.05,
+                               individuals=tr.individuals)
+    bad = tr.copy()
+    bad.xy, bad.likelihood = case.xy.copy(), case.likelihood.copy()
+    bad.meta.pop("raw_points", None)
+    found = {(e.individuals, frozenset(e.keypoints), e.start, e.stop)
+             for e in find_neighbour_swaps(bad)}
+    injected = {(("track_1", "track_2")[e["individuals"][0]],
+                 frozenset(tr.bodyparts[k] for k in e["keypoints"]), e["start"], e["stop"])
+                for e in case.events if e["kind"] == "neighbour_swap"}
+    assert (("track_2",), frozenset({"hindlegL1", "hindlegL2"}), 512, 532) in found
+    assert {(i[0], k, a, b) for i, k, a, b in found} <= injected
+    assert len(found) == 3
+
+
 def test_neighbour_swap_that_the_body_allows_is_left():
     """Two symmetric parts 16 px apart (ears not named as a pair) exchanged: continuity sees
     the exchange, but the body barely tells the two configurations apart (summed d2 about 9
