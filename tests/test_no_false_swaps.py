@@ -229,21 +229,29 @@ def test_swapped_stretches_join_only_across_weak_flickers():
     assert _bridge_weak_runs(runs, weak, 10) == runs
 
 
+def _flies_with_protocol_b_errors(shared_data, seed: int):
+    """sleap_centered_pair (a tuning file), protocol B's errors of ``seed`` and the tracks
+    with them: (clean tracks, case, corrupted tracks)."""
+    from stablemotion_dlc.dlc.io import read_tracks
+    from stablemotion_dlc.evaluate.protocol import corrupt_independent
+
+    tr = read_tracks(shared_data / "sleap_centered_pair" / "centered_pair_predictions_DLC.h5")
+    case = corrupt_independent(tr.xy, tr.likelihood, seed=seed, rate=0.05,
+                               individuals=tr.individuals)
+    bad = tr.copy()
+    bad.xy, bad.likelihood = case.xy.copy(), case.likelihood.copy()
+    bad.meta.pop("raw_points", None)
+    return tr, case, bad
+
+
 def test_neighbour_swap_broken_by_a_flicker_is_found_whole(shared_data):
     """sleap_centered_pair with protocol B's errors (a tuning file): a fly's forelegR1 and
     forelegR2 exchanged for 130 frames, both confident; where the two segments touch,
     continuity loses them and sees five stretches, none with two strong ends. Joined across
     the flicker it is found whole (and only it)."""
     from stablemotion_dlc.dlc.identity import find_neighbour_swaps
-    from stablemotion_dlc.dlc.io import read_tracks
-    from stablemotion_dlc.evaluate.protocol import corrupt_independent
 
-    tr = read_tracks(shared_data / "sleap_centered_pair" / "centered_pair_predictions_DLC.h5")
-    case = corrupt_independent(tr.xy, tr.likelihood, seed=0, rate=0.05,
-                               individuals=tr.individuals)
-    bad = tr.copy()
-    bad.xy, bad.likelihood = case.xy.copy(), case.likelihood.copy()
-    bad.meta.pop("raw_points", None)
+    _, _, bad = _flies_with_protocol_b_errors(shared_data, seed=0)
     assert find_neighbour_swaps(bad, bridge=0) == []
     events = find_neighbour_swaps(bad)
     assert [(e.individuals, set(e.keypoints), e.start, e.stop) for e in events] == [
@@ -258,15 +266,8 @@ def test_neighbour_swap_is_judged_over_the_same_frames_both_ways(shared_data):
     the span, the rare sets counted 0 on one side only and the exchange was refused. Judged
     over the span's frames both ways it is undone, with the file's two other exchanges."""
     from stablemotion_dlc.dlc.identity import find_neighbour_swaps
-    from stablemotion_dlc.dlc.io import read_tracks
-    from stablemotion_dlc.evaluate.protocol import corrupt_independent
 
-    tr = read_tracks(shared_data / "sleap_centered_pair" / "centered_pair_predictions_DLC.h5")
-    case = corrupt_independent(tr.xy, tr.likelihood, seed=2, rate=0.05,
-                               individuals=tr.individuals)
-    bad = tr.copy()
-    bad.xy, bad.likelihood = case.xy.copy(), case.likelihood.copy()
-    bad.meta.pop("raw_points", None)
+    tr, case, bad = _flies_with_protocol_b_errors(shared_data, seed=2)
     found = {(e.individuals, frozenset(e.keypoints), e.start, e.stop)
              for e in find_neighbour_swaps(bad)}
     injected = {(("track_1", "track_2")[e["individuals"][0]],
