@@ -42,6 +42,7 @@ from stablemotion_dlc.dlc.identity import (  # noqa: E402
     SWAP_MIN_D2,
     SWAP_MIN_RATIO,
     SWAP_MIN_SHARE,
+    NeighbourCandidate,
     neighbour_swap_candidates,
 )
 from stablemotion_dlc.dlc.io import read_tracks  # noqa: E402
@@ -61,8 +62,10 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
-def _rows(tracks: Any, case: Any | None, file: str, seed: int | None) -> list[dict[str, Any]]:
-    """Every span continuity finds, with the body's evidence and whether it is true."""
+def _rows(tracks: Any, case: Any | None, file: str, seed: int | None
+          ) -> list[tuple[NeighbourCandidate, dict[str, Any]]]:
+    """Every span continuity finds, with the body's evidence and whether it is true (the
+    candidate and its report row)."""
     rows = []
     for c in neighbour_swap_candidates(tracks):
         ev = c.event
@@ -72,23 +75,22 @@ def _rows(tracks: Any, case: Any | None, file: str, seed: int | None) -> list[di
             e["kind"] == "neighbour_swap" and e["individuals"][0] == i
             and set(e["keypoints"]) == pair and e["start"] < ev.stop and ev.start < e["stop"]
             for e in case.events)
-        rows.append({"file": file, "seed": seed, "individual": ev.individuals[0],
-                     "keypoints": list(ev.keypoints), "start": ev.start, "stop": ev.stop,
-                     "seen": c.seen, "exchanged": c.exchanged, "share": c.share,
-                     "n_frames": c.n_frames, "true": bool(true)})
+        rows.append((c, {"file": file, "seed": seed, "individual": ev.individuals[0],
+                          "keypoints": list(ev.keypoints), "start": ev.start, "stop": ev.stop,
+                          "seen": c.seen, "exchanged": c.exchanged, "share": c.share,
+                          "n_frames": c.n_frames, "true": bool(true)}))
     return rows
 
 
-def _undone(rows: list[dict[str, Any]], d2: float, ratio: float, share: float) -> list[int]:
-    """Spans undone at these thresholds: [true, false]."""
-    acc = [r for r in rows
-           if r["seen"] >= d2 and r["exchanged"] * ratio <= r["seen"] and r["share"] >= share]
-    return [sum(r["true"] for r in acc), sum(not r["true"] for r in acc)]
-
-
-def _grid(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
-    return {f"{d2:g}/{ratio:g}": _undone(rows, d2, ratio, SWAP_MIN_SHARE)
-            for ratio in RATIOS for d2 in FLOORS}
+def _grid(rows: list[tuple[NeighbourCandidate, dict[str, Any]]]) -> dict[str, list[int]]:
+    """Spans undone per floor and ratio (at the current share): [true, false]."""
+    grid = {}
+    for ratio in RATIOS:
+        for d2 in FLOORS:
+            acc = [r for c, r in rows if c.holds(d2, ratio, SWAP_MIN_SHARE)]
+            grid[f"{d2:g}/{ratio:g}"] = [sum(r["true"] for r in acc),
+                                         sum(not r["true"] for r in acc)]
+    return grid
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,7 +98,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
     tuning = [f for f in FILES if f[2] == "tuning"]
-    sets: dict[str, list[dict[str, Any]]] = {"stress": [], "all_kinds": [], "clean": []}
+    sets: dict[str, list[tuple[NeighbourCandidate, dict[str, Any]]]] = {
+        "stress": [], "all_kinds": [], "clean": []}
     n_injected = 0
     jobs = ([("stress", f, s) for f in tuning for s in args.seeds]
             + [("all_kinds", f, s) for f in tuning for s in args.all_seeds]
@@ -126,9 +129,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                  "min_share": SWAP_MIN_SHARE}},
         "injected_stress_swaps": n_injected,
         "grids": {k: _grid(v) for k, v in sets.items()},
-        "counts": {k: {"true": sum(r["true"] for r in v), "false": sum(not r["true"] for r in v)}
-                   for k, v in sets.items()},
-        "candidates": sets,
+        "counts": {k: {"true": sum(r["true"] for _, r in v),
+                       "false": sum(not r["true"] for _, r in v)} for k, v in sets.items()},
+        "candidates": {k: [r for _, r in v] for k, v in sets.items()},
     }
 
 

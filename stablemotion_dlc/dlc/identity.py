@@ -1035,6 +1035,16 @@ class NeighbourCandidate:
     share: float
     n_frames: int
 
+    def holds(self, min_d2: float = SWAP_MIN_D2, min_ratio: float = SWAP_MIN_RATIO,
+              min_share: float = SWAP_MIN_SHARE) -> bool:
+        """Whether the body's evidence undoes the span at these thresholds.
+
+        The pair at least ``min_d2`` as seen, at least ``min_ratio`` times lower exchanged
+        back, and lower exchanged back in at least ``min_share`` of the frames.
+        """
+        return (self.seen >= min_d2 and self.exchanged * min_ratio <= self.seen
+                and self.share >= min_share)
+
 
 def neighbour_swap_candidates(
     tracks: Tracks,
@@ -1070,15 +1080,13 @@ def neighbour_swap_candidates(
                                 n_neighbours, exclude=lr)
         name = tracks.individuals[i]
         one = tracks.select(individuals=[name]) if tracks.n_individuals > 1 else tracks
-        cands = []  # continuity's spans with a frame where both points are confident
         for ev in find_lr_swaps(one, pairs=pairs, pcutoff=pcutoff, use_geometry=False,
                                 bridge=bridge):
             a, b = (tracks.bodyparts.index(k) for k in ev.keypoints)
-            if ok[ev.start:ev.stop][:, [a, b]].all(1).any():
-                cands.append((ev, a, b))
-        for ev, a, b in cands:
             rows = np.arange(ev.start, ev.stop)
             both = ok[rows][:, [a, b]].all(1)
+            if not both.any():  # no frame where both points are confident: nothing to judge
+                continue
             # the body as observed and with the two points exchanged back, both over the
             # span's frames: which evidence sets judge a frame is chosen over the frames
             # computed together (:func:`~.pose_prior.pose_evidence`), so the two sides are
@@ -1157,7 +1165,7 @@ def find_neighbour_swaps(
     events: list[SwapEvent] = []
     for c in neighbour_swap_candidates(tracks, pcutoff=pcutoff, n_neighbours=n_neighbours,
                                        seed=seed, bridge=bridge):
-        if c.seen < min_d2 or c.exchanged * min_ratio > c.seen or c.share < min_share:
+        if not c.holds(min_d2, min_ratio, min_share):
             logger.debug("neighbour swap %s-%s [%d, %d) rejected by the body: d2 %.1f seen, "
                          "%.1f exchanged, %.2f of frames", *c.event.keypoints, c.event.start,
                          c.event.stop, c.seen, c.exchanged, c.share)
