@@ -8,6 +8,7 @@ import pytest
 from stablemotion_dlc.dlc.identity import (
     find_identity_swaps,
     find_lr_swaps,
+    find_partial_identity_swaps,
     fix_identity_swaps,
     fix_lr_swaps,
     left_right_pairs,
@@ -75,6 +76,61 @@ def test_identity_swap_found_and_fixed():
     assert corrections[0].n_points == 40 * 2 * 5
     np.testing.assert_array_equal(tr.xy, before)  # input untouched
     assert fixed.xy is not tr.xy
+
+
+def side_by_side(n_frames: int = 200, seed: int = 0) -> np.ndarray:
+    """Two animals walking the same way on lanes 60 px apart, turning a little."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_frames, dtype=float)
+    heading = 0.2 * np.sin(t / 30)
+    a = np.stack([100 + 2 * t, 300 + 10 * np.sin(t / 25)], -1)
+    b = a + [0.0, 60.0]
+    return np.stack([animal_along(a, heading, rng), animal_along(b, heading, rng)], 1)
+
+
+def _partial_fix(tr: Tracks) -> tuple[Tracks, list, list]:
+    whole = find_identity_swaps(tr)
+    fixed = fix_identity_swaps(tr, whole)[0] if whole else tr
+    parts = find_partial_identity_swaps(fixed, anchors=whole)
+    return (fix_identity_swaps(fixed, parts)[0] if parts else fixed), whole, parts
+
+
+def test_part_of_the_bodies_exchanged_is_undone():
+    """Head keypoints (3 of 5) assembled onto the other animal for 10 frames: the
+    whole-animal finder does not see it (the tail end stayed); the part is undone."""
+    truth = side_by_side()
+    xy = truth.copy()
+    xy[100:110, :, :3] = truth[100:110, ::-1, :3]
+    tr = make(xy)
+    fixed, whole, parts = _partial_fix(tr)
+    assert whole == []
+    assert [(e.start, e.stop, set(e.keypoints)) for e in parts] == [
+        (100, 110, {"snout", "leftear", "rightear"})]
+    np.testing.assert_array_equal(fixed.xy, truth)
+    np.testing.assert_array_equal(tr.xy, xy)  # input untouched
+
+
+def test_keypoint_a_whole_animal_fix_moved_is_put_back():
+    """4 of 5 keypoints exchanged: the whole-animal fix exchanges all five, and the tail
+    base it moved is put back."""
+    truth = side_by_side(seed=1)
+    xy = truth.copy()
+    xy[80:120, :, :4] = truth[80:120, ::-1, :4]
+    fixed, whole, parts = _partial_fix(make(xy))
+    assert [(e.start, e.stop) for e in whole] == [(80, 120)]
+    assert [(e.start, e.stop, e.keypoints) for e in parts] == [(80, 120, ("tailbase",))]
+    np.testing.assert_array_equal(fixed.xy, truth)
+
+
+@pytest.mark.parametrize("case", ["clean", "crossing", "lone keypoint"])
+def test_no_part_exchanged_without_evidence(case):
+    truth = crossing_pair() if case == "crossing" else side_by_side(seed=2)
+    xy = truth.copy()
+    if case == "lone keypoint":  # one keypoint alone: the rules flag it, no exchange
+        xy[100:110, :, 0] = truth[100:110, ::-1, 0]
+    fixed, whole, parts = _partial_fix(make(xy))
+    assert whole == [] and parts == []
+    np.testing.assert_array_equal(fixed.xy, xy)
 
 
 def test_swap_ending_when_one_animal_disappears():

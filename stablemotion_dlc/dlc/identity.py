@@ -46,6 +46,7 @@ __all__ = [
     "left_right_pairs",
     "find_identity_swaps",
     "fix_identity_swaps",
+    "find_partial_identity_swaps",
     "find_lr_swaps",
     "fix_lr_swaps",
     "neighbour_pairs",
@@ -64,6 +65,17 @@ MAX_INDIVIDUALS = 20
 """Largest number of animals handled. Above :data:`EXHAUSTIVE_INDIVIDUALS` only exchanges of
 two or three animals at one frame are considered (a swap between tracked animals happens where
 they meet; for 20 animals that is 2,471 permutations instead of 20!)."""
+
+PARTIAL_MIN_KEYPOINTS = 2
+"""Fewest keypoints that must change hands between the same animals at the same two frames
+for a part of a body to count as exchanged (:func:`find_partial_identity_swaps`)."""
+
+PARTIAL_MAX_SPREAD = 0.95
+"""Undoing a part of a body exchanged must make the animals it involves at least this much
+more compact (:func:`_spread_ratio`, median over the frames it changes). On protocol B's
+tuning file sleap_centered_pair (corruption seeds 0-2) the true exchanges give 0.64-0.93;
+trimouse_calib (500 unrelated labelled crops, where frame-to-frame continuity means
+nothing) gives 1.29 and 2.08."""
 
 _SEPARATORS = re.compile(r"[\s_\-./]+")
 _SIDE_WORDS = {"left": "right", "right": "left", "l": "r", "r": "l", "lt": "rt", "rt": "lt"}
@@ -86,7 +98,8 @@ class SwapEvent:
         Identity swaps: the individuals whose data are exchanged. Left/right swaps: the one
         individual concerned.
     keypoints : tuple of str
-        Keypoints exchanged (all shared bodyparts for identity swaps; the pair for ``"lr"``).
+        Keypoints exchanged (for identity swaps all shared bodyparts, or the part of the
+        bodies :func:`find_partial_identity_swaps` found exchanged; the pair for ``"lr"``).
     permutation : tuple of int
         For identity swaps, over the individual indices of the file: the data stored under
         individual ``i`` in the span belong to individual ``permutation[i]``. For left/right
@@ -607,6 +620,160 @@ def find_identity_swaps(
     return events
 
 
+def _keypoint_segments(pos: np.ndarray, valid: np.ndarray, ratio: float
+                       ) -> list[tuple[int, int, int, tuple[int, ...], float]]:
+    """Each keypoint tracked across the animals on its own: its swapped spans.
+
+    ``pos`` is ``(T, n, K, 2)``, ``valid`` ``(T, n, K)``. Returns ``(keypoint, start, stop,
+    local, gain)`` per span, ``local[c]`` being the animal (column) whose point column ``c``
+    holds there, with both ends accepted transitions (:func:`_decided_segments`).
+    """
+    out = []
+    for j in range(pos.shape[2]):
+        p, v = pos[:, :, j : j + 1], valid[:, :, j : j + 1]
+        if v.sum() < 2:
+            continue
+        gain_px = _auto_min_gain(p, v)
+        states, gain, cost1 = _track_states(p, v, ratio, gain_px)
+        weight = v.any(-1).sum(-1).astype(float)
+        for a, b, state, g, ref in _decided_segments(states, gain, weight,
+                                                     _disturbances(cost1, gain, gain_px)):
+            local = tuple(int(c) for c in np.argsort(ref)[state])
+            out.append((j, a, b, local, g))
+    return out
+
+
+def _overlapping(segments: list[tuple[int, int, int, tuple[int, ...], float]]
+                 ) -> list[list[tuple[int, int, int, tuple[int, ...], float]]]:
+    """Keypoint segments grouped into runs of overlapping frame spans."""
+    groups: list[list[tuple[int, int, int, tuple[int, ...], float]]] = []
+    end = -1
+    for seg in sorted(segments, key=lambda x: (x[1], x[2])):
+        if groups and seg[1] < end:
+            groups[-1].append(seg)
+            end = max(end, seg[2])
+        else:
+            groups.append([seg])
+            end = seg[2]
+    return groups
+
+
+def _spread_ratio(pos: np.ndarray, valid: np.ndarray,
+                  group: list[tuple[int, int, int, tuple[int, ...], float]]) -> float:
+    """How compact the bodies become when ``group``'s keypoint segments are undone.
+
+    Per frame and animal whose points change, the spread is the mean distance of its valid
+    keypoints from their median; the result is the median over those of the spread after
+    over before (below 1: the undone keypoints rejoin their bodies). ``inf`` when nothing
+    can be measured (fewer than 3 valid keypoints).
+    """
+    lo = min(seg[1] for seg in group)
+    hi = max(seg[2] for seg in group)
+    p, v = pos[lo:hi].copy(), valid[lo:hi].copy()
+    p0, v0 = p.copy(), v.copy()
+    cols = np.arange(pos.shape[1])
+    for j, a, b, local, _ in group:
+        dst = np.asarray(local)
+        p[a - lo : b - lo, dst, j] = p0[a - lo : b - lo, cols, j]
+        v[a - lo : b - lo, dst, j] = v0[a - lo : b - lo, cols, j]
+
+    def spread(q: np.ndarray, ok: np.ndarray) -> float:
+        if ok.sum() < 3:
+            return np.nan
+        pts = q[ok]
+        return float(np.mean(planar_norm(*(pts - np.median(pts, axis=0)).T)))
+
+    ratios = []
+    for t in range(hi - lo):
+        for c in cols:
+            if np.array_equal(p[t, c], p0[t, c], equal_nan=True):
+                continue
+            before, after = spread(p0[t, c], v0[t, c]), spread(p[t, c], v[t, c])
+            if before > 0 and np.isfinite(after):
+                ratios.append(after / before)
+    return float(np.median(ratios)) if ratios else float("inf")
+
+
+def find_partial_identity_swaps(
+    tracks: Tracks,
+    *,
+    pcutoff: float | None = DEFAULT_PCUTOFF,
+    ratio: float = 0.5,
+    anchors: list[SwapEvent] | tuple[SwapEvent, ...] = (),
+) -> list[SwapEvent]:
+    """Parts of bodies exchanged between animals, and keypoints an identity fix left behind.
+
+    :func:`find_identity_swaps` weighs whole animals, so an exchange of some of their
+    keypoints (the network assembled a leg or a wing onto the other animal; or only the
+    keypoints seen on both animals changed hands) is diluted by the keypoints that stayed,
+    and fixing a whole-animal exchange moves keypoints that had not changed hands. Here each
+    keypoint is tracked across the animals on its own (the same continuity test,
+    :func:`_track_states`), and its swapped spans (both ends accepted transitions) are
+    undone only inside an *anchor*: a whole-animal exchange already undone in ``tracks``
+    (``anchors``), or a span where at least :data:`PARTIAL_MIN_KEYPOINTS` keypoints change
+    hands between the same animals at the same two frames. A lone keypoint's exchange
+    elsewhere (two animals' paws crossing) is left alone. Overlapping segments are undone
+    together, and only when that makes the animals' bodies more compact
+    (:data:`PARTIAL_MAX_SPREAD`): a keypoint that changed hands rejoins its own body.
+
+    Parameters
+    ----------
+    tracks : Tracks
+        Pose tracks, whole-animal swaps already undone (:func:`fix_identity_swaps`).
+        Searched with 2 to :data:`EXHAUSTIVE_INDIVIDUALS` animals only (the search runs once
+        per keypoint).
+    pcutoff, ratio : float
+        As in :func:`find_identity_swaps`.
+    anchors : sequence of SwapEvent
+        The whole-animal exchanges undone in ``tracks``.
+
+    Returns
+    -------
+    list of SwapEvent
+        ``kind="identity"`` events whose ``keypoints`` are the exchanged part, sorted by
+        start frame; :func:`fix_identity_swaps` undoes them.
+    """
+    ind = _animal_individuals(tracks)
+    if not 2 <= len(ind) <= EXHAUSTIVE_INDIVIDUALS or tracks.n_frames < 2:
+        return []
+    kps = np.flatnonzero(tracks.present[ind].all(0))
+    if kps.size < 2:
+        return []
+    pos = tracks.xy[:, ind][:, :, kps]
+    valid = _confident(tracks, pcutoff)[:, ind][:, :, kps]
+    segments = _keypoint_segments(pos, valid, ratio)
+    col = {tracks.individuals[i]: c for c, i in enumerate(ind)}
+    spans = [(ev.start, ev.stop, {col[n] for n in ev.individuals if n in col})
+             for ev in anchors if ev.kind == "identity"]
+    together: dict[tuple[int, int, tuple[int, ...]], int] = {}
+    for _, a, b, local, _ in segments:
+        together[(a, b, local)] = together.get((a, b, local), 0) + 1
+    spans += [(a, b, {c for c, x in enumerate(local) if x != c})
+              for (a, b, local), n in together.items() if n >= PARTIAL_MIN_KEYPOINTS]
+    inside = [seg for seg in segments
+              if any(lo <= seg[1] and seg[2] <= hi
+                     and {c for c, x in enumerate(seg[3]) if x != c} <= who
+                     for lo, hi, who in spans)]
+    chosen: dict[tuple[int, int, tuple[int, ...]], list[tuple[int, float]]] = {}
+    for group in _overlapping(inside):
+        if _spread_ratio(pos, valid, group) <= PARTIAL_MAX_SPREAD:
+            for j, a, b, local, g in group:
+                chosen.setdefault((a, b, local), []).append((j, g))
+    names = [tracks.individuals[i] for i in ind]
+    events = []
+    for (a, b, local), found in sorted(chosen.items()):
+        moved = [c for c in range(len(ind)) if local[c] != c]
+        perm = list(range(tracks.n_individuals))
+        for c in moved:
+            perm[ind[c]] = ind[local[c]]
+        events.append(SwapEvent(
+            kind="identity", start=a, stop=b, individuals=tuple(names[c] for c in moved),
+            keypoints=tuple(tracks.bodyparts[kps[j]] for j, _ in found),
+            permutation=tuple(perm), cost_gain=float(sum(g for _, g in found))))
+    logger.info("find_partial_identity_swaps: %d part(s) of bodies exchanged", len(events))
+    return events
+
+
 def _check_span(tracks: Tracks, ev: SwapEvent) -> None:
     if not 0 <= ev.start < ev.stop <= tracks.n_frames:
         raise ValueError(
@@ -630,8 +797,8 @@ def fix_identity_swaps(
     -------
     fixed : Tracks
         Corrected copy: in each span, the data stored under individual ``i`` are moved to
-        ``permutation[i]`` (coordinates and likelihoods), for keypoints present in every
-        individual involved.
+        ``permutation[i]`` (coordinates and likelihoods), for the event's keypoints that
+        are present in every individual involved.
     corrections : list of Correction
         One record per applied event.
     """
@@ -649,7 +816,10 @@ def fix_identity_swaps(
         moved = np.flatnonzero(perm != np.arange(len(perm)))
         if moved.size == 0:
             continue
-        kps = np.flatnonzero(tracks.present[moved].all(0))
+        named = np.isin(np.asarray(tracks.bodyparts, dtype=object), list(ev.keypoints))
+        kps = np.flatnonzero(tracks.present[moved].all(0) & named)
+        if kps.size == 0:
+            continue
         sl = slice(ev.start, ev.stop)
         src_xy = tracks.xy[sl][:, moved][:, :, kps]
         dst = perm[moved]

@@ -525,6 +525,7 @@ def clean_tracks(
             find_identity_swaps,
             find_lr_swaps,
             find_neighbour_swaps,
+            find_partial_identity_swaps,
             find_reversals,
             fix_identity_swaps,
             fix_lr_swaps,
@@ -533,6 +534,10 @@ def clean_tracks(
         events = find_identity_swaps(work, pcutoff=pcutoff)
         if events:
             work, corr = fix_identity_swaps(work, events)
+            corrections += corr
+        parts = find_partial_identity_swaps(work, pcutoff=pcutoff, anchors=events)
+        if parts:
+            work, corr = fix_identity_swaps(work, parts)
             corrections += corr
         lr_events = find_lr_swaps(work, pcutoff=pcutoff)
         if lr_events:
