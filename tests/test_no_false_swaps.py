@@ -143,6 +143,47 @@ def test_missed_swap_start_moves_nothing_outside_the_swap(seed):
     assert not moved[outside].any()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ambiguous_swap_start_is_undone_keypoint_by_keypoint(seed):
+    """The same swap, with the per-keypoint search after the whole-animal one: each keypoint
+    changes animal at a clear frame (three at 100, three at 101) and back at 110, so the
+    ten frames are put back exactly and nothing outside them moves."""
+    from stablemotion_dlc.dlc.identity import (
+        find_identity_swaps,
+        find_partial_identity_swaps,
+        fix_identity_swaps,
+    )
+
+    xy = _two_animals(seed=seed)
+    bad = xy.copy()
+    bad[101:110] = xy[101:110, ::-1]
+    bad[100, :, :3] = xy[100, ::-1, :3]
+    tr = Tracks.from_arrays(bad, np.full(bad.shape[:3], 0.97), bodyparts=NAMES,
+                            individuals=["a", "b"])
+    whole = find_identity_swaps(tr)
+    fixed = fix_identity_swaps(tr, whole)[0] if whole else tr
+    parts = find_partial_identity_swaps(fixed, anchors=whole)
+    assert {(e.start, e.stop) for e in parts} == {(100, 110), (101, 110)}
+    fixed, corr = fix_identity_swaps(fixed, parts)
+    np.testing.assert_array_equal(fixed.xy, xy)
+    assert all(c.kind == "identity" for c in corr)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_two_curling_animals_close_together_exchange_nothing(seed):
+    """Two animals that turn fast, curl and rear 40 px apart: their keypoints pass close to
+    the other animal's, and no part of a body is exchanged."""
+    from stablemotion_dlc.dlc.identity import find_identity_swaps, find_partial_identity_swaps
+
+    a, b = _animal(seed=seed), _animal(seed=seed + 10)
+    b = b - b.mean((0, 1, 2)) + a.mean((0, 1, 2)) + [0.0, 40.0]
+    xy = np.concatenate([a, b], 1)
+    tr = Tracks.from_arrays(xy, np.full(xy.shape[:3], 0.97), bodyparts=NAMES,
+                            individuals=["a", "b"])
+    assert find_identity_swaps(tr) == []
+    assert find_partial_identity_swaps(tr) == []
+
+
 def test_clear_identity_swap_is_still_undone():
     from stablemotion_dlc.dlc.identity import find_identity_swaps, fix_identity_swaps
 

@@ -662,10 +662,11 @@ def _spread_ratio(pos: np.ndarray, valid: np.ndarray,
                   group: list[tuple[int, int, int, tuple[int, ...], float]]) -> float:
     """How compact the bodies become when ``group``'s keypoint segments are undone.
 
-    Per frame and animal whose points change, the spread is the mean distance of its valid
-    keypoints from their median; the result is the median over those of the spread after
-    over before (below 1: the undone keypoints rejoin their bodies). ``inf`` when nothing
-    can be measured (fewer than 3 valid keypoints).
+    Per frame and animal whose points change in part (some of its valid keypoints, not all:
+    a whole body exchanged is as compact either way), the spread is the mean distance of its
+    valid keypoints from their median; the result is the median over those of the spread
+    after over before (below 1: the undone keypoints rejoin their bodies). ``inf`` when
+    nothing can be measured (no such frame, or fewer than 3 valid keypoints).
     """
     lo = min(seg[1] for seg in group)
     hi = max(seg[2] for seg in group)
@@ -686,7 +687,9 @@ def _spread_ratio(pos: np.ndarray, valid: np.ndarray,
     ratios = []
     for t in range(hi - lo):
         for c in cols:
-            if np.array_equal(p[t, c], p0[t, c], equal_nan=True):
+            moved = ~((p[t, c] == p0[t, c]) | (np.isnan(p[t, c]) & np.isnan(p0[t, c]))).all(-1)
+            # nothing changed, or the whole body did (compactness cannot tell those apart)
+            if not moved.any() or (moved | ~v0[t, c]).all():
                 continue
             before, after = spread(p0[t, c], v0[t, c]), spread(p[t, c], v[t, c])
             if before > 0 and np.isfinite(after):
