@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -541,6 +542,45 @@ def _animal_individuals(tracks: Tracks) -> list[int]:
 # --------------------------------------------------------------------------------------------
 # identity swaps
 # --------------------------------------------------------------------------------------------
+def _swapped_segments(pos: np.ndarray, valid: np.ndarray, ratio: float,
+                      min_gain: float | None = None
+                      ) -> list[tuple[int, int, tuple[int, ...], float]]:
+    """The swapped spans worth undoing of items tracked by continuity.
+
+    ``pos`` is ``(T, n, K, 2)``, ``valid`` ``(T, n, K)``; ``min_gain`` defaults to
+    :func:`_auto_min_gain`. Returns ``(start, stop, local, gain)`` per span
+    (:func:`_decided_segments`), ``local[c]`` being the item (in the reference labels) whose
+    data column ``c`` holds there.
+    """
+    gain_px = _auto_min_gain(pos, valid) if min_gain is None else float(min_gain)
+    states, gain, cost1 = _track_states(pos, valid, ratio, gain_px)
+    weight = valid.any(-1).sum(-1).astype(float)
+    return [(a, b, tuple(int(c) for c in np.argsort(ref)[state]), g)
+            for a, b, state, g, ref in _decided_segments(states, gain, weight,
+                                                         _disturbances(cost1, gain, gain_px))]
+
+
+def _moved_columns(local: tuple[int, ...]) -> list[int]:
+    """The columns whose data belong to another item (``local[c] != c``)."""
+    return [c for c, x in enumerate(local) if x != c]
+
+
+def _identity_event(tracks: Tracks, ind: list[int], start: int, stop: int,
+                    local: tuple[int, ...], kps: np.ndarray, gain: float) -> SwapEvent:
+    """The ``kind="identity"`` event of one swapped span.
+
+    Column ``c`` of the animals ``ind`` holds animal ``local[c]``'s data there, for the
+    keypoints ``kps`` (indices).
+    """
+    perm = list(range(tracks.n_individuals))
+    for c in range(len(ind)):
+        perm[ind[c]] = ind[local[c]]
+    return SwapEvent(kind="identity", start=start, stop=stop,
+                     individuals=tuple(tracks.individuals[ind[c]] for c in _moved_columns(local)),
+                     keypoints=tuple(tracks.bodyparts[k] for k in kps),
+                     permutation=tuple(perm), cost_gain=float(gain))
+
+
 def find_identity_swaps(
     tracks: Tracks,
     *,
@@ -591,31 +631,8 @@ def find_identity_swaps(
         return []
     pos = tracks.xy[:, ind][:, :, kps]
     valid = _confident(tracks, pcutoff)[:, ind][:, :, kps]
-    gain_px = _auto_min_gain(pos, valid) if min_gain is None else float(min_gain)
-    states, gain, cost1 = _track_states(pos, valid, ratio, gain_px)
-    weight = valid.any(-1).sum(-1).astype(float)
-    events: list[SwapEvent] = []
-    names = [tracks.individuals[i] for i in ind]
-    for a, b, state, g, ref in _decided_segments(states, gain, weight,
-                                                 _disturbances(cost1, gain, gain_px)):
-        # state -> permutation relative to the reference: column c holds ref-label inv_ref[s]
-        inv_ref = np.argsort(ref)
-        local = inv_ref[state]  # column c's data belong to local[c] in reference labels
-        moved = [c for c in range(len(ind)) if local[c] != c]
-        perm = list(range(tracks.n_individuals))
-        for c in range(len(ind)):
-            perm[ind[c]] = ind[int(local[c])]
-        events.append(
-            SwapEvent(
-                kind="identity",
-                start=a,
-                stop=b,
-                individuals=tuple(names[c] for c in moved),
-                keypoints=tuple(tracks.bodyparts[k] for k in kps),
-                permutation=tuple(perm),
-                cost_gain=g,
-            )
-        )
+    events = [_identity_event(tracks, ind, a, b, local, kps, g)
+              for a, b, local, g in _swapped_segments(pos, valid, ratio, min_gain)]
     logger.info("find_identity_swaps: %d swap segment(s) among %d animals", len(events), len(ind))
     return events
 
@@ -626,20 +643,13 @@ def _keypoint_segments(pos: np.ndarray, valid: np.ndarray, ratio: float
 
     ``pos`` is ``(T, n, K, 2)``, ``valid`` ``(T, n, K)``. Returns ``(keypoint, start, stop,
     local, gain)`` per span, ``local[c]`` being the animal (column) whose point column ``c``
-    holds there, with both ends accepted transitions (:func:`_decided_segments`).
+    holds there, with both ends accepted transitions (:func:`_swapped_segments`).
     """
     out = []
     for j in range(pos.shape[2]):
         p, v = pos[:, :, j : j + 1], valid[:, :, j : j + 1]
-        if v.sum() < 2:
-            continue
-        gain_px = _auto_min_gain(p, v)
-        states, gain, cost1 = _track_states(p, v, ratio, gain_px)
-        weight = v.any(-1).sum(-1).astype(float)
-        for a, b, state, g, ref in _decided_segments(states, gain, weight,
-                                                     _disturbances(cost1, gain, gain_px)):
-            local = tuple(int(c) for c in np.argsort(ref)[state])
-            out.append((j, a, b, local, g))
+        if v.sum() >= 2:
+            out += [(j, a, b, local, g) for a, b, local, g in _swapped_segments(p, v, ratio)]
     return out
 
 
@@ -684,16 +694,14 @@ def _spread_ratio(pos: np.ndarray, valid: np.ndarray,
         pts = q[ok]
         return float(np.mean(planar_norm(*(pts - np.median(pts, axis=0)).T)))
 
+    moved = ~((p == p0) | (np.isnan(p) & np.isnan(p0))).all(-1)  # (frames, n, K)
+    # nothing changed, or the whole body did (compactness cannot tell those apart)
+    judged = moved.any(-1) & ~(moved | ~v0).all(-1)
     ratios = []
-    for t in range(hi - lo):
-        for c in cols:
-            moved = ~((p[t, c] == p0[t, c]) | (np.isnan(p[t, c]) & np.isnan(p0[t, c]))).all(-1)
-            # nothing changed, or the whole body did (compactness cannot tell those apart)
-            if not moved.any() or (moved | ~v0[t, c]).all():
-                continue
-            before, after = spread(p0[t, c], v0[t, c]), spread(p[t, c], v[t, c])
-            if before > 0 and np.isfinite(after):
-                ratios.append(after / before)
+    for t, c in zip(*np.nonzero(judged), strict=True):
+        before, after = spread(p0[t, c], v0[t, c]), spread(p[t, c], v[t, c])
+        if before > 0 and np.isfinite(after):
+            ratios.append(after / before)
     return float(np.median(ratios)) if ratios else float("inf")
 
 
@@ -748,31 +756,20 @@ def find_partial_identity_swaps(
     col = {tracks.individuals[i]: c for c, i in enumerate(ind)}
     spans = [(ev.start, ev.stop, {col[n] for n in ev.individuals if n in col})
              for ev in anchors if ev.kind == "identity"]
-    together: dict[tuple[int, int, tuple[int, ...]], int] = {}
-    for _, a, b, local, _ in segments:
-        together[(a, b, local)] = together.get((a, b, local), 0) + 1
-    spans += [(a, b, {c for c, x in enumerate(local) if x != c})
+    together = Counter((a, b, local) for _, a, b, local, _ in segments)
+    spans += [(a, b, set(_moved_columns(local)))
               for (a, b, local), n in together.items() if n >= PARTIAL_MIN_KEYPOINTS]
     inside = [seg for seg in segments
-              if any(lo <= seg[1] and seg[2] <= hi
-                     and {c for c, x in enumerate(seg[3]) if x != c} <= who
+              if any(lo <= seg[1] and seg[2] <= hi and set(_moved_columns(seg[3])) <= who
                      for lo, hi, who in spans)]
     chosen: dict[tuple[int, int, tuple[int, ...]], list[tuple[int, float]]] = {}
     for group in _overlapping(inside):
         if _spread_ratio(pos, valid, group) <= PARTIAL_MAX_SPREAD:
             for j, a, b, local, g in group:
                 chosen.setdefault((a, b, local), []).append((j, g))
-    names = [tracks.individuals[i] for i in ind]
-    events = []
-    for (a, b, local), found in sorted(chosen.items()):
-        moved = [c for c in range(len(ind)) if local[c] != c]
-        perm = list(range(tracks.n_individuals))
-        for c in moved:
-            perm[ind[c]] = ind[local[c]]
-        events.append(SwapEvent(
-            kind="identity", start=a, stop=b, individuals=tuple(names[c] for c in moved),
-            keypoints=tuple(tracks.bodyparts[kps[j]] for j, _ in found),
-            permutation=tuple(perm), cost_gain=float(sum(g for _, g in found))))
+    events = [_identity_event(tracks, ind, a, b, local, kps[[j for j, _ in found]],
+                              sum(g for _, g in found))
+              for (a, b, local), found in sorted(chosen.items())]
     logger.info("find_partial_identity_swaps: %d part(s) of bodies exchanged", len(events))
     return events
 
