@@ -680,8 +680,8 @@ def _spread_ratio(pos: np.ndarray, valid: np.ndarray,
     """
     lo = min(seg[1] for seg in group)
     hi = max(seg[2] for seg in group)
-    p, v = pos[lo:hi].copy(), valid[lo:hi].copy()
-    p0, v0 = p.copy(), v.copy()
+    p0, v0 = pos[lo:hi], valid[lo:hi]  # before (read only)
+    p, v = p0.copy(), v0.copy()  # after
     cols = np.arange(pos.shape[1])
     for j, a, b, local, _ in group:
         dst = np.asarray(local)
@@ -759,9 +759,11 @@ def find_partial_identity_swaps(
     together = Counter((a, b, local) for _, a, b, local, _ in segments)
     spans += [(a, b, set(_moved_columns(local)))
               for (a, b, local), n in together.items() if n >= PARTIAL_MIN_KEYPOINTS]
-    inside = [seg for seg in segments
-              if any(lo <= seg[1] and seg[2] <= hi and set(_moved_columns(seg[3])) <= who
-                     for lo, hi, who in spans)]
+    inside = []
+    for seg in segments:
+        who_moves = set(_moved_columns(seg[3]))
+        if any(lo <= seg[1] and seg[2] <= hi and who_moves <= who for lo, hi, who in spans):
+            inside.append(seg)
     chosen: dict[tuple[int, int, tuple[int, ...]], list[tuple[int, float]]] = {}
     for group in _overlapping(inside):
         if _spread_ratio(pos, valid, group) <= PARTIAL_MAX_SPREAD:
