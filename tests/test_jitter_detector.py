@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from stablemotion_dlc.dlc.jitter import (
-    JITTER_LOW,
     MAX_SKIP_FRAMES,
     MAX_TOGETHER,
     MIN_MARK_FRAMES,
@@ -210,33 +209,3 @@ def test_the_generated_sample_shaking_its_head_is_not_marked(tmp_path):
     p = file_jitter(tracks.xy, tracks.likelihood, flagged, 0.6, seed=0)
     assert jitter_marks(p, skip=flagged, together=None)[800:].sum() > 50
     assert jitter_marks(p, skip=flagged).sum() <= 20
-
-
-def test_a_stretch_whose_probability_flickers_about_the_threshold_is_marked_whole():
-    """Hysteresis: MIN_MARK_FRAMES points over the threshold make a stretch, and it takes in
-    the points around them down to JITTER_LOW (a real burst's probability flickers)."""
-    p = np.zeros((200, 1, 3), np.float32)
-    p[20:80, 0, 0] = np.tile([0.6, 0.6, 0.3, 0.7, 0.4], 12)  # 36 over 0.5, no 10 in a row
-    p[100:140, 0, 1] = 0.4  # over JITTER_LOW only: no stretch
-    p[150:160, 0, 2] = 0.9  # 10 over the threshold ...
-    p[140:150, 0, 2] = p[160:165, 0, 2] = JITTER_LOW + 0.05  # ... take in their flanks
-    p[165:170, 0, 2] = JITTER_LOW - 0.05  # ... down to JITTER_LOW only
-    marks = jitter_marks(p)
-    assert marks[20:80, 0, 0].all() and not marks[:20, 0, 0].any()
-    assert not marks[:, 0, 1].any()
-    np.testing.assert_array_equal(np.flatnonzero(marks[:, 0, 2]), np.arange(140, 165))
-    # without hysteresis the flickering stretch is cut into pieces too short to mark
-    strict = jitter_marks(p, low=None)
-    assert not strict[:, 0, 0].any() and strict[:, 0, 2].sum() == 10
-
-
-def test_the_crowd_test_reads_the_marks_without_hysteresis():
-    """Stretches widened by JITTER_LOW do not make keypoints 'marked together' (motion)."""
-    p = np.zeros((300, 1, 4), np.float32)
-    for k, a in enumerate((20, 120, 220)):  # three bursts of their own, 100 frames apart
-        p[a:a + 20, 0, k] = 0.9
-        p[a + 20:, 0, k] = 0.3  # low tails to the end: three stretches widened together
-    marks = jitter_marks(p)
-    assert marks[220:240, 0, :3].all()  # three keypoints marked at once, none a crowd
-    for k, a in enumerate((20, 120, 220)):
-        assert marks[a:a + 20, 0, k].all()

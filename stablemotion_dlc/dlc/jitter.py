@@ -23,10 +23,9 @@ learns it from the file itself:
    classifier fitted on the other blocks only, so real jitter in the file (labelled "right" in
    the copies it is taken from) cannot be learned by heart as normal.
 
-Stretches with :data:`MIN_MARK_FRAMES` points or more over :data:`JITTER_THRESHOLD`, taking
-in the points around them down to :data:`JITTER_LOW`, across up to :data:`MAX_SKIP_FRAMES`
-flagged ones, and not on :data:`MAX_TOGETHER` keypoints of the animal at once (that is
-motion; :func:`jitter_marks`), are *marked*: they are reported in
+Points over :data:`JITTER_THRESHOLD` for :data:`MIN_MARK_FRAMES` frames or more, across
+up to :data:`MAX_SKIP_FRAMES` flagged ones, and not on :data:`MAX_TOGETHER` keypoints of the
+animal at once (that is motion; :func:`jitter_marks`), are *marked*: they are reported in
 the probability map, the provenance file and the review list, and by default smoothed where
 they scatter every way round (:func:`~stablemotion_dlc.dlc.repair.smooth_jitter`); those
 that move along a path are kept as observed, for review. The generator here is
@@ -47,9 +46,9 @@ import numpy as np
 
 from .._arrays import true_runs
 
-__all__ = ["ENSEMBLE_POINTS", "JITTER_LOW", "JITTER_THRESHOLD", "LEVEL_PER_SIGMA",
-           "MAX_RIGHT_EXCESS", "MAX_SKIP_FRAMES", "MAX_TOGETHER", "MIN_MARK_FRAMES",
-           "N_ENSEMBLE", "N_FOLDS", "TOGETHER_FRAMES",
+__all__ = ["ENSEMBLE_POINTS", "JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MAX_RIGHT_EXCESS",
+           "MAX_SKIP_FRAMES", "MAX_TOGETHER", "MIN_MARK_FRAMES", "N_ENSEMBLE", "N_FOLDS",
+           "TOGETHER_FRAMES",
            "noise_levels", "judged_points", "jitter_features", "inject_bursts",
            "detect_jitter", "file_jitter", "jitter_marks"]
 
@@ -57,15 +56,6 @@ logger = logging.getLogger(__name__)
 
 #: Probability above which a point counts as jitter.
 JITTER_THRESHOLD = 0.5
-#: Probability a marked stretch goes on above (hysteresis, :func:`jitter_marks`): a stretch
-#: needs :data:`MIN_MARK_FRAMES` points over :data:`JITTER_THRESHOLD`, and takes in the
-#: points around them down to this one. A real burst's probability flickers about 0.5
-#: (openfield's `leftear`, 2 px of noise on a keypoint whose own is 0.5 px: 0.3-0.97 over its
-#: 78 frames, with no 10 frames in a row over 0.5). On protocol B's tuning files, seeds 0-2:
-#: verdict F1 gain +0.089 / +0.085 / +0.085 -> +0.091 / +0.100 / +0.082, jitter 0.97 / 1.23
-#: / 1.11x -> 0.97 / 1.17 / 1.10x the best classical, pooled and moved the same; 0.3 gave
-#: +0.091 / +0.095 / +0.082.
-JITTER_LOW = 0.2
 #: Fewest consecutive frames over the threshold that make a mark: jitter is a stretch, and
 #: on the tuning files of both protocols shorter runs were mostly false (false marks 78 -> 23
 #: on protocol B and 135 -> 49 on protocol A, found points 327 -> 275 and 129 -> 103).
@@ -468,8 +458,8 @@ def _fit_folds(animals: list[Any], block: np.ndarray, seed: int) -> list[Any]:
 
 def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
                  min_frames: int = MIN_MARK_FRAMES, skip: np.ndarray | None = None,
-                 max_skip: int = MAX_SKIP_FRAMES, together: int | None = MAX_TOGETHER,
-                 low: float | None = JITTER_LOW) -> np.ndarray:
+                 max_skip: int = MAX_SKIP_FRAMES, together: int | None = MAX_TOGETHER
+                 ) -> np.ndarray:
     """The points :func:`detect_jitter` marks: over ``threshold`` for ``min_frames`` or more.
 
     Parameters
@@ -480,10 +470,6 @@ def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
         Probability over which a point is jittering.
     min_frames : int
         Fewest points over ``threshold`` (per keypoint) in a run that counts.
-    low : float or None
-        Hysteresis: a run goes on across points over ``low`` (and they are marked with it)
-        as long as it holds ``min_frames`` points over ``threshold``. None: runs of points
-        over ``threshold`` only.
     skip : np.ndarray, optional
         Bool array of ``prob``'s shape: points the detector did not judge because a rule
         flagged them (:attr:`SuspectLabels.mask`). A run goes on across up to ``max_skip``
@@ -496,9 +482,7 @@ def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
         Jitter is a keypoint's own noise: where this many keypoints of one animal or more
         are marked in the same frame, the animal moved (a head shake raises its keypoints
         together), and those frames and :data:`TOGETHER_FRAMES` on each side are not
-        marked. The test reads the marks without ``low``: a stretch widened by it does
-        not make a crowd (on the tuning files judged on the widened marks it dropped 42
-        of sleap_centered_pair's found jitter points on seed 2).
+        marked.
         None: no such test (also for ``prob`` not ``(T, I, K)``).
 
     Returns
@@ -507,27 +491,21 @@ def jitter_marks(prob: np.ndarray, threshold: float = JITTER_THRESHOLD,
         Bool array of ``prob``'s shape.
     """
     over = np.asarray(prob) > threshold
-    near = over if low is None else over | (np.asarray(prob) > low)
-    if together is not None and over.ndim == 3:
-        strict = _runs_marked(over, over, skip, min_frames, max_skip)
-        if strict.any():
-            from scipy.ndimage import binary_dilation
+    marks = _runs_marked(over, skip, min_frames, max_skip)
+    if together is not None and over.ndim == 3 and marks.any():
+        from scipy.ndimage import binary_dilation
 
-            crowd = binary_dilation(strict.sum(axis=2) >= together,
-                                    structure=np.ones((2 * TOGETHER_FRAMES + 1, 1), bool))
-            over = over & ~crowd[:, :, None]
-            near = near & ~crowd[:, :, None]
-    return _runs_marked(over, near, skip, min_frames, max_skip)
+        crowd = binary_dilation(marks.sum(axis=2) >= together,
+                                structure=np.ones((2 * TOGETHER_FRAMES + 1, 1), bool))
+        if crowd.any():
+            marks = _runs_marked(over & ~crowd[:, :, None], skip, min_frames, max_skip)
+    return marks
 
 
-def _runs_marked(over: np.ndarray, near: np.ndarray, skip: np.ndarray | None,
-                 min_frames: int, max_skip: int) -> np.ndarray:
-    """:func:`jitter_marks`'s runs of ``near`` that hold ``min_frames`` points of ``over``.
-
-    Per column, time first; ``over`` implies ``near``.
-    """
-    hot = over.reshape(over.shape[0], -1)
-    flat = near.reshape(near.shape[0], -1)
+def _runs_marked(over: np.ndarray, skip: np.ndarray | None, min_frames: int,
+                 max_skip: int) -> np.ndarray:
+    """:func:`jitter_marks`'s runs, per column of ``over`` (time first)."""
+    flat = over.reshape(over.shape[0], -1)
     gap = (np.zeros_like(flat) if skip is None
            else np.asarray(skip, bool).reshape(flat.shape) & ~flat)
     marks = np.zeros_like(flat)
@@ -535,12 +513,12 @@ def _runs_marked(over: np.ndarray, near: np.ndarray, skip: np.ndarray | None,
         joined = flat[:, c].copy()
         if gap[:, c].any():
             for a, b in zip(*true_runs(gap[:, c]), strict=True):
-                # only a short stretch, with points of the run on both sides
+                # only a short stretch, with points over the threshold on both sides
                 if b - a <= max_skip and a > 0 and b < len(joined) and flat[a - 1, c] \
                         and flat[b, c]:
                     joined[a:b] = True
         starts, stops = true_runs(joined)
         for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            if hot[a:b, c].sum() >= min_frames:
+            if flat[a:b, c].sum() >= min_frames:
                 marks[a:b, c] = flat[a:b, c]
     return marks.reshape(over.shape)
