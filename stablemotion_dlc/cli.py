@@ -177,6 +177,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             f"clean: {target} is not a tracks file (.h5/.csv); to clean a video's DLC output "
             f"pass --config CONFIG")
     tracks = read_tracks(target)
+    pipeline.require_video_rows(tracks)  # before any output or training
     out_path = Path(args.output) if args.output else cleaned_path(target)
     if out_path.suffix == "":
         out_path = out_path / cleaned_path(target).name

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stablemotion_dlc._atomic import atomic_outputs, check_outputs
@@ -128,6 +129,21 @@ def _one_frame(w: Work) -> list:
     p = w.root / "one.h5"
     write_tracks(read_tracks(w.h5).select(frames=[0]), p)
     return ["clean", p, "--train-steps", "5"]
+
+
+def _labelled_tracks(w: Work, n: int = 120) -> Tracks:
+    """The sample's first ``n`` frames as a DLC labelled-data file (rows are images)."""
+    t = read_tracks(w.h5)
+    index = pd.MultiIndex.from_arrays([["labeled-data"] * n, ["sim_mouse"] * n,
+                                       [f"img{i:04d}.png" for i in range(n)]])
+    return Tracks.from_arrays(t.xy[:n], None, bodyparts=t.bodyparts, index=index,
+                              scorer="Annotator")
+
+
+def _labelled(w: Work, with_model: bool) -> list:
+    p = w.root / "CollectedData_Annotator.h5"
+    write_tracks(_labelled_tracks(w), p)
+    return ["clean", p, *(["--model", w.model] if with_model else ["--train-steps", "5"])]
 
 
 def _all_nan(w: Work) -> list:
@@ -278,6 +294,10 @@ CASES = [
     Case("flag --pcutoff 2", lambda w: ["flag", w.h5, "--pcutoff", "2"], "[0, 1]", rc=2),
     Case("1 frame, no model", _one_frame, "training needs at least"),
     Case("all-NaN tracks, no model", _all_nan, "no trustworthy point"),
+    Case("labelled-data file (rows are images), no model", lambda w: _labelled(w, False),
+         "labelled data, not a video's predictions"),
+    Case("labelled-data file (rows are images), with a model", lambda w: _labelled(w, True),
+         "labelled data, not a video's predictions"),
     Case("pcutoff: high in config.yaml",
          lambda w: ["flag", w.h5, "--config", _bad_config(w, "high")], "pcutoff"),
     Case("pcutoff: 7 in config.yaml",
@@ -329,6 +349,22 @@ def test_bad_inputs_through_the_cli(case: Case, work: Work,
     assert "Traceback" not in err
     assert _snapshot(work.root) == before  # no input modified, no partial output left
     assert not (work.root / "PWNED").exists()
+
+
+def test_labelled_data_is_neither_cleaned_nor_trained_on(work: Work, tmp_path: Path) -> None:
+    """A labelled-data file's rows are images picked across videos: no motion to repair."""
+    labels = _labelled_tracks(work)
+    assert not labels.video_rows and read_tracks(work.h5).video_rows
+    with pytest.raises(FileProblemError, match="labelled data.*img0000.png"):
+        clean_tracks(labels, work.model)
+    with pytest.raises(FileProblemError, match="cannot be trained on"):
+        train_on_tracks([labels], tmp_path / "m.safetensors", fps=30.0,
+                        config=TrainConfig(**TINY), progress=False)
+    assert not (tmp_path / "m.safetensors").exists()
+    # integer frame numbers that skip frames (a subsampled analysis) are still video rows
+    t = read_tracks(work.h5)
+    t.index = pd.Index(np.arange(t.n_frames, dtype=np.int64) * 3 + 5)
+    assert t.video_rows
 
 
 # ============================================================================ 1. no code

@@ -127,6 +127,18 @@ class Tracks:
         return 0.0, 0.0
 
     @property
+    def video_rows(self) -> bool:
+        """True when the rows are a video's frames (an integer frame index).
+
+        A DeepLabCut labelled-data file (``CollectedData_*``, ``machinelabels-iter*``) indexes
+        its rows by image path (``labeled-data/<video>/img0012.png``, or the same split over
+        three levels): its rows are labelled images picked from anywhere in one or more
+        videos, with no motion between them to learn or clean.
+        """
+        return isinstance(self.index, pd.Index) and not isinstance(self.index, pd.MultiIndex) \
+            and pd.api.types.is_integer_dtype(self.index)
+
+    @property
     def animals(self) -> list[str]:
         """Individuals other than the unique-bodypart pseudo-individual ``"single"``."""
         return [i for i in self.individuals if i != UNIQUE_NAME or not self.multianimal]
