@@ -365,6 +365,14 @@ def test_labelled_data_is_neither_cleaned_nor_trained_on(work: Work, tmp_path: P
     t = read_tracks(work.h5)
     t.index = pd.Index(np.arange(t.n_frames, dtype=np.int64) * 3 + 5)
     assert t.video_rows
+    t.index = pd.Index(np.arange(t.n_frames, dtype=np.float64))  # whole numbers as floats
+    assert t.video_rows
+    t.index = pd.Index(list(range(t.n_frames)), dtype=object)
+    assert t.video_rows
+    t.index = pd.Index(np.arange(t.n_frames) + 0.5)
+    assert not t.video_rows
+    t.index = pd.Index([f"img{i:04d}.png" for i in range(t.n_frames)], dtype=object)
+    assert not t.video_rows
 
 
 # ============================================================================ 1. no code

@@ -135,8 +135,15 @@ class Tracks:
         three levels): its rows are labelled images picked from anywhere in one or more
         videos, with no motion between them to learn or clean.
         """
-        return isinstance(self.index, pd.Index) and not isinstance(self.index, pd.MultiIndex) \
-            and pd.api.types.is_integer_dtype(self.index)
+        idx = self.index
+        if not isinstance(idx, pd.Index) or isinstance(idx, pd.MultiIndex):
+            return False
+        if pd.api.types.is_integer_dtype(idx):
+            return True
+        if pd.api.types.is_float_dtype(idx):  # whole numbers written as floats by a converter
+            values = idx.to_numpy(np.float64)
+            return bool(np.all(np.isfinite(values) & (values == np.round(values))))
+        return all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in idx)
 
     @property
     def animals(self) -> list[str]:
