@@ -128,7 +128,7 @@ class Tracks:
 
     @property
     def video_rows(self) -> bool:
-        """True when the rows are a video's frames (an integer frame index).
+        """True when the rows are a video's frames: an index of whole frame numbers.
 
         A DeepLabCut labelled-data file (``CollectedData_*``, ``machinelabels-iter*``) indexes
         its rows by image path (``labeled-data/<video>/img0012.png``, or the same split over
