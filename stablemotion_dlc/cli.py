@@ -220,8 +220,10 @@ def _cmd_flag(args: argparse.Namespace) -> int:
 
     from .dlc.io import read_tracks
     from .dlc.labels import suspect_mask
+    from .dlc.pipeline import require_video_rows
 
     tracks = read_tracks(args.tracks)
+    require_video_rows(tracks, "flagged")  # jumps between images are not motion
     with np.errstate(over="ignore", invalid="ignore"):  # absurd values (1e308) are flagged
         labels = suspect_mask(tracks, args.pcutoff, config_path=args.config)
     print(f"{args.tracks}: {tracks.n_frames} frames, {tracks.n_individuals} individual(s), "

@@ -298,6 +298,8 @@ CASES = [
          "labelled data, not a video's predictions"),
     Case("labelled-data file (rows are images), with a model", lambda w: _labelled(w, True),
          "labelled data, not a video's predictions"),
+    Case("flag a labelled-data file", lambda w: ["flag", _labelled(w, False)[1]],
+         "cannot be flagged"),
     Case("pcutoff: high in config.yaml",
          lambda w: ["flag", w.h5, "--config", _bad_config(w, "high")], "pcutoff"),
     Case("pcutoff: 7 in config.yaml",
