@@ -11,7 +11,8 @@ more than 2 px (protocol B's "moved" target is <= 1 %).
 
 ``clip`` variants bound each point's change by a multiple of its keypoint's own per-axis noise
 (the median second difference over ``LEVEL_PER_SIGMA``, as the cleaner measures it), the most a
-change could be while staying inside what the file's own noise explains.
+change could be while staying inside what the file's own noise explains: the product's
+``stablemotion-dlc smooth`` (:mod:`stablemotion_dlc.dlc.denoise`).
 
 Run (about 10 s per file)::
 
@@ -53,15 +54,25 @@ def keypoint_sigma(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def smooth_all(xy: np.ndarray, ok: np.ndarray, kind: str, window: int, order: int | None,
-               clip: float | None, sigma: np.ndarray) -> np.ndarray:
-    """Every run of ``ok`` frames of every keypoint, at least ``window`` long, smoothed."""
+               clip: float | None) -> np.ndarray:
+    """Every run of ``ok`` frames of every keypoint, at least ``window`` long, smoothed.
+
+    With ``clip``, the product's own :func:`~stablemotion_dlc.dlc.denoise.denoise_within_noise`
+    (``stablemotion-dlc smooth``), which measures ``sigma`` the same way.
+    """
     from scipy.ndimage import median_filter
     from scipy.signal import savgol_filter
 
     from stablemotion_dlc._arrays import true_runs
+    from stablemotion_dlc.dlc.denoise import denoise_within_noise
 
     out = xy.copy()
     _, n_i, n_k, _ = xy.shape
+    if clip is not None:
+        for i in range(n_i):
+            out[:, i] = denoise_within_noise(xy[:, i], ok[:, i], window=window,
+                                             order=order or 2, bound=clip)[0]
+        return out
     for i in range(n_i):
         for k in range(n_k):
             for a, b in zip(*true_runs(ok[:, i, k]), strict=True):
@@ -70,11 +81,7 @@ def smooth_all(xy: np.ndarray, ok: np.ndarray, kind: str, window: int, order: in
                 seg = xy[a:b, i, k]
                 sm = (median_filter(seg, size=(window, 1), mode="nearest") if kind == "median"
                       else savgol_filter(seg, window, order, axis=0, mode="interp"))
-                d = sm - seg
-                if clip is not None:
-                    n = np.linalg.norm(d, axis=-1, keepdims=True)
-                    d = d * np.minimum(1.0, clip * sigma[i, k] / np.maximum(n, 1e-12))
-                out[a:b, i, k] = seg + d
+                out[a:b, i, k] = sm
     return out
 
 
@@ -103,7 +110,7 @@ def run_file(name: str, rel: str, seed: int, max_frames: int) -> dict[str, Any]:
 
     row["methods"]["input"] = score(case.xy)
     for label, kind, window, order, clip in SMOOTHERS:
-        row["methods"][label] = score(smooth_all(case.xy, ok, kind, window, order, clip, sigma))
+        row["methods"][label] = score(smooth_all(case.xy, ok, kind, window, order, clip))
     return row
 
 

@@ -215,6 +215,28 @@ def _cmd_extract_outliers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_smooth(args: argparse.Namespace) -> int:
+    from .dlc.denoise import ORDER, denoise_tracks, save_denoised, smoothed_path
+    from .dlc.io import read_tracks
+    from .dlc.project import as_project
+
+    if args.window < 3 or args.window % 2 == 0:
+        raise SystemExit(f"smooth: --window must be an odd number >= 3, got {args.window}")
+    pcutoff = args.pcutoff
+    if pcutoff is None:
+        pcutoff = as_project(args.config).pcutoff if args.config is not None else None
+    pcutoff = DEFAULT_PCUTOFF if pcutoff is None else float(pcutoff)
+    tracks = read_tracks(args.tracks)
+    result = denoise_tracks(tracks, pcutoff, window=args.window, bound=args.bound)
+    out = save_denoised(result, args.output or smoothed_path(args.tracks),
+                        overwrite=args.overwrite,
+                        settings={"pcutoff": pcutoff, "window": args.window, "order": ORDER})
+    summ = result.summary()
+    print(f"smoothed: {out}  {summ['changed']} point(s) changed, median "
+          f"{summ['median_px']:.2f} px, largest {summ['max_px']:.2f} px")
+    return 0
+
+
 def _cmd_flag(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -483,6 +505,32 @@ def _add_flag(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_flag)
 
 
+def _add_smooth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "smooth",
+        help="smooth a tracks file, no point moved further than its keypoint's own noise",
+        description="Savitzky-Golay smoothing of every point at or above pcutoff, each change "
+                    "bounded by its keypoint's own per-axis noise (measured on the file), so "
+                    "a right point is never moved far: for speeds and accelerations after "
+                    "`clean`, instead of a median filter. Writes <stem>_smoothed.h5 (+ .csv) "
+                    "and <stem>_smoothed_smoothing.npz (which points changed, each keypoint's "
+                    "noise).",
+    )
+    p.add_argument("tracks", type=Path, help="DLC .h5 or .csv file (e.g. ..._filtered.h5)")
+    p.add_argument("--output", "-o", type=Path, default=None,
+                   help="output file (default: <stem>_smoothed.h5 beside the input)")
+    p.add_argument("--pcutoff", type=_unit_float, default=None,
+                   help="points below it are neither used nor changed (default: the config's, "
+                        f"else DeepLabCut's {DEFAULT_PCUTOFF})")
+    p.add_argument("--config", type=Path, default=None, help="the DLC project's config.yaml")
+    p.add_argument("--bound", type=_positive_float, default=1.0,
+                   help="largest change, in the keypoint's noise sigmas (default: 1)")
+    p.add_argument("--window", type=_positive_int, default=7,
+                   help="Savitzky-Golay window, odd number of frames (default: 7)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(handler=_cmd_smooth)
+
+
 def _add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot",
@@ -642,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "OMP_NUM_THREADS)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_sample, _add_train, _add_clean, _add_extract_outliers, _add_flag,
-                _add_plot, _add_smpl, _add_benchmark):
+                _add_smooth, _add_plot, _add_smpl, _add_benchmark):
         add(sub)
     return parser
 
