@@ -47,10 +47,9 @@ MOVED_PX = 2.0
 
 def keypoint_sigma(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """``(I, K)`` each keypoint's own per-axis noise, as the cleaner's jitter detector reads it."""
-    from stablemotion_dlc.dlc.jitter import LEVEL_PER_SIGMA, _usual, noise_levels
+    from stablemotion_dlc.dlc.jitter import noise_sigma
 
-    return np.stack([_usual(noise_levels(xy[:, i], ok[:, i]))
-                     for i in range(xy.shape[1])]) / LEVEL_PER_SIGMA
+    return np.stack([noise_sigma(xy[:, i], ok[:, i]) for i in range(xy.shape[1])])
 
 
 def smooth_all(xy: np.ndarray, ok: np.ndarray, kind: str, window: int, order: int | None,

@@ -177,7 +177,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             f"clean: {target} is not a tracks file (.h5/.csv); to clean a video's DLC output "
             f"pass --config CONFIG")
     tracks = read_tracks(target)
-    pipeline.require_video_rows(tracks)  # before any output or training
+    tracks.require_video_rows()  # before any output or training
     out_path = Path(args.output) if args.output else cleaned_path(target)
     if out_path.suffix == "":
         out_path = out_path / cleaned_path(target).name
@@ -223,9 +223,8 @@ def _cmd_smooth(args: argparse.Namespace) -> int:
     if args.window < 3 or args.window % 2 == 0:
         raise SystemExit(f"smooth: --window must be an odd number >= 3, got {args.window}")
     pcutoff = args.pcutoff
-    if pcutoff is None:
-        pcutoff = as_project(args.config).pcutoff if args.config is not None else None
-    pcutoff = DEFAULT_PCUTOFF if pcutoff is None else float(pcutoff)
+    if pcutoff is None:  # the config's (DeepLabCut's default when it has none)
+        pcutoff = as_project(args.config).pcutoff if args.config is not None else DEFAULT_PCUTOFF
     tracks = read_tracks(args.tracks)
     result = denoise_tracks(tracks, pcutoff, window=args.window, bound=args.bound)
     out = save_denoised(result, args.output or smoothed_path(args.tracks),
@@ -242,10 +241,9 @@ def _cmd_flag(args: argparse.Namespace) -> int:
 
     from .dlc.io import read_tracks
     from .dlc.labels import suspect_mask
-    from .dlc.pipeline import require_video_rows
 
     tracks = read_tracks(args.tracks)
-    require_video_rows(tracks, "flagged")  # jumps between images are not motion
+    tracks.require_video_rows("flagged")  # jumps between images are not motion
     with np.errstate(over="ignore", invalid="ignore"):  # absurd values (1e308) are flagged
         labels = suspect_mask(tracks, args.pcutoff, config_path=args.config)
     print(f"{args.tracks}: {tracks.n_frames} frames, {tracks.n_individuals} individual(s), "

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import true_runs
-from .jitter import LEVEL_PER_SIGMA, _usual, noise_levels
+from .jitter import noise_sigma
 from .tracks import Tracks
 
 __all__ = ["DenoiseResult", "denoise_within_noise", "denoise_tracks", "save_denoised",
@@ -55,9 +55,8 @@ def denoise_within_noise(xy: np.ndarray, ok: np.ndarray, *, window: int = WINDOW
     window, order : int
         Savitzky-Golay window (odd, frames) and polynomial order.
     bound : float
-        Largest change, in the keypoint's per-axis noise sigma (the median second difference
-        of its ``ok`` points over :data:`~.jitter.LEVEL_PER_SIGMA`, floored as the jitter
-        detector floors it).
+        Largest change, in the keypoint's per-axis noise sigma
+        (:func:`~.jitter.noise_sigma` of its ``ok`` points).
 
     Returns
     -------
@@ -79,7 +78,7 @@ def denoise_within_noise(xy: np.ndarray, ok: np.ndarray, *, window: int = WINDOW
     ok = np.asarray(ok, bool) & np.isfinite(xy).all(-1)
     out = xy.copy()
     changed = np.zeros(ok.shape, bool)
-    sigma = _usual(noise_levels(xy, ok)) / LEVEL_PER_SIGMA
+    sigma = noise_sigma(xy, ok)
     for k in range(ok.shape[1]):
         for a, z in zip(*true_runs(ok[:, k]), strict=True):
             if z - a < window:
@@ -110,7 +109,7 @@ class DenoiseResult:
     bound : float
         The bound, in sigmas.
     input_xy : np.ndarray
-        The input's positions (for the size of each change).
+        The input's positions (the input's own array, not a copy: the size of each change).
     """
 
     tracks: Tracks
@@ -135,7 +134,7 @@ def denoise_tracks(tracks: Tracks, pcutoff: float, *, window: int = WINDOW,
     ----------
     tracks : Tracks
         A video's tracks (cleaned or not; the input is not modified). A labelled-data file
-        is refused (:func:`~.pipeline.require_video_rows`).
+        is refused (:meth:`~.tracks.Tracks.require_video_rows`).
     pcutoff : float
         Points below it (and missing points) are neither used nor changed.
     window, order, bound
@@ -145,28 +144,23 @@ def denoise_tracks(tracks: Tracks, pcutoff: float, *, window: int = WINDOW,
     -------
     DenoiseResult
     """
-    from .pipeline import require_video_rows
-
-    require_video_rows(tracks, "smoothed")
+    tracks.require_video_rows("smoothed")
     n_t, n_i, n_k = tracks.xy.shape[:3]
     ok = tracks.present[None] & np.isfinite(tracks.xy).all(-1)
     if tracks.likelihood is not None:
         with np.errstate(invalid="ignore"):
             ok &= tracks.likelihood >= pcutoff
     out = tracks.copy()
-    xy = tracks.xy.copy()
     changed = np.zeros((n_t, n_i, n_k), bool)
     sigma = np.full((n_i, n_k), np.nan)
     for i in range(n_i):
         if not ok[:, i].any():
             continue
-        new, ch, sig = denoise_within_noise(tracks.xy[:, i], ok[:, i], window=window,
-                                            order=order, bound=bound)
-        xy[:, i] = np.where(ch[..., None], new, xy[:, i])
-        changed[:, i] = ch
+        # unchanged points come back bit for bit
+        out.xy[:, i], changed[:, i], sig = denoise_within_noise(
+            tracks.xy[:, i], ok[:, i], window=window, order=order, bound=bound)
         sigma[i] = np.where(ok[:, i].any(axis=0), sig, np.nan)
-    out.xy = xy
-    return DenoiseResult(out, changed, sigma, float(bound), tracks.xy.copy())
+    return DenoiseResult(out, changed, sigma, float(bound), tracks.xy)
 
 
 def smoothed_path(tracks_path: str | Path) -> Path:

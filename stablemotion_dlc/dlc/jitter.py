@@ -49,7 +49,7 @@ from .._arrays import true_runs
 __all__ = ["ENSEMBLE_POINTS", "JITTER_THRESHOLD", "LEVEL_PER_SIGMA", "MAX_RIGHT_EXCESS",
            "MAX_SKIP_FRAMES", "MAX_TOGETHER", "MIN_MARK_FRAMES", "N_ENSEMBLE", "N_FOLDS",
            "TOGETHER_FRAMES",
-           "noise_levels", "judged_points", "jitter_features", "inject_bursts",
+           "noise_levels", "noise_sigma", "judged_points", "jitter_features", "inject_bursts",
            "detect_jitter", "file_jitter", "jitter_marks"]
 
 logger = logging.getLogger(__name__)
@@ -137,6 +137,15 @@ def _usual(h: np.ndarray) -> np.ndarray:
     typical = float(np.nanmedian(usual)) if np.isfinite(usual).any() else 1.0
     floor = max(0.05, 0.25 * typical)
     return np.where(np.isfinite(usual), np.maximum(usual, floor), max(typical, floor))
+
+
+def noise_sigma(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``(K,)`` each keypoint's usual per-axis noise (px) over its ``ok`` points.
+
+    The median noise level (:func:`noise_levels`), floored as the detector floors it, over
+    :data:`LEVEL_PER_SIGMA`: the sigma of the Gaussian noise per axis that gives that level.
+    """
+    return _usual(noise_levels(xy, ok)) / LEVEL_PER_SIGMA
 
 
 def judged_points(xy: np.ndarray, likelihood: np.ndarray | None, flagged: np.ndarray,
@@ -241,8 +250,7 @@ def inject_bursts(xy: np.ndarray, ok: np.ndarray, rng: np.random.Generator,
         ``(T, K)`` bool, the points given noise.
     """
     n_t, n_k = ok.shape
-    sigma0 = (_usual(noise_levels(xy, ok)) if usual is None else np.asarray(usual)) \
-        / LEVEL_PER_SIGMA
+    sigma0 = noise_sigma(xy, ok) if usual is None else np.asarray(usual) / LEVEL_PER_SIGMA
     out = np.array(xy, np.float64, copy=True)
     burst = np.zeros((n_t, n_k), bool)
     target = rate * ok.sum()

@@ -39,7 +39,6 @@ from .._atomic import atomic_outputs, check_outputs
 from ..errors import (
     AnalyzedDataNotFoundError,
     ConfigError,
-    FileProblemError,
     ModelMismatchError,
     OptionError,
     TrainingDataError,
@@ -74,7 +73,6 @@ __all__ = [
     "clean_tracks",
     "continuous_runs",
     "check_clean_options",
-    "require_video_rows",
     "save_clean_result",
     "train_on_tracks",
     "train",
@@ -365,7 +363,8 @@ def clean_tracks(
     ----------
     tracks : Tracks
         Tracks to clean (any layout; unique bodyparts included): a video's predictions. A
-        labelled-data file, whose rows are images, is refused (:func:`require_video_rows`).
+        labelled-data file, whose rows are images, is refused
+        (:meth:`Tracks.require_video_rows`).
     model : str, Path or Cleaner
         A model file written by :func:`train` / :func:`train_on_tracks`, or a loaded cleaner.
     pcutoff : float, optional
@@ -498,7 +497,7 @@ def clean_tracks(
     check_clean_options(pcutoff=pcutoff, detect=detect, threshold=threshold,
                         probdet_runs=probdet_runs, steps=steps, ensemble=ensemble,
                         max_gap=max_gap, batch_size=batch_size, min_network_run=min_network_run)
-    require_video_rows(tracks)
+    tracks.require_video_rows()
     t0 = time.perf_counter()
     if repair not in ("auto", "network", "interp", "pose", "linear"):
         raise ValueError(f"repair must be auto, network, interp, pose or linear, got {repair!r}")
@@ -1122,35 +1121,6 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
 
 
 # ============================================================================ training
-def require_video_rows(tracks: Tracks, doing: str = "cleaned") -> None:
-    """Refuse a labelled-data file: its rows are images, not a video's frames.
-
-    Parameters
-    ----------
-    tracks : Tracks
-        The tracks about to be cleaned or trained on.
-    doing : str
-        What was asked ("cleaned", "trained on"), for the message.
-
-    Raises
-    ------
-    FileProblemError
-        When :attr:`Tracks.video_rows` is False; the message names the file and the first
-        row, and says what to pass instead.
-    """
-    if tracks.video_rows:
-        return
-    first = tracks.index[0] if len(tracks.index) else None
-    if isinstance(first, tuple):
-        first = "/".join(str(v) for v in first)
-    raise FileProblemError(
-        str(tracks.meta.get("source", "tracks")),
-        f"labelled data, not a video's predictions: its {tracks.n_frames} rows are labelled "
-        f"images (the first is {first!r}), not consecutive video frames, so there is no "
-        f"motion to learn from or repair and it cannot be {doing}. Pass the DLC output of "
-        f"a video (deeplabcut.analyze_videos) instead")
-
-
 def train_on_tracks(
     tracks_list: Sequence[Tracks],
     out_path: str | Path,
@@ -1175,7 +1145,7 @@ def train_on_tracks(
     ----------
     tracks_list : sequence of Tracks
         The project's analysed outputs (videos' predictions; a labelled-data file is
-        refused, :func:`require_video_rows`).
+        refused, :meth:`Tracks.require_video_rows`).
     out_path : str or Path
         Model file to write (also the resume checkpoint).
     bodyparts : sequence of str, optional
@@ -1216,7 +1186,7 @@ def train_on_tracks(
     if not tracks_list:
         raise TrainingDataError("train_on_tracks: no tracks given")
     for tr in tracks_list:
-        require_video_rows(tr, "trained on")
+        tr.require_video_rows("trained on")
     if steps is not None and (isinstance(steps, bool) or int(steps) < 1):
         raise OptionError(f"training steps must be at least 1, got {steps} (0 steps would "
                           "write an untrained model)")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stablemotion_dlc.errors import DLCFileError
+from stablemotion_dlc.errors import DLCFileError, FileProblemError
 
 __all__ = ["SINGLE_ANIMAL_NAME", "UNIQUE_NAME", "Tracks"]
 
@@ -144,6 +144,33 @@ class Tracks:
             values = idx.to_numpy(np.float64)
             return bool(np.all(np.isfinite(values) & (values == np.round(values))))
         return all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in idx)
+
+    def require_video_rows(self, doing: str = "cleaned") -> None:
+        """Refuse a labelled-data file: its rows are images, not a video's frames.
+
+        Parameters
+        ----------
+        doing : str
+            What was asked ("cleaned", "trained on", ...), for the message.
+
+        Raises
+        ------
+        FileProblemError
+            When :attr:`video_rows` is False; the message names the file and the first row,
+            and says what to pass instead.
+        """
+        if self.video_rows:
+            return
+        first = self.index[0] if len(self.index) else None
+        if isinstance(first, tuple):
+            first = "/".join(str(v) for v in first)
+        raise FileProblemError(
+            str(self.meta.get("source", "tracks")),
+            f"labelled data, not a video's predictions: its {self.n_frames} rows are labelled "
+            f"images (the first is {first!r}), not consecutive video frames, so there is no "
+            f"motion to learn from or repair and it cannot be {doing}. Pass the DLC output of "
+            f"a video (deeplabcut.analyze_videos) instead",
+        )
 
     @property
     def animals(self) -> list[str]:
