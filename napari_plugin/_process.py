@@ -102,6 +102,9 @@ class JobProcess(QObject):
     def start(self) -> None:
         """Start the process (returns at once)."""
         env = QProcessEnvironment.systemEnvironment()
+        # stderr is a pipe here: the library's bars then write a line at most every 30 s
+        # (stablemotion_dlc._progress); the panel wants tqdm's usual pace
+        env.insert("STABLEMOTION_PROGRESS_INTERVAL", "0.1")
         for key, value in self._env.items():
             env.insert(key, value)
         self.proc.setProcessEnvironment(env)

@@ -10,7 +10,7 @@ import stablemotion_dlc.core
 
 CORE = Path(stablemotion_dlc.core.__file__).parent
 #: Leaf modules of the package the core may use (no imports of dlc/smpl themselves).
-ALLOWED = {"_arrays", "_atomic", "_threads", "_version", "errors"}
+ALLOWED = {"_arrays", "_atomic", "_progress", "_threads", "_version", "errors"}
 
 
 def _package_imports(path: Path) -> list[tuple[int, str]]:

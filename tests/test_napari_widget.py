@@ -716,6 +716,8 @@ def test_train_tiny_in_a_separate_process_then_clean_resume_cancel(
     job = widget.job
     pid = job.proc.processId()
     assert pid > 0 and pid != os.getpid()  # training runs in another process
+    # its stderr is a pipe: the bar must still update at tqdm's pace, not a log's
+    assert job.proc.processEnvironment().value("STABLEMOTION_PROGRESS_INTERVAL") == "0.1"
     seen: list[tuple[float, str]] = []
     job.progressed.connect(lambda f, m: seen.append((f, m)))
     assert job.is_running and not widget.findChild(QPushButton, "clean_button").isEnabled()

@@ -418,7 +418,7 @@ class Cleaner:
         if self.residual and not self._placing and gen[:, :d].any():
             fill_all = linear_fill(torch.from_numpy(z[None, :, :d]),
                                    torch.from_numpy(~gen[None, :, :d]))[0].numpy()
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
         n, c = z.shape
         w = min(self.window, n)
@@ -428,7 +428,7 @@ class Cleaner:
                 for x in windows]
         jobs = [(j, k) for j in range(len(plan)) for k in range(n_cand)]
         total = len(jobs)
-        bar = tqdm(total=total, desc=desc, unit="window", disable=progress is not True)
+        bar = progress_bar(total=total, desc=desc, unit="window", disable=progress is not True)
         gen_t = torch.Generator(device=self.device).manual_seed(int(seed))
         placed: dict[int, tuple[np.ndarray, np.ndarray, Any]] = {}
         for j, (s, _) in enumerate(plan):

@@ -544,7 +544,7 @@ class Trainer:
 
     def run(self) -> Path:
         """Train up to ``config.steps``; write the model file (rank 0); return its path."""
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
         cfg = self.config
         writer = None
@@ -556,8 +556,8 @@ class Trainer:
                                   "package (pip install tensorboard)") from exc
             writer = SummaryWriter(cfg.tensorboard_dir)
         devices = [self.device] if self.device.type == "cuda" else []
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="training", unit="step",
-                   disable=not self.progress or self.rank != 0)
+        bar = progress_bar(total=cfg.steps, initial=self.step, desc="training", unit="step",
+                           disable=not self.progress or self.rank != 0)
         self.model.train()
         t0 = time.perf_counter()
         start_step = self.step

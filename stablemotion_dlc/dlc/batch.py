@@ -377,7 +377,7 @@ def clean_videos(
     StableMotionError
         The config is invalid, or training failed (no video can be cleaned then).
     """
-    from tqdm.auto import tqdm
+    from stablemotion_dlc._progress import progress_bar
 
     from .._atomic import check_outputs
     from ..core.inference import Cleaner, CleanupCancelled
@@ -456,8 +456,8 @@ def clean_videos(
                                options.get("skeleton"),
                                [*project.bodyparts, *project.unique_bodyparts], warn=True)
 
-    bar = tqdm(total=len(jobs), desc="videos", unit="video",
-               disable=not progress or len(vids) < 2)  # one video: its own bars only
+    bar = progress_bar(total=len(jobs), desc="videos", unit="video",
+                       disable=not progress or len(vids) < 2)  # one video: its own bars only
     for n, job in jobs.items():
         bar.set_postfix_str(job.video.name, refresh=True)
         t1 = time.perf_counter()

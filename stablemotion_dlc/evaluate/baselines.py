@@ -56,9 +56,9 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.signal import medfilt, savgol_filter
-from tqdm.auto import tqdm
 
 from stablemotion_dlc._arrays import true_runs
+from stablemotion_dlc._progress import progress_bar
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF
 
 __all__ = [
@@ -395,7 +395,7 @@ def dlc_arima(
     pairs = [(i, k) for i in range(n_i) for k in range(n_k)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels convergence / frequency chatter
-        for i, k in tqdm(pairs, desc="dlc_arima", disable=not progress, leave=False):
+        for i, k in progress_bar(pairs, desc="dlc_arima", disable=not progress, leave=False):
             x, y = a[:, i, k, 0].copy(), a[:, i, k, 1].copy()
             pk = p[:, i, k]
             mx, _ = FitSARIMAXModel(x, pk, p_bound, alpha, ARdegree, MAdegree, False)

@@ -184,8 +184,8 @@ def run_file(
         writing JSON).
     """
     import torch
-    from tqdm.auto import tqdm
 
+    from .._progress import progress_bar
     from ..core.inference import Cleaner
     from ..dlc.labels import suspect_mask
     from ..dlc.pipeline import IDENTITY_FIXED, KEPT, clean_tracks, train_on_tracks
@@ -232,7 +232,7 @@ def run_file(
     info["train_steps"] = int(cleaner.bundle.train_config.get("steps", train_steps or 0))
 
     plan = method_plan(quick, methods)
-    bar = tqdm(plan, desc=name, leave=False, disable=not progress)
+    bar = progress_bar(plan, desc=name, leave=False, disable=not progress)
 
     def put(
         m: str,
@@ -537,9 +537,9 @@ def run_benchmark(
         The Markdown report.
     """
     import torch
-    from tqdm.auto import tqdm
 
     from .._atomic import check_writable
+    from .._progress import progress_bar
     from .report import write_report
 
     out_dir = Path(out_dir)
@@ -562,7 +562,7 @@ def run_benchmark(
             Path(data_dir) if data_dir else None, files, quick, work, seed, max_frames
         )
         per_file: dict[str, Any] = {}
-        for name, tune, tr, note in tqdm(inputs, desc="files", disable=not progress):
+        for name, tune, tr, note in progress_bar(inputs, desc="files", disable=not progress):
             try:
                 res = run_file(
                     tr,

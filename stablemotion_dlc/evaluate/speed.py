@@ -72,7 +72,7 @@ def measure_speed(
         One row per length: ``frames, individuals, keypoints, clean_seconds, clean_fps,
         train_seconds, train_s_per_step, baselines {name: seconds}``.
     """
-    from tqdm.auto import tqdm
+    from stablemotion_dlc._progress import progress_bar
 
     from ..core.inference import Cleaner
     from ..dlc.pipeline import clean_tracks, train_on_tracks
@@ -88,7 +88,7 @@ def measure_speed(
     too_slow: dict[str, str] = {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smdlc-speed-") as tmp:
-        for n in tqdm(list(lengths), desc="speed", leave=False, disable=not progress):
+        for n in progress_bar(list(lengths), desc="speed", leave=False, disable=not progress):
             if time.perf_counter() - start > time_budget_s:
                 rows.append({"frames": int(n), "skipped": "time budget exhausted"})
                 continue

@@ -394,7 +394,8 @@ def render_video(
         The written video.
     """
     import av
-    from tqdm.auto import tqdm
+
+    from stablemotion_dlc._progress import progress_bar
 
     truth = np.asarray(truth, dtype=np.float64)
     if truth.ndim != 4 or truth.shape[2:] != (len(BODYPARTS), 2):
@@ -418,7 +419,7 @@ def render_video(
             stream.options = {"crf": "23", "preset": "veryfast"}
         else:
             stream.bit_rate = 2_500_000
-        frames = tqdm(
+        frames = progress_bar(
             renderer.frames(truth),
             total=truth.shape[0],
             disable=not progress,

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from tqdm.auto import tqdm
 
+from stablemotion_dlc._progress import progress_bar
 from stablemotion_dlc._safe_pickle import (
     SCIPY_SPARSE,
     UnsafePickleError,
@@ -519,7 +519,7 @@ def load_amass_clips(paths: str | Path | Iterable[str | Path],
             files.append(Path(entry))
     clips: list[SmplMotion] = []
     shortest = clip_length if min_length is None else max(2, int(min_length))
-    for f in tqdm(files, desc="AMASS files", disable=len(files) < 5):
+    for f in progress_bar(files, desc="AMASS files", disable=len(files) < 5):
         motion = load_amass(f, model_path, fps=fps, source_fps=source_fps)
         if len(motion) >= clip_length:
             clips += cut_clips(motion, clip_length, stride)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.ndimage import binary_dilation
-from tqdm.auto import tqdm
 
 from stablemotion_dlc._atomic import atomic_path, check_outputs, check_writable
+from stablemotion_dlc._progress import progress_bar
 from stablemotion_dlc.errors import TrainingDataError
 from stablemotion_dlc.smpl.amass import (
     TARGET_FPS,
@@ -160,8 +160,8 @@ def training_clips(amass: str | Path | Iterable[str | Path] | None = None, *,
     if n_generated > 0:
         rng = np.random.default_rng(seed)
         clips += [generate_motion(generated_frames, rng)
-                  for _ in tqdm(range(n_generated), desc="generating motion",
-                                disable=n_generated < 200)]
+                  for _ in progress_bar(range(n_generated), desc="generating motion",
+                                       disable=n_generated < 200)]
     if not clips:
         raise TrainingDataError(
             "no training data: " + (f"no AMASS motion of at least {min_length} frames at "
@@ -658,7 +658,7 @@ def evaluate_smpl(model_file: str | Path, amass: str | Path | Iterable[str | Pat
     checks: list[dict[str, float]] = []
     clean_runs: list[dict[str, float]] = []
     runs = [m for m in motions for _ in range(max(1, int(n_repeats)))]
-    for motion in tqdm(runs, desc="evaluate", disable=not progress):
+    for motion in progress_bar(runs, desc="evaluate", disable=not progress):
         bad, labels, events = corrupt(motion, rng, config)
         res = clean_motion(bad, cleaner, threshold=threshold, detect_method=detect_method,
                            steps=steps, ensemble=ensemble, seed=seed, on_ood=on_ood)
