@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
+from typing import IO, Any
+
 import numpy as np
 
-__all__ = ["interp_fill", "planar_norm", "sample_rows", "true_runs"]
+__all__ = ["interp_fill", "planar_norm", "sample_rows", "save_npz", "true_runs"]
+
+#: The zip entries' date (the format's earliest): ``np.savez`` stamps the current time.
+_NPZ_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,3 +110,29 @@ def sample_rows(n_frames: int, max_rows: int = 20000) -> np.ndarray:
     if n_frames <= max_rows:
         return np.arange(n_frames)
     return np.linspace(0, n_frames - 1, max_rows).astype(np.intp)
+
+
+def save_npz(file: IO[bytes], *, compress: bool = True, **arrays: Any) -> None:
+    """``np.savez_compressed`` (or ``np.savez``) that gives the same bytes for the same arrays.
+
+    NumPy stamps each zip entry with the time of writing, so two runs with identical results
+    wrote different files; here every entry gets the same fixed date. ``np.load`` reads the
+    file as it reads NumPy's own; object arrays are refused (no pickles in outputs).
+
+    Parameters
+    ----------
+    file : binary file
+        An open, writable binary file.
+    compress : bool
+        Deflate the entries (``np.savez_compressed``); False stores them (``np.savez``).
+    **arrays
+        The arrays, by name.
+    """
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(file, mode="w", compression=mode, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_NPZ_DATE)
+            info.compress_type = mode
+            info.external_attr = 0o600 << 16  # what ZipFile.open gives NumPy's entries
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)

@@ -46,3 +46,36 @@ def test_one_implementation_behind_every_numpy_fill() -> None:
         expect = np.interp(idx, idx[known[:, c]], x[known[:, c], c].astype(np.float64))
         np.testing.assert_array_equal(out[:, c], expect.astype(np.float32))
     assert (out[:, 3] == 0).all()  # a channel with no known value is 0
+
+
+
+def test_save_npz_is_byte_reproducible_and_loads_like_numpys(tmp_path):
+    import io
+    import time
+
+    import pytest
+
+    from stablemotion_dlc._arrays import save_npz
+
+    arrays = {"status": np.zeros((300, 4), dtype=np.int8),
+              "names": np.array(["snout", "tail"]), "report": np.array('{"a": 1}')}
+
+    def written(**kwargs):
+        buf = io.BytesIO()
+        save_npz(buf, **kwargs, **arrays)
+        return buf.getvalue()
+
+    first = written()
+    time.sleep(2.1)  # zip entry times have two-second resolution
+    assert written() == first
+    stored = written(compress=False)
+    assert len(first) < len(stored)  # deflated, as np.savez_compressed
+    ref = tmp_path / "ref.npz"
+    np.savez_compressed(ref, **arrays)
+    for data in (first, stored):
+        with np.load(io.BytesIO(data), allow_pickle=False) as z, np.load(ref) as r:
+            assert sorted(z.files) == sorted(r.files)
+            for k in r.files:
+                assert z[k].dtype == r[k].dtype and (z[k] == r[k]).all()
+    with pytest.raises(ValueError, match="pickle"):
+        save_npz(io.BytesIO(), bad=np.array([{"a": 1}], dtype=object))

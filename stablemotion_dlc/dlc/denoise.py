@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import true_runs
+from .._arrays import save_npz, true_runs
 from .jitter import noise_sigma
 from .tracks import Tracks
 
@@ -191,8 +191,8 @@ def save_denoised(result: DenoiseResult, path: str | Path, *, overwrite: bool = 
         for tmp in tmps[:-1]:
             write_tracks(result.tracks, tmp, overwrite=True)
         with open(tmps[-1], "wb") as fh:
-            np.savez_compressed(fh, changed=result.changed, sigma=result.sigma,
-                                individuals=np.array(result.tracks.individuals),
-                                bodyparts=np.array(result.tracks.bodyparts),
-                                report=np.array(json.dumps(report)))
+            save_npz(fh, changed=result.changed, sigma=result.sigma,
+                     individuals=np.array(result.tracks.individuals),
+                     bodyparts=np.array(result.tracks.bodyparts),
+                     report=np.array(json.dumps(report)))
     return path

@@ -501,7 +501,11 @@ def write_tracks(
             fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-                df.to_hdf(tmp, key=hkey, format=fmt, mode="w")
+                # DataFrame.to_hdf(mode="w") without the creation times PyTables stamps into
+                # a table and into its query index (reading never needs that index): the
+                # same tracks give the same bytes on every run
+                with pd.HDFStore(tmp, mode="w") as store:
+                    store.put(hkey, df, format=fmt, index=False, track_times=False)
     logger.info("wrote %s (%d frames)", path, df.shape[0])
     return path
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._arrays import interp_fill, true_runs
+from .._arrays import interp_fill, save_npz, true_runs
 from .._atomic import atomic_outputs, check_outputs
 from ..errors import (
     AnalyzedDataNotFoundError,
@@ -1101,7 +1101,7 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
         for tmp in tmps[:-1]:  # the tracks file and its CSV twin; the last is provenance
             write_tracks(result.tracks, tmp, overwrite=True)
         with open(tmps[-1], "wb") as fh:
-            np.savez_compressed(
+            save_npz(
                 fh,
                 status=result.status,
                 status_names=np.array(STATUS_NAMES),
@@ -1114,7 +1114,9 @@ def save_clean_result(result: CleanResult, path: str | Path, *, overwrite: bool 
                 reason_names=np.array(list(result.suspect.reason_names)),
                 individuals=np.array(result.tracks.individuals),
                 bodyparts=np.array(result.tracks.bodyparts),
-                report=np.array(json.dumps(result.report, default=str)),
+                # the wall time stays in result.report: the same run gives the same bytes
+                report=np.array(json.dumps({k: v for k, v in result.report.items()
+                                            if k != "seconds"}, default=str)),
             )
     logger.info("wrote %s", ", ".join(p.name for p in outs))
     return path

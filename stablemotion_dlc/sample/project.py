@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from stablemotion_dlc._arrays import save_npz
 from stablemotion_dlc._atomic import atomic_path
 from stablemotion_dlc.dlc.constants import DEFAULT_PCUTOFF, DEFAULT_TRACK_METHOD
 from stablemotion_dlc.dlc.corruption import CORRUPTION_KINDS, KIND_CODES
@@ -383,7 +384,7 @@ def make_sample_project(
     true_tracks = Tracks.from_arrays(truth, np.ones(truth.shape[:3]), **common)
     write_tracks(true_tracks, truth_h5, overwrite=overwrite)
     buf = _io.BytesIO()
-    np.savez_compressed(
+    save_npz(
         buf,
         kinds=kinds,
         kind_names=np.array(_NAMES_BY_CODE),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.ndimage import binary_dilation
 
+from stablemotion_dlc._arrays import save_npz
 from stablemotion_dlc._atomic import atomic_path, check_outputs, check_writable
 from stablemotion_dlc._progress import progress_bar
 from stablemotion_dlc.errors import TrainingDataError
@@ -487,7 +488,7 @@ def clean_smpl(input_path: str | Path, model_file: str | Path,
     if m.betas is not None:
         arrays["betas"] = m.betas
     with atomic_path(out, overwrite) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+        save_npz(fh, compress=False, **arrays)
     logger.info("%s: %d of %d frames cleaned -> %s", input_path, int(result.mask.sum()),
                 len(m), out)
     result.out_path = out
