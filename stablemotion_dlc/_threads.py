@@ -13,8 +13,9 @@ on 2 cores, issue 17). :func:`configure_threads` picks the counts once per proce
    and its cgroup CPU quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``),
    rounded up (:func:`available_cpus`);
 3. capped by the size of the work: the default "tiny" network's operations are too small to
-   share between threads, and one thread is the fastest *and* the only setting that does not
-   collapse under contention (docs/performance.md); larger networks and GPUs get more.
+   share well between threads, and one thread is the only setting that does not collapse
+   under contention (docs/performance.md: a second thread gains 18-35 % only on an idle
+   machine); larger networks and GPUs get more.
 
 Inter-op threads (parallel independent operators, unused by these models) are set to 1.
 NumPy's BLAS (OpenBLAS, MKL) gets the same count as torch's intra-op threads (through
@@ -256,8 +257,9 @@ def choose_threads(work: int | None = None, *, threads: int | None = None,
     if work is None:
         return ThreadPlan(n_cpu, 1, n_cpu, f"{n_cpu} CPU(s) available")
     if work <= SMALL_WORK:
-        return ThreadPlan(1, 1, n_cpu, f"small network calls ({work}): one thread is fastest "
-                                       "and does not collapse on a busy machine")
+        return ThreadPlan(1, 1, n_cpu, f"small network calls ({work}): one thread never "
+                                       "collapses on a busy machine (--threads to use more "
+                                       "on a free one)")
     want = 1 + math.ceil((work - SMALL_WORK) / WORK_PER_THREAD)
     n = max(1, min(n_cpu, want))
     return ThreadPlan(n, 1, n_cpu, f"work {work}: {n} of {n_cpu} available CPU(s)")
