@@ -89,3 +89,9 @@ def test_postfix_updates_do_not_bypass_the_interval(monkeypatch):
     lines = log.getvalue().splitlines()
     assert len(lines) <= 3
     assert "600/600" in lines[-1] and "loss=0.0017" in lines[-1]
+
+
+def test_no_stderr_at_all_is_no_bar(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", None)
+    bar = progress_bar(range(3), desc="x")
+    assert bar.disable and list(bar) == [0, 1, 2]
