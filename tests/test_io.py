@@ -358,20 +358,38 @@ def test_write_h5_single_key_bare_read_hdf_and_no_overwrite(tmp_path):
         write_tracks(t, tmp_path / "v.txt")
 
 
-def test_same_tracks_give_the_same_h5_bytes(tmp_path):
+@pytest.mark.parametrize("index", ["int", "multi"])  # table format; labelled-data (fixed)
+def test_same_tracks_give_the_same_h5_bytes(tmp_path, index):
     """No creation times in the file: a rerun's output can be checked with a checksum."""
     import time
 
     t = tracks_from_layout({"multi": True, "n_animals": 2, "n_kp": 3, "n_unique": 1,
-                            "likelihood": True, "index": "int", "placeholder": "nan",
-                            "ext": ".h5", "n_frames": 20, "seed": 3})
+                            "likelihood": index == "int", "index": index,
+                            "placeholder": "nan", "ext": ".h5", "n_frames": 20, "seed": 3})
     a = write_tracks(t, tmp_path / "a.h5")
     time.sleep(1.1)  # HDF5 object times have a resolution of one second
     b = write_tracks(t, tmp_path / "b.h5")
     assert a.read_bytes() == b.read_bytes()
     back = read_tracks(a)  # and the file reads as before
     assert back.xy.tobytes() == t.xy.tobytes()
-    assert back.likelihood.tobytes() == t.likelihood.tobytes()
+    if index == "int":
+        assert back.likelihood.tobytes() == t.likelihood.tobytes()
+    else:  # a labelled-data frame: the row MultiIndex survives, as DeepLabCut reads it
+        assert list(pd.read_hdf(a).index) == list(t.to_dataframe().index)
+
+
+def test_store_without_times_changes_only_its_own_file(tmp_path):
+    import tables
+
+    from stablemotion_dlc.dlc.io import hdf_store_without_times
+
+    df = pd.DataFrame({"x": np.arange(3.0)})
+    with hdf_store_without_times(tmp_path / "a.h5") as store:
+        store.put("df", df, format="fixed")
+    with pd.HDFStore(tmp_path / "b.h5", mode="w") as other:  # a plain store keeps the times
+        assert not hasattr(other._handle.create_array, "__wrapped__")
+    assert "track_times" in tables.File.create_array.__code__.co_varnames  # class untouched
+    pd.testing.assert_frame_equal(pd.read_hdf(tmp_path / "a.h5", "df"), df)
 
 
 def test_el_file_written_with_df_with_missing_key(tmp_path):

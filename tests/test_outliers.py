@@ -74,6 +74,15 @@ def test_write_machine_labels_replaces_only_the_chosen_rows(tmp_path) -> None:
     np.testing.assert_allclose(x[1], cleaned_xy[7, 0, :, 0] + 5.0)
     np.testing.assert_allclose(x[2], raw_xy[12, 0, :, 0] + 5.0)  # another row: untouched
     assert (tmp_path / "machinelabels.csv").is_file()
+    # the same DLC file, rewritten a second later, gives the same bytes (no HDF5 times)
+    import time
+
+    again = tmp_path / "again" / "machinelabels-iter0.h5"
+    again.parent.mkdir()
+    rows.to_hdf(again, key="df_with_missing", mode="w")
+    time.sleep(1.1)
+    assert write_machine_labels(again, "v", [3, 7], raw_h5, cleaned_h5) == 2
+    assert again.read_bytes() == machine.read_bytes()
     with pytest.raises(Exception, match="no row"):
         write_machine_labels(machine, "v", [5], raw_h5, cleaned_h5)
 

@@ -32,10 +32,13 @@ Choices
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,7 @@ __all__ = [
     "read_tracks",
     "write_tracks",
     "input_files",
+    "hdf_store_without_times",
 ]
 
 logger = logging.getLogger(__name__)
@@ -501,13 +505,59 @@ def write_tracks(
             fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-                # DataFrame.to_hdf(mode="w") without the creation times PyTables stamps into
-                # a table and into its query index (reading never needs that index): the
-                # same tracks give the same bytes on every run
-                with pd.HDFStore(tmp, mode="w") as store:
-                    store.put(hkey, df, format=fmt, index=False, track_times=False)
+                # DataFrame.to_hdf(mode="w") without the query index (reading never needs
+                # it) and without creation times: the same tracks give the same bytes
+                with hdf_store_without_times(tmp) as store:
+                    store.put(hkey, df, format=fmt, index=False)
     logger.info("wrote %s (%d frames)", path, df.shape[0])
     return path
+
+
+#: PyTables' node constructors that stamp creation and modification times by default.
+_TIMED_NODES = ("create_array", "create_carray", "create_earray", "create_vlarray",
+                "create_table")
+
+
+@contextmanager
+def hdf_store_without_times(path: str | Path) -> Iterator[pd.HDFStore]:
+    """``pd.HDFStore(path, mode="w")`` whose nodes carry no creation times.
+
+    PyTables stamps every array and table it creates with the wall-clock time, so writing the
+    same frame twice gives different bytes. pandas passes ``track_times=False`` on for the
+    table format only; the fixed format (labelled-data frames with a row MultiIndex, as
+    DeepLabCut writes ``CollectedData`` and ``machinelabels-iter*.h5``) does not take it.
+    This store's own file handle creates its nodes with ``track_times=False`` whatever the
+    format; nothing else (no other file, no global state) is changed.
+
+    Parameters
+    ----------
+    path : str or Path
+        File to create (truncated if it exists).
+
+    Yields
+    ------
+    pandas.HDFStore
+        The open store; closed on exit.
+    """
+    with pd.HDFStore(path, mode="w") as store:
+        handle = getattr(store, "_handle", None)  # pandas' open tables.File
+        if handle is not None:
+            for name in _TIMED_NODES:
+                method = getattr(handle, name, None)
+                if method is not None:
+                    setattr(handle, name, _without_times(method))
+        yield store
+
+
+def _without_times(method: Any) -> Any:
+    """``method`` with ``track_times=False`` forced (pandas passes ``True`` explicitly)."""
+
+    @functools.wraps(method)
+    def create(*args: Any, **kwargs: Any) -> Any:
+        kwargs["track_times"] = False
+        return method(*args, **kwargs)
+
+    return create
 
 
 def input_files(tracks_or_path: Tracks | str | Path) -> list[Path]:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StableMotionError
-from .io import read_tracks
+from .io import hdf_store_without_times, read_tracks
 from .project import DlcProject, as_project
 from .tracks import Tracks
 
@@ -253,8 +253,10 @@ def write_machine_labels(machine_file: str | Path, video_stem: str, frames: Sequ
             new[sel] += shift
         machine.loc[key, cols] = new
     csv = machine_file.with_name("machinelabels.csv")
-    with atomic_path(machine_file, overwrite=True) as tmp:
-        machine.to_hdf(tmp, key="df_with_missing", mode="w")
+    # DeepLabCut's to_hdf(key="df_with_missing", mode="w"): fixed format, here without the
+    # creation times PyTables would stamp, so the same frames give the same bytes
+    with atomic_path(machine_file, overwrite=True) as tmp, hdf_store_without_times(tmp) as st:
+        st.put("df_with_missing", machine, format="fixed")
     with atomic_path(csv, overwrite=True) as tmp:
         machine.to_csv(tmp)
     return len(frames)
