@@ -514,8 +514,7 @@ def write_tracks(
 
 
 #: PyTables' node constructors that stamp creation and modification times by default.
-_TIMED_NODES = ("create_array", "create_carray", "create_earray", "create_vlarray",
-                "create_table")
+_TIMED_NODES = ("create_array", "create_carray", "create_earray", "create_vlarray", "create_table")
 
 
 @contextmanager
