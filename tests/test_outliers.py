@@ -13,7 +13,8 @@ from stablemotion_dlc.dlc.tracks import Tracks
 
 
 def _tracks(xy: np.ndarray) -> Tracks:
-    return Tracks.from_arrays(xy, np.full(xy.shape[:3], 0.9), bodyparts=["a", "b"],
+    return Tracks.from_arrays(xy, np.full(xy.shape[:3], 0.9),
+                              bodyparts=[chr(ord("a") + k) for k in range(xy.shape[2])],
                               scorer="DLC_Resnet50_tJan1shuffle1_snapshot_1")
 
 
@@ -85,6 +86,36 @@ def test_write_machine_labels_replaces_only_the_chosen_rows(tmp_path) -> None:
     assert again.read_bytes() == machine.read_bytes()
     with pytest.raises(Exception, match="no row"):
         write_machine_labels(machine, "v", [5], raw_h5, cleaned_h5)
+
+
+def test_write_machine_labels_twice_changes_nothing(tmp_path) -> None:
+    """A frame extracted again keeps the row an earlier call wrote (DeepLabCut keeps the
+    first row of a duplicated frame): rewriting it must not shift it a second time."""
+    rng = np.random.default_rng(1)
+    raw_xy = rng.uniform(0, 100, (20, 1, 3, 2))
+    cleaned_xy = raw_xy.copy()
+    cleaned_xy[3, 0, 1] += 30.0  # one of three points changed
+    cleaned_xy[7, 0, :] += 40.0  # every point changed (an identity fix, say)
+    raw_h5, cleaned_h5 = tmp_path / "raw.h5", tmp_path / "clean.h5"
+    write_tracks(_tracks(raw_xy), raw_h5)
+    write_tracks(_tracks(cleaned_xy), cleaned_h5)
+    df = pd.read_hdf(raw_h5)
+    shifted = df.copy()  # DLC's rows of a cropped analysis: shifted by (+5, -2)
+    shifted.loc[:, shifted.columns.get_level_values("coords") == "x"] += 5.0
+    shifted.loc[:, shifted.columns.get_level_values("coords") == "y"] -= 2.0
+    rows = shifted.iloc[[3, 7]]
+    rows.index = pd.MultiIndex.from_tuples([("labeled-data", "v", f"img{f:02d}.png")
+                                            for f in (3, 7)])
+    machine = tmp_path / "machinelabels-iter0.h5"
+    rows.to_hdf(machine, key="df_with_missing", mode="w")
+    assert write_machine_labels(machine, "v", [3, 7], raw_h5, cleaned_h5) == 2
+    first = pd.read_hdf(machine, "df_with_missing")
+    x = first.xs("x", level="coords", axis=1).to_numpy()
+    y = first.xs("y", level="coords", axis=1).to_numpy()
+    np.testing.assert_allclose(x, cleaned_xy[[3, 7], 0, :, 0] + 5.0)
+    np.testing.assert_allclose(y, cleaned_xy[[3, 7], 0, :, 1] - 2.0)
+    assert write_machine_labels(machine, "v", [3, 7], raw_h5, cleaned_h5) == 2
+    pd.testing.assert_frame_equal(pd.read_hdf(machine, "df_with_missing"), first)
 
 
 def test_cli_has_extract_outliers() -> None:

@@ -195,10 +195,13 @@ def write_machine_labels(machine_file: str | Path, video_stem: str, frames: Sequ
     """Replace the rows of ``frames`` in a DLC machine-label file by the cleaned points.
 
     DLC wrote those rows from the network's output (shifted when the analysis was cropped);
-    each row gets the cleaned file's values instead, shifted the same way (the median
-    difference between the row and the raw output on that frame). Other rows and the
-    column layout are kept; the ``.h5`` and DLC's ``machinelabels.csv`` twin are replaced
-    atomically.
+    each row gets the cleaned file's values instead, shifted the same way: the median
+    difference between the row and the raw output over the points the cleaning left
+    unchanged on that frame (over those of the other frames when it changed every point of
+    this one). Writing the same frames again changes nothing, also after DeepLabCut kept
+    the rows an earlier call wrote (it keeps an existing row when a frame is extracted
+    again). Other rows and the column layout are kept; the ``.h5`` and DLC's
+    ``machinelabels.csv`` twin are replaced atomically.
 
     Parameters
     ----------
@@ -238,18 +241,36 @@ def write_machine_labels(machine_file: str | Path, video_stem: str, frames: Sequ
     n_frames = len(raw)
     index = list(machine.index)
     coord = np.array([c[-1] for c in cols])
+    rows = []
     for f in frames:
         key = ("labeled-data", video_stem, _image_name(int(f), n_frames))
         if key not in index:
             raise StableMotionError(f"{machine_file}: no row {key} (frame {f}) was written by "
                                     f"DeepLabCut")
-        have = machine.loc[key, cols].to_numpy(dtype=np.float64)
-        net = raw.iloc[int(f)][cols].to_numpy(dtype=np.float64)
-        new = cleaned.iloc[int(f)][cols].to_numpy(dtype=np.float64)
+        rows.append((key, machine.loc[key, cols].to_numpy(dtype=np.float64),
+                     raw.iloc[int(f)][cols].to_numpy(dtype=np.float64),
+                     cleaned.iloc[int(f)][cols].to_numpy(dtype=np.float64)))
+    # the row less the raw output is DLC's crop shift where the cleaning changed nothing:
+    # there a row holds the network's point, shifted, whether DeepLabCut wrote it just now
+    # or an earlier call wrote the cleaned points into it (DeepLabCut keeps an existing row
+    # when a frame is extracted again), so writing the same frames twice changes nothing
+    unchanged: dict[str, list[np.ndarray]] = {"x": [], "y": []}
+    for _key, have, net, new in rows:
+        for c in ("x", "y"):
+            same = (coord == c) & np.isfinite(have) & (new == net)
+            unchanged[c].append(have[same] - net[same])
+    for j, (key, have, net, new) in enumerate(rows):
         for c in ("x", "y"):
             sel = coord == c
-            diff = have[sel] - net[sel]
-            shift = float(np.nanmedian(diff)) if np.isfinite(diff).any() else 0.0
+            own = unchanged[c][j]
+            pooled = np.concatenate(unchanged[c])
+            if own.size:  # this row's unchanged points
+                shift = float(np.median(own))
+            elif pooled.size:  # every point of this row changed: the other rows'
+                shift = float(np.median(pooled))
+            else:  # nothing unchanged anywhere: the whole row, as DeepLabCut wrote it
+                diff = have[sel] - net[sel]
+                shift = float(np.nanmedian(diff)) if np.isfinite(diff).any() else 0.0
             new[sel] += shift
         machine.loc[key, cols] = new
     csv = machine_file.with_name("machinelabels.csv")
