@@ -118,6 +118,16 @@ def test_write_machine_labels_twice_changes_nothing(tmp_path) -> None:
     pd.testing.assert_frame_equal(pd.read_hdf(machine, "df_with_missing"), first)
 
 
+def test_frames_already_in_labeled_data_are_known(tmp_path) -> None:
+    from stablemotion_dlc.dlc.outliers import _extracted
+
+    for name in ("img003.png", "img120.png", "img999.png", "imgx.png", "other.png"):
+        (tmp_path / name).write_bytes(b"")
+    have = _extracted(tmp_path, 200)
+    assert np.flatnonzero(have).tolist() == [3, 120]  # 999 is past the video's end
+    assert not _extracted(tmp_path / "absent", 10).any()
+
+
 def test_cli_has_extract_outliers() -> None:
     from stablemotion_dlc.cli import build_parser
 

@@ -9,7 +9,9 @@ was *confidently wrong*, and what the right positions were. :func:`extract_outli
 2. scores every frame by its repairs (:func:`frame_scores`: the distance each replaced or
    identity-fixed point moved, times the detection probability) and picks ``n`` frames with
    the largest scores, spread over the videos and at least ``min_gap`` frames apart
-   (:func:`select_frames`);
+   (:func:`select_frames`), never a frame whose image is already in
+   ``labeled-data/<video>/`` (labelled, or extracted by an earlier call: asking again gives
+   new frames);
 3. hands them to ``deeplabcut.extract_outlier_frames(..., outlieralgorithm="list",
    frames2use=...)``, which writes ``labeled-data/<video>/imgNNN.png`` and its machine
    labels ``machinelabels-iter<N>.h5`` (the network's raw points);
@@ -292,6 +294,17 @@ def _allowed(n_frames: int, project: DlcProject) -> np.ndarray:
     return (f > lo) & (f < hi)
 
 
+def _extracted(folder: Path, n_frames: int) -> np.ndarray:
+    """Frames whose image DLC already wrote into ``folder`` (``img<frame>.png``)."""
+    have = np.zeros(n_frames, bool)
+    if folder.is_dir():
+        for png in folder.glob("img*.png"):
+            stem = png.stem[3:]
+            if stem.isdigit() and int(stem) < n_frames:
+                have[int(stem)] = True
+    return have
+
+
 def extract_outlier_frames(
     config: str | Path | DlcProject,
     videos: str | Path | Sequence[str | Path],
@@ -365,6 +378,7 @@ def extract_outlier_frames(
     done = [o for o in report.outcomes if o.status != "failed"]
     for o in report.failed:
         logger.warning("%s: not cleaned, no frames from it: %s", o.video, o.message)
+    labeled = Path(str(project.raw.get("project_path") or project.project_dir)) / "labeled-data"
     scores, allowed, gaps, raws = [], [], [], []
     for o in done:
         assert o.output is not None and o.analysed is not None
@@ -372,7 +386,11 @@ def extract_outlier_frames(
         with np.load(provenance_path(o.output), allow_pickle=False) as prov:
             s = frame_scores(raw, cleaned, prov["status"], prov["probability"])
         scores.append(s)
-        allowed.append(_allowed(raw.n_frames, project))
+        had = _extracted(labeled / o.video.stem, raw.n_frames)
+        if had.any():
+            logger.info("%s: %d frame(s) already in %s are not picked again", o.video.name,
+                        int(had.sum()), labeled / o.video.stem)
+        allowed.append(_allowed(raw.n_frames, project) & ~had)
         fps = float(raw.meta.get("fps") or 30.0)
         gaps.append(max(1, min_gap if min_gap is not None
                         else min(round(fps), raw.n_frames // (4 * max(1, n)))))
@@ -383,7 +401,6 @@ def extract_outlier_frames(
     if total < n:
         logger.warning("only %d frame(s) with confident repairs found (asked for %d; at most "
                        "numframes2pick = %d per video)", total, n, project.numframes2pick)
-    labeled = Path(str(project.raw.get("project_path") or project.project_dir)) / "labeled-data"
     out: list[OutlierVideo] = []
     for o, frames, s, raw_h5 in zip(done, picks, scores, raws, strict=True):
         if not frames:

@@ -88,3 +88,11 @@ def test_extract_outlier_frames_round_trip(tiny_dlc_copy: TinyProject) -> None:
     df2 = pd.read_hdf(ov.machine_labels, "df_with_missing")
     assert ("labeled-data", p.video.stem, f"img{str(extra).zfill(width)}.png") in df2.index
     pd.testing.assert_frame_equal(df2.loc[df.index], df)
+
+    # asking again gives new frames only (here none is left with a confident repair; before,
+    # the same frames came back), and the rows written before stay as they were
+    again = sm.extract_outlier_frames(p.config, [p.video], n=4, train_steps=20, progress=False)
+    for a in again:
+        assert not set(a.frames) & (set(ov.frames) | {extra})
+    df3 = pd.read_hdf(ov.machine_labels, "df_with_missing")
+    pd.testing.assert_frame_equal(df3.loc[df2.index], df2)
