@@ -261,15 +261,15 @@ def write_machine_labels(machine_file: str | Path, video_stem: str, frames: Sequ
         for c in ("x", "y"):
             same = (coord == c) & np.isfinite(have) & (new == net)
             unchanged[c].append(have[same] - net[same])
+    pooled = {c: np.concatenate(unchanged[c]) for c in ("x", "y")}
     for j, (key, have, net, new) in enumerate(rows):
         for c in ("x", "y"):
             sel = coord == c
             own = unchanged[c][j]
-            pooled = np.concatenate(unchanged[c])
             if own.size:  # this row's unchanged points
                 shift = float(np.median(own))
-            elif pooled.size:  # every point of this row changed: the other rows'
-                shift = float(np.median(pooled))
+            elif pooled[c].size:  # every point of this row changed: the other rows'
+                shift = float(np.median(pooled[c]))
             else:  # nothing unchanged anywhere: the whole row, as DeepLabCut wrote it
                 diff = have[sel] - net[sel]
                 shift = float(np.nanmedian(diff)) if np.isfinite(diff).any() else 0.0
