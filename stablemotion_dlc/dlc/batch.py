@@ -377,9 +377,8 @@ def clean_videos(
     StableMotionError
         The config is invalid, or training failed (no video can be cleaned then).
     """
-    from stablemotion_dlc._progress import progress_bar
-
     from .._atomic import check_outputs
+    from .._progress import progress_bar
     from ..core.inference import Cleaner, CleanupCancelled
     from ..errors import OptionError
     from . import pipeline as pl

@@ -72,8 +72,7 @@ def measure_speed(
         One row per length: ``frames, individuals, keypoints, clean_seconds, clean_fps,
         train_seconds, train_s_per_step, baselines {name: seconds}``.
     """
-    from stablemotion_dlc._progress import progress_bar
-
+    from .._progress import progress_bar
     from ..core.inference import Cleaner
     from ..dlc.pipeline import clean_tracks, train_on_tracks
     from .baselines import BASELINES
